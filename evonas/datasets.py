@@ -1,0 +1,126 @@
+"""Images for scoring and training: the packaged sample, or the full data sets on disk.
+
+Formats read from ``data.root``:
+- CIFAR-10: ``cifar-10-batches-py/{data_batch_1..5,test_batch}`` (the python pickle batches)
+- CIFAR-100: ``cifar-100-python/{train,test}`` (fine labels)
+- ImageNet16-120: ``ImageNet16/{train_data_batch_1..10,val_data}`` (NB201's down-sampled
+  ImageNet pickles, labels 1..1000; classes 1..120 kept and shifted to 0..119)
+"""
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from evonas.cost import dataset_spec
+from evonas.data import DATA_DIR
+from evonas.errors import DataError
+
+__all__ = ["ImageSet", "load_images", "MEAN_STD", "PACKAGED"]
+
+#: per-channel mean and std (0..1 scale) NB201 normalises each data set with
+MEAN_STD: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
+    "cifar10": ((125.3 / 255, 123.0 / 255, 113.9 / 255), (63.0 / 255, 62.1 / 255, 66.7 / 255)),
+    "cifar100": ((129.3 / 255, 124.1 / 255, 112.4 / 255), (68.2 / 255, 65.4 / 255, 70.4 / 255)),
+    "imagenet16-120": ((122.68 / 255, 116.66 / 255, 104.01 / 255), (63.22 / 255, 61.26 / 255, 65.09 / 255)),
+}
+#: packaged samples, by data set
+PACKAGED = {"cifar10": "cifar10_sample.npz", "cifar100": "cifar100_sample.npz"}
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """Normalised images (n, 3, H, W) float32 and integer labels (n,)."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    dataset: str
+    source: str  # "packaged sample" or the directory read
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def to(self, device: torch.device | str) -> "ImageSet":
+        return ImageSet(self.images.to(device), self.labels.to(device), self.dataset, self.source)
+
+
+def _unpickle(path: Path) -> dict:
+    if not path.exists():
+        raise DataError(f"missing data file {path}")
+    with open(path, "rb") as f:
+        return pickle.load(f, encoding="latin1")
+
+
+def _read_cifar10(root: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    base = root / "cifar-10-batches-py"
+    names = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
+    parts = [_unpickle(base / n) for n in names]
+    x = np.concatenate([p["data"] for p in parts]).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+    return x, np.concatenate([np.asarray(p["labels"]) for p in parts])
+
+
+def _read_cifar100(root: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    part = _unpickle(root / "cifar-100-python" / ("train" if split == "train" else "test"))
+    return part["data"].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), np.asarray(part["fine_labels"])
+
+
+def _read_imagenet16(root: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    base = root / "ImageNet16"
+    names = [f"train_data_batch_{i}" for i in range(1, 11)] if split == "train" else ["val_data"]
+    parts = [_unpickle(base / n) for n in names]
+    x = np.concatenate([p["data"] for p in parts]).reshape(-1, 3, 16, 16).transpose(0, 2, 3, 1)
+    y = np.concatenate([np.asarray(p["labels"]) for p in parts])
+    keep = (y >= 1) & (y <= 120)
+    return x[keep], y[keep] - 1
+
+
+_READERS = {"cifar10": _read_cifar10, "cifar100": _read_cifar100, "imagenet16-120": _read_imagenet16}
+_EXPECTED = {
+    "cifar10": "cifar-10-batches-py/data_batch_1..5 and test_batch (the 'CIFAR-10 python version')",
+    "cifar100": "cifar-100-python/train and test (the 'CIFAR-100 python version')",
+    "imagenet16-120": "ImageNet16/train_data_batch_1..10 and val_data (NB201's ImageNet16 pickles)",
+}
+
+
+def _read_packaged(dataset: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+    if dataset not in PACKAGED:
+        raise DataError(
+            f"no packaged sample of {dataset}; set data.root to a directory holding {_EXPECTED[dataset]}"
+        )
+    with np.load(DATA_DIR / PACKAGED[dataset]) as d:
+        return d[f"x_{split}"], d[f"y_{split}"]
+
+
+def load_images(dataset: str, *, root: str | Path | None = None, split: str = "train",
+                n: int | None = None, seed: int = 0) -> ImageSet:
+    """Load ``n`` images (all when None) of ``split``, normalised as NB201 does.
+
+    With ``root`` None the packaged sample is read; otherwise the standard files under
+    ``root`` (see the module docstring). ``seed`` picks which ``n`` images, reproducibly.
+    """
+    dataset_spec(dataset)
+    if split not in ("train", "test"):
+        raise DataError(f"unknown split {split!r}; choose from ['test', 'train']")
+    if root is None:
+        x, y = _read_packaged(dataset, split)
+        source = "packaged sample"
+    else:
+        root = Path(root).expanduser()
+        if not root.is_dir():
+            raise DataError(f"data.root {str(root)!r} is not a directory; it must hold {_EXPECTED[dataset]}")
+        try:
+            x, y = _READERS[dataset](root, split)
+        except DataError as err:
+            raise DataError(f"{err}; data.root must hold {_EXPECTED[dataset]}") from None
+        source = str(root)
+    if n is not None:
+        if n > len(y):
+            raise DataError(f"asked for {n} {split} images of {dataset} but {source} has {len(y)}")
+        pick = np.sort(np.random.default_rng(seed).permutation(len(y))[:n])
+        x, y = x[pick], y[pick]
+    mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in MEAN_STD[dataset])
+    images = (torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2).float() / 255.0 - mean) / std
+    return ImageSet(images.contiguous(), torch.from_numpy(np.asarray(y, dtype=np.int64)), dataset, source)
