@@ -19,7 +19,7 @@ from evonas.cost import dataset_spec
 from evonas.data import DATA_DIR
 from evonas.errors import DataError
 
-__all__ = ["ImageSet", "load_images", "MEAN_STD", "PACKAGED"]
+__all__ = ["ImageSet", "load_images", "check_available", "MEAN_STD", "PACKAGED"]
 
 #: per-channel mean and std (0..1 scale) NB201 normalises each data set with
 MEAN_STD: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
@@ -124,3 +124,28 @@ def load_images(dataset: str, *, root: str | Path | None = None, split: str = "t
     mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in MEAN_STD[dataset])
     images = (torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2).float() / 255.0 - mean) / std
     return ImageSet(images.contiguous(), torch.from_numpy(np.asarray(y, dtype=np.int64)), dataset, source)
+
+
+_FILES = {
+    "cifar10": ["cifar-10-batches-py/" + n for n in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]],
+    "cifar100": ["cifar-100-python/train", "cifar-100-python/test"],
+    "imagenet16-120": ["ImageNet16/" + n for n in [f"train_data_batch_{i}" for i in range(1, 11)] + ["val_data"]],
+}
+
+
+def check_available(dataset: str, root: str | Path | None) -> None:
+    """Fail fast (before any work) when the images a run needs are not there."""
+    dataset_spec(dataset)
+    if root is None:
+        if dataset not in PACKAGED:
+            raise DataError(f"no packaged sample of {dataset}; set data.root to a directory holding "
+                            f"{_EXPECTED[dataset]}")
+        return
+    base = Path(root).expanduser()
+    if not base.is_dir():
+        raise DataError(f"data.root {str(base)!r} is not a directory; it must hold {_EXPECTED[dataset]}")
+    missing = [f for f in _FILES[dataset] if not (base / f).is_file()]
+    if missing:
+        raise DataError(f"data.root {str(base)!r} lacks {missing[0]}"
+                        f"{f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''}; "
+                        f"it must hold {_EXPECTED[dataset]}")

@@ -126,7 +126,9 @@ def from_mapping(cls: type[T], data: Any, path: str = "") -> T:
     try:
         return cls(**values)
     except ConfigError as err:
-        raise ConfigError(f"{where}: {err}") from None
+        if not path:
+            raise
+        raise ConfigError(f"{path}: {err}") from None
 
 
 def to_mapping(obj: Any) -> Any:

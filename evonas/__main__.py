@@ -1,0 +1,6 @@
+"""``python -m evonas``."""
+import sys
+
+from evonas.cli import main
+
+sys.exit(main())

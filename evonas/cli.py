@@ -1,0 +1,114 @@
+"""Command line: ``python -m evonas --config CFG`` searches; ``pick``, ``info`` inspect.
+
+Every bad input (config key, arch string, missing file, run dir) ends with one line
+``evonas: error: ...`` and exit code 2, before any expensive work starts.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from evonas.errors import EvonasError
+
+__all__ = ["main"]
+
+
+def _search_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="evonas",
+        description="NSGA-II search over NAS-Bench-201 with training-free scores. "
+                    "Other commands: evonas {pick,info} --help",
+    )
+    p.add_argument("--config", type=Path, help="YAML config (e.g. configs/nb201_pareto.yaml)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set search.pop_size=20 (repeatable)")
+    p.add_argument("--out", type=Path, help="run directory (default runs/<config-name>-<timestamp>)")
+    p.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue an interrupted run")
+    p.add_argument("--quiet", action="store_true", help="log to run.log only")
+    return p
+
+
+def cmd_search(argv: Sequence[str]) -> int:
+    from evonas.config import load_config
+    from evonas.datasets import check_available
+    from evonas.report import finish_run
+    from evonas.results import RunDir, default_run_dir
+    from evonas.search import run_search, scorer_spec, setup_logging
+
+    args = _search_parser().parse_args(argv)
+    if args.resume is not None:
+        if args.config is not None or args.overrides or args.out is not None:
+            raise EvonasError("--resume continues a run with its own config.yaml; drop --config/--set/--out")
+        run = RunDir.open(args.resume)
+        config = run.config()
+    else:
+        if args.config is None:
+            raise EvonasError("give --config CFG.yaml (e.g. configs/nb201_pareto.yaml) or --resume RUN_DIR")
+        config = load_config(args.config, args.overrides)
+    scorer_spec(config).validate()
+    check_available(config.dataset, config.data.root)
+    if args.resume is None:
+        run = RunDir.create(args.out or Path(config.output.dir or default_run_dir(config)), config)
+    setup_logging(run, quiet=args.quiet)
+    try:
+        result = run_search(config, run, resume=args.resume is not None)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; continue with: python -m evonas --resume {run.path}", file=sys.stderr)
+        return 130
+    print(finish_run(config, run, result.front))
+    return 0
+
+
+def cmd_pick(argv: Sequence[str]) -> int:
+    from evonas.pick import Constraint, pick
+    from evonas.report import describe_pick
+    from evonas.results import RunDir
+
+    p = argparse.ArgumentParser(prog="evonas pick", description="Choose an architecture from a run's front.")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--id", type=int, help="the id of a front member (pareto.csv / pareto.png)")
+    p.add_argument("--max-flops", type=float, metavar="MFLOPS", help="best member with at most this many MFLOPs")
+    p.add_argument("--max-params", type=float, metavar="M", help="best member with at most this many M parameters")
+    args = p.parse_args(argv)
+    run = RunDir.open(args.run_dir)
+    config = run.config()
+    constraints = []
+    if args.max_flops is not None:
+        constraints.append(Constraint("flops", args.max_flops))
+    if args.max_params is not None:
+        constraints.append(Constraint("params", args.max_params))
+    if args.id is None and not constraints:
+        raise EvonasError("pick needs --id N or a limit such as --max-flops 50")
+    row = pick(run.pareto(), config.objectives, id=args.id, constraints=constraints)
+    print(describe_pick(config, row))
+    return 0
+
+
+def cmd_info(argv: Sequence[str]) -> int:
+    from evonas.info import arch_info, format_info
+
+    p = argparse.ArgumentParser(prog="evonas info", description="Describe one NB201 architecture.")
+    p.add_argument("arch", help="an arch string '|op~0|+|op~0|op~1|+|...|' or an NB201 index")
+    p.add_argument("--dataset", default="cifar10", help="cifar10 (default), cifar100 or imagenet16-120")
+    args = p.parse_args(argv)
+    print(format_info(arch_info(args.arch, args.dataset)))
+    return 0
+
+
+COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {"pick": cmd_pick, "info": cmd_info}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = COMMANDS.get(argv[0]) if argv else None
+    try:
+        return command(argv[1:]) if command else cmd_search(argv)
+    except EvonasError as err:
+        print(f"evonas: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""The search: NSGA-II over cell encodings, scored through the pool, written to a run directory.
+
+Resume is a deterministic replay: the same seed drives pymoo through the same generations,
+and every cell already in candidates.csv is answered from it instead of being rescored, so
+an interrupted run continues where it stopped and ends with the front an uninterrupted run
+would have found.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pymoo.algorithms.moo.nsga2 import NSGA2
+from pymoo.core.callback import Callback
+from pymoo.optimize import minimize
+
+from evonas.config import Config
+from evonas.evaluator import Evaluator
+from evonas.front import non_dominated, rank_front
+from evonas.pool import Evaluation, ScorerSpec, make_pool
+from evonas.results import CANDIDATES, LOG, CandidateLog, RunDir
+from evonas.space import Cell
+from evonas.table import load_table
+from operators import CanonicalDuplicateElimination, CellSampling, EdgeCrossover, EdgeMutation
+from problems import NB201Problem, to_minimised
+
+__all__ = ["run_search", "SearchResult", "scorer_spec", "front_rows"]
+
+log = logging.getLogger("evonas")
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    run: RunDir
+    front: list[dict[str, Any]]
+    n_scored: int
+    n_reused: int
+    wall_time_s: float
+
+
+def scorer_spec(config: Config, scores: tuple[str, ...] | None = None) -> ScorerSpec:
+    names = scores or config.score_names
+    return ScorerSpec(scores=names, settings={k: v for k, v in config.scores.items() if k in names},
+                      dataset=config.dataset, data_root=config.data.root, n_images=config.data.n_images,
+                      seed=config.seed, C=config.network.C, N=config.network.N, device=config.device)
+
+
+def _fmt_eta(seconds: float) -> str:
+    if not np.isfinite(seconds):
+        return "?"
+    m, s = divmod(int(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
+
+
+class Progress(Callback):
+    """One line per generation: evaluations, front size, rate, ETA; state.json updated."""
+
+    def __init__(self, config: Config, run: RunDir, evaluator: Evaluator) -> None:
+        super().__init__()
+        self.config, self.run, self.evaluator = config, run, evaluator
+        self.t0 = time.perf_counter()
+
+    def notify(self, algorithm: Any) -> None:
+        gen, n_gen = algorithm.n_gen, self.config.search.n_gen
+        self.evaluator.generation = gen  # offspring scored from now on belong to the next generation
+        ok = [ev for ev in self.evaluator.memo.values() if ev.ok]
+        F = np.array([to_minimised(ev.values, self.config.objectives) for ev in ok]).reshape(len(ok), -1)
+        front = len(non_dominated(F))
+        elapsed = time.perf_counter() - self.t0
+        eta = elapsed / gen * (n_gen - gen) if gen else float("nan")
+        best = {o.score: (max if o.direction == "max" else min)(ev.values[o.score] for ev in ok)
+                for o in self.config.objectives} if ok else {}
+        best_txt = " ".join(f"{k}={v:.4g}" for k, v in best.items())
+        log.info(f"gen {gen:3d}/{n_gen} | evals {algorithm.evaluator.n_eval:5d} | scored {self.evaluator.n_scored:5d}"
+                 f" (+{self.evaluator.n_reused} reused) | front {front:3d} | {self.evaluator.rate():5.2f} archs/s"
+                 f" | best {best_txt} | ETA {_fmt_eta(eta)}")
+        self.run.write_state(generation=gen, n_evaluated=len(self.evaluator.memo))
+
+
+def front_rows(config: Config, evaluations: list[Evaluation]) -> list[dict[str, Any]]:
+    """The non-dominated set of the successful evaluations, ranked, with ids and table columns."""
+    ok = [ev for ev in evaluations if ev.ok]
+    if not ok:
+        return []
+    F = np.array([to_minimised(ev.values, config.objectives) for ev in ok])
+    order = rank_front(F, non_dominated(F))
+    table = load_table()
+    rows = []
+    for rank, i in enumerate(order):
+        ev = ok[i]
+        cell = Cell.from_string(ev.arch)
+        row: dict[str, Any] = {"id": rank, "arch": ev.arch, "index": ev.index, "canonical": cell.canonical}
+        row.update(ev.values)
+        row.update(table.row(ev.index))
+        rows.append(row)
+    return rows
+
+
+def setup_logging(run: RunDir, quiet: bool = False) -> None:
+    log.setLevel(logging.INFO)
+    for handler in list(log.handlers):
+        log.removeHandler(handler)
+        handler.close()
+    fmt = logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S")
+    file_handler = logging.FileHandler(run.file(LOG))
+    file_handler.setFormatter(fmt)
+    log.addHandler(file_handler)
+    if not quiet:
+        stream = logging.StreamHandler()
+        stream.setFormatter(fmt)
+        log.addHandler(stream)
+    log.propagate = False
+
+
+def run_search(config: Config, run: RunDir, *, resume: bool = False) -> SearchResult:
+    """Run (or continue) the search described by ``config`` in ``run``."""
+    t0 = time.perf_counter()
+    spec = scorer_spec(config)
+    spec.validate()
+    memo = CandidateLog.load(run.file(CANDIDATES), spec.scores) if resume else {}
+    if memo:
+        log.info(f"resuming {run.path}: {len(memo)} cells already scored are read back, not rescored")
+    candidates = CandidateLog(run.file(CANDIDATES), spec.scores)
+    rc = config.ray
+    try:
+        with make_pool(spec, backend=rc.backend, num_actors=rc.num_actors, address=rc.address,
+                       max_retries=rc.max_retries, actors_per_gpu=rc.actors_per_gpu,
+                       connect_timeout_s=rc.connect_timeout_s) as pool:
+            log.info(f"scoring {list(spec.scores)} on {config.dataset} with {pool.num_workers} "
+                     f"{rc.backend} worker(s); objectives "
+                     + ", ".join(f"{o.direction} {o.score}" for o in config.objectives))
+            evaluator = Evaluator(pool, candidates, memo)
+            problem = NB201Problem(config.objectives, evaluator)
+            sc = config.search
+            algorithm = NSGA2(pop_size=sc.pop_size, n_offsprings=sc.n_offsprings, sampling=CellSampling(),
+                              crossover=EdgeCrossover(prob=sc.crossover_prob),
+                              mutation=EdgeMutation(edge_prob=sc.mutation_prob),
+                              eliminate_duplicates=CanonicalDuplicateElimination())
+            minimize(problem, algorithm, ("n_gen", sc.n_gen), seed=config.seed,
+                     callback=Progress(config, run, evaluator), verbose=False, copy_algorithm=False)
+    finally:
+        candidates.close()
+    rows = front_rows(config, list(evaluator.memo.values()))
+    columns = list(rows[0]) if rows else ["id", "arch", "index", "canonical", *spec.scores]
+    run.write_pareto(rows, columns)
+    failed = sum(not ev.ok for ev in evaluator.memo.values())
+    wall = time.perf_counter() - t0
+    run.write_state(status="finished", n_evaluated=len(evaluator.memo), n_failed=failed, wall_time_s=round(wall, 2))
+    log.info(f"done in {_fmt_eta(wall)}: {len(evaluator.memo)} cells scored ({failed} failed), "
+             f"front of {len(rows)} written to {run.file('pareto.csv')}")
+    return SearchResult(run, rows, evaluator.n_scored, evaluator.n_reused, wall)

@@ -1,0 +1,27 @@
+"""Duplicate elimination by canonical form: isomorphic cells count as the same individual."""
+from __future__ import annotations
+
+import numpy as np
+from pymoo.core.duplicate import DuplicateElimination
+
+from evonas.space import Cell
+
+__all__ = ["CanonicalDuplicateElimination", "canonical_key"]
+
+
+def canonical_key(x: np.ndarray) -> str:
+    return Cell(tuple(int(v) for v in x)).canonical
+
+
+class CanonicalDuplicateElimination(DuplicateElimination):
+    """Marks an individual duplicate when a cell isomorphic to it is in ``other`` or earlier in ``pop``."""
+
+    def _do(self, pop, other, is_duplicate):
+        seen = set() if other is None else {canonical_key(x) for x in other.get("X")}
+        for i, x in enumerate(pop.get("X")):
+            key = canonical_key(x)
+            if key in seen:
+                is_duplicate[i] = True
+            else:
+                seen.add(key)
+        return is_duplicate
