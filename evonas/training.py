@@ -1,0 +1,386 @@
+"""Train one NB201 cell for real: NB201's recipe, checkpointed every epoch, resumable.
+
+The recipe defaults are NAS-Bench-201's: 200 epochs of SGD (lr 0.1, momentum 0.9,
+Nesterov, weight decay 5e-4, batch 256), the learning rate annealed to 0 by a cosine over
+every iteration, random crop (zero padding 4 on 32x32 inputs, 2 on 16x16) and horizontal
+flip. Augmentation runs in torch on the image tensors. Shuffling and augmentation draw
+from generators seeded by ``(seed, epoch)``, so a run resumed from a checkpoint repeats
+the uninterrupted run exactly (on the CPU; cuDNN kernels may differ in the last bits).
+"""
+from __future__ import annotations
+
+import math
+import os
+import pickle
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from evonas.cost import dataset_spec
+from evonas.datasets import MEAN_STD, ImageSet
+from evonas.devices import device_name, resolve_device
+from evonas.errors import DataError, RunDirError
+from evonas.model import build_network
+from evonas.schema import check, to_mapping
+from evonas.space import Cell
+
+__all__ = ["TrainSettings", "TrainResult", "Progress", "train_cell", "evaluate",
+           "augment", "save_model", "load_model_file", "export_torchscript",
+           "export_program"]
+
+_CHECKPOINT_FORMAT = "evonas-train-checkpoint-1"
+_MODEL_FORMAT = "evonas-model-1"
+#: settings that may differ between a checkpoint and the run resuming it (they change no weight)
+_RESUMABLE_KEYS = ("eval_every", "num_workers")
+
+#: ``progress(epoch, n_epochs, loss, train_acc, test_acc, seconds_per_epoch, eta_s)``;
+#: ``epoch`` counts from 1, ``test_acc`` is None on epochs without an evaluation.
+Progress = Callable[[int, int, float, float, "float | None", float, float], None]
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """NB201's training recipe (``epochs: 200`` is the benchmark's; configs choose fewer)."""
+
+    epochs: int = field(default=200, metadata=check(lambda v: v >= 1, ">= 1"))
+    batch_size: int = field(default=256, metadata=check(lambda v: v >= 1, ">= 1"))
+    lr: float = field(default=0.1, metadata=check(lambda v: v > 0, "> 0"))
+    momentum: float = field(default=0.9, metadata=check(lambda v: 0 <= v < 1, "in [0, 1)"))
+    nesterov: bool = True
+    weight_decay: float = field(default=5e-4, metadata=check(lambda v: v >= 0, ">= 0"))
+    warmup_epochs: int = field(default=0, metadata=check(lambda v: v >= 0, ">= 0"))
+    #: zero padding of the random crop; None: 4 for 32x32 inputs, 2 for 16x16 (NB201's)
+    crop_padding: int | None = field(default=None, metadata=check(lambda v: v >= 0, ">= 0 or null"))
+    flip: bool = True
+    label_smoothing: float = field(default=0.0, metadata=check(lambda v: 0 <= v < 1, "in [0, 1)"))
+    #: mixed precision on CUDA ("fp16" adds a gradient scaler); ignored on the CPU
+    amp: Literal["none", "bf16", "fp16"] = "none"
+    num_workers: int = field(default=0, metadata=check(lambda v: v >= 0, ">= 0"))
+    seed: int = 0
+    #: evaluate every k epochs (the last epoch always)
+    eval_every: int = field(default=1, metadata=check(lambda v: v >= 1, ">= 1"))
+
+    def __post_init__(self) -> None:
+        from evonas.errors import ConfigError
+
+        if self.warmup_epochs >= self.epochs:
+            raise ConfigError(f"warmup_epochs ({self.warmup_epochs}) must be below epochs ({self.epochs})")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Final metrics (accuracies in %), the per-epoch history and the trained network."""
+
+    arch: str
+    dataset: str
+    epochs: int
+    train_acc: float
+    train_loss: float
+    valid_acc: float | None
+    test_acc: float
+    wall_time_s: float
+    device: str
+    history: tuple[dict[str, Any], ...]
+    model: nn.Module = field(repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready metrics (everything but the model)."""
+        return {k: (list(v) if k == "history" else v) for k, v in self.__dict__.items() if k != "model"}
+
+
+# -- augmentation and schedule ---------------------------------------------------------
+def augment(images: torch.Tensor, padding: int, flip: bool, fill: torch.Tensor,
+            generator: torch.Generator) -> torch.Tensor:
+    """Random crop of the ``padding``-padded images and random horizontal flip, per image.
+
+    ``fill`` (3,) is the padding value per channel: the normalised value of a black pixel,
+    so the padding matches a crop of the raw image padded with zeros.
+    """
+    n, c, h, w = images.shape
+    device = images.device
+    if padding > 0:
+        padded = fill.to(images).view(1, c, 1, 1).expand(n, c, h + 2 * padding, w + 2 * padding).clone()
+        padded[:, :, padding:padding + h, padding:padding + w] = images
+        dy = torch.randint(0, 2 * padding + 1, (n,), generator=generator).to(device)
+        dx = torch.randint(0, 2 * padding + 1, (n,), generator=generator).to(device)
+        rows = (dy[:, None] + torch.arange(h, device=device))[:, None, :, None]
+        cols = (dx[:, None] + torch.arange(w, device=device))[:, None, None, :]
+        images = padded[torch.arange(n, device=device)[:, None, None, None],
+                        torch.arange(c, device=device)[None, :, None, None], rows, cols]
+    if flip:
+        mask = (torch.rand(n, generator=generator) < 0.5).to(device)
+        images = torch.where(mask[:, None, None, None], images.flip(3), images)
+    return images
+
+
+def _lr_factor(step: int, total: int, warmup: int) -> float:
+    """Linear warmup, then a cosine from 1 down to 0 at ``total`` steps."""
+    if step < warmup:
+        return (step + 1) / warmup
+    return 0.5 * (1.0 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+
+
+def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed * 100_003 + epoch)
+
+
+# -- evaluation --------------------------------------------------------------------------
+def _autocast(device: torch.device, amp: str):
+    enabled = device.type == "cuda" and amp != "none"
+    dtype = torch.bfloat16 if amp == "bf16" else torch.float16
+    return torch.autocast(device_type=device.type, dtype=dtype, enabled=enabled)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data: ImageSet, *, batch_size: int = 512, amp: str = "none") -> tuple[float, float]:
+    """(mean cross-entropy, top-1 accuracy in %) of ``model`` in eval mode over ``data``."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    loss_sum, correct = 0.0, 0
+    try:
+        for start in range(0, len(data), batch_size):
+            x = data.images[start:start + batch_size].to(device, non_blocking=True)
+            y = data.labels[start:start + batch_size].to(device, non_blocking=True)
+            with _autocast(device, amp):
+                logits = model(x)
+            loss_sum += float(F.cross_entropy(logits.float(), y, reduction="sum"))
+            correct += int((logits.argmax(1) == y).sum())
+    finally:
+        model.train(was_training)
+    return loss_sum / len(data), 100.0 * correct / len(data)
+
+
+# -- checkpoints ------------------------------------------------------------------------
+def _atomic_save(obj: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _fingerprint(cell: Cell, settings: TrainSettings, dataset: str, C: int, N: int, n_train: int) -> dict[str, Any]:
+    recipe = {k: v for k, v in to_mapping(settings).items() if k not in _RESUMABLE_KEYS}
+    return {"arch": cell.arch, "dataset": dataset, "C": C, "N": N, "n_train": n_train, **recipe}
+
+
+def _load_checkpoint(path: Path, expected: dict[str, Any]) -> dict[str, Any]:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as err:
+        raise RunDirError(f"checkpoint {str(path)!r} cannot be read ({err}); delete it to start afresh") from None
+    if not isinstance(state, dict) or state.get("format") != _CHECKPOINT_FORMAT:
+        raise RunDirError(f"{str(path)!r} is not an evonas training checkpoint ({_CHECKPOINT_FORMAT}); "
+                          f"delete it or choose another checkpoint path")
+    found = state["fingerprint"]
+    diff = [f"{k}: checkpoint {found.get(k)!r} vs requested {v!r}" for k, v in expected.items() if found.get(k) != v]
+    if diff:
+        raise RunDirError(f"checkpoint {str(path)!r} belongs to another training run ({'; '.join(diff)}); "
+                          f"delete it, or use another run directory, or train with the checkpoint's settings")
+    return state
+
+
+def _rng_state() -> dict[str, Any]:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+# -- training ---------------------------------------------------------------------------
+def _check_sets(train: ImageSet, others: dict[str, ImageSet | None]) -> int:
+    num_classes = dataset_spec(train.dataset).num_classes
+    for name, data in {"train": train, **others}.items():
+        if data is None:
+            continue
+        if data.dataset != train.dataset:
+            raise DataError(f"the {name} images are {data.dataset!r} but the train images are {train.dataset!r}")
+        if len(data) == 0:
+            raise DataError(f"the {name} set of {data.dataset} ({data.source}) is empty")
+        if int(data.labels.min()) < 0 or int(data.labels.max()) >= num_classes:
+            raise DataError(f"the {name} labels of {data.dataset} must lie in 0..{num_classes - 1}, "
+                            f"got {int(data.labels.min())}..{int(data.labels.max())}")
+    return num_classes
+
+
+def _batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
+    """One epoch's shuffled index batches (the last, smaller one kept, as NB201 does)."""
+    return list(torch.randperm(n, generator=generator).split(batch_size))
+
+
+def train_cell(cell: Cell, *, train: ImageSet, test: ImageSet, valid: ImageSet | None = None,
+               settings: TrainSettings = TrainSettings(), C: int = 16, N: int = 5,
+               device: torch.device | str = "auto", checkpoint_path: Path | str | None = None,
+               progress: Progress | None = None) -> TrainResult:
+    """Train ``cell``'s TinyNetwork(C, N) on ``train``; report accuracy on ``test`` (and ``valid``).
+
+    With ``checkpoint_path`` the state is saved after every epoch; an existing checkpoint of
+    the same run is resumed, one of another run raises ``RunDirError``.
+    """
+    s = settings
+    num_classes = _check_sets(train, {"test": test, "valid": valid})
+    device = resolve_device(device) if isinstance(device, str) else torch.device(device)
+    resolution = train.images.shape[-1]
+    padding = s.crop_padding if s.crop_padding is not None else resolution // 8
+    fill = -torch.tensor(MEAN_STD[train.dataset][0]) / torch.tensor(MEAN_STD[train.dataset][1])
+    amp = s.amp if device.type == "cuda" else "none"
+
+    model = build_network(cell, C=C, N=N, num_classes=num_classes, seed=s.seed).to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=s.lr, momentum=s.momentum, nesterov=s.nesterov,
+                                weight_decay=s.weight_decay)
+    steps_per_epoch = math.ceil(len(train) / s.batch_size)
+    total, warmup = s.epochs * steps_per_epoch, s.warmup_epochs * steps_per_epoch
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: _lr_factor(step, total, warmup))
+    scaler = torch.amp.GradScaler(device.type, enabled=amp == "fp16")
+
+    path = Path(checkpoint_path) if checkpoint_path is not None else None
+    fingerprint = _fingerprint(cell, s, train.dataset, C, N, len(train))
+    start_epoch, history, elapsed = 0, [], 0.0
+    if path is not None and path.exists():
+        state = _load_checkpoint(path, fingerprint)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        _set_rng_state(state["rng"])
+        start_epoch, history, elapsed = state["epoch"], list(state["history"]), state["elapsed_s"]
+
+    if s.num_workers == 0:
+        train_x, train_y = train.images.to(device), train.labels.to(device)
+    else:
+        loader_set = TensorDataset(train.images.cpu(), train.labels.cpu())
+
+    model.train()
+    for epoch in range(start_epoch, s.epochs):
+        tic = time.perf_counter()
+        lr = optimizer.param_groups[0]["lr"]
+        generator = _epoch_generator(s.seed, epoch)
+        batches = _batches(len(train), s.batch_size, generator)
+        if s.num_workers == 0:
+            stream = ((train_x[idx.to(device)], train_y[idx.to(device)]) for idx in batches)
+        else:
+            stream = DataLoader(loader_set, batch_sampler=[b.tolist() for b in batches], num_workers=s.num_workers,
+                                pin_memory=device.type == "cuda")
+        loss_sum, correct, seen = 0.0, 0, 0
+        for x, y in stream:
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            x = augment(x, padding, s.flip, fill, generator)
+            with _autocast(device, amp):
+                logits = model(x)
+                loss = F.cross_entropy(logits.float(), y, label_smoothing=s.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            loss_sum += float(loss.detach()) * len(y)
+            correct += int((logits.detach().argmax(1) == y).sum())
+            seen += len(y)
+        last = epoch + 1 == s.epochs
+        evaluated = last or (epoch + 1) % s.eval_every == 0
+        test_acc = evaluate(model, test, batch_size=s.batch_size, amp=amp)[1] if evaluated else None
+        valid_acc = evaluate(model, valid, batch_size=s.batch_size, amp=amp)[1] if evaluated and valid is not None else None
+        seconds = time.perf_counter() - tic
+        elapsed += seconds
+        history.append({"epoch": epoch + 1, "lr": lr, "train_loss": loss_sum / seen,
+                        "train_acc": 100.0 * correct / seen, "valid_acc": valid_acc, "test_acc": test_acc,
+                        "seconds": seconds})
+        if path is not None:
+            _atomic_save({"format": _CHECKPOINT_FORMAT, "fingerprint": fingerprint, "epoch": epoch + 1,
+                          "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                          "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
+                          "rng": _rng_state(), "history": history, "elapsed_s": elapsed}, path)
+        if progress is not None:
+            done = epoch + 1 - start_epoch
+            per_epoch = (sum(h["seconds"] for h in history[start_epoch:])) / done
+            progress(epoch + 1, s.epochs, history[-1]["train_loss"], history[-1]["train_acc"], test_acc,
+                     per_epoch, per_epoch * (s.epochs - epoch - 1))
+
+    model.eval()
+    final = history[-1]
+    return TrainResult(arch=cell.arch, dataset=train.dataset, epochs=s.epochs, train_acc=final["train_acc"],
+                       train_loss=final["train_loss"], valid_acc=final["valid_acc"], test_acc=final["test_acc"],
+                       wall_time_s=elapsed, device=device_name(device), history=tuple(history), model=model)
+
+
+# -- trained model files ----------------------------------------------------------------
+def save_model(path: Path | str, model: nn.Module, cell: Cell, *, dataset: str, C: int, N: int,
+               metrics: dict[str, Any] | None = None) -> Path:
+    """Write the weights with the arch string and what rebuilding the network needs."""
+    path = Path(path)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    _atomic_save({"format": _MODEL_FORMAT, "arch": cell.arch, "dataset": dataset, "C": C, "N": N,
+                  "num_classes": dataset_spec(dataset).num_classes, "metrics": dict(metrics or {}),
+                  "state_dict": state}, path)
+    return path
+
+
+def load_model_file(path: Path | str, *, device: torch.device | str = "cpu") -> nn.Module:
+    """Rebuild the network a ``save_model`` file describes, with its weights, in eval mode."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"model file {str(path)!r} does not exist; it is written by training (save_model)")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as err:
+        raise DataError(f"model file {str(path)!r} cannot be read: {err}") from None
+    if not isinstance(blob, dict) or blob.get("format") != _MODEL_FORMAT:
+        raise DataError(f"{str(path)!r} is not an evonas model file ({_MODEL_FORMAT})")
+    model = build_network(Cell.parse(blob["arch"]), C=blob["C"], N=blob["N"], num_classes=blob["num_classes"])
+    model.load_state_dict(blob["state_dict"])
+    return model.to(device).eval()
+
+
+def _replace_with(path: Path, write: Callable[[str], None]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    write(str(tmp))
+    os.replace(tmp, path)
+    return path
+
+
+def export_torchscript(model: nn.Module, resolution: int, path: Path | str) -> Path:
+    """Trace ``model`` (eval mode) on one ``resolution``-sized image and save it as TorchScript.
+
+    TorchScript is deprecated in current torch (its notices are silenced here); prefer
+    ``export_program`` where the reader has torch >= 2.6.
+    """
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.jit")
+            traced = torch.jit.trace(model, torch.zeros(1, 3, resolution, resolution, device=device))
+            return _replace_with(Path(path), traced.save)
+    finally:
+        model.train(was_training)
+
+
+def export_program(model: nn.Module, resolution: int, path: Path | str) -> Path:
+    """Save ``model`` (eval mode) as a ``torch.export`` program (``.pt2``) with a dynamic batch size.
+
+    Read it back with ``torch.export.load(path).module()``.
+    """
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        example = torch.zeros(2, 3, resolution, resolution, device=device)
+        program = torch.export.export(model, (example,), dynamic_shapes=({0: torch.export.Dim.AUTO},))
+        return _replace_with(Path(path), lambda p: torch.export.save(program, p))
+    finally:
+        model.train(was_training)
