@@ -1,0 +1,124 @@
+"""The encoding, arch strings, NB201 indices, connectivity and canonical form, over all 15,625 cells."""
+from __future__ import annotations
+
+import csv
+import itertools
+from collections import defaultdict
+
+import numpy as np
+import pytest
+
+from conftest import SHARED_DATA
+from evonas.errors import ArchError
+from evonas.space import EDGES, N_ARCHS, OPS, Cell, all_cells
+from evonas.table import load_table
+
+
+def _reachable(ops: tuple[int, ...]) -> bool:
+    """Independent check: depth-first search from node 0 over non-none edges."""
+    adj = defaultdict(list)
+    for (t, s), op in zip(EDGES, ops):
+        if op != 0:
+            adj[s].append(t)
+    stack, seen = [0], {0}
+    while stack:
+        for nxt in adj[stack.pop()]:
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return 3 in seen
+
+
+def test_all_cells_are_distinct_and_complete():
+    cells = list(all_cells())
+    assert len(cells) == N_ARCHS == 15625
+    assert len({c.ops for c in cells}) == N_ARCHS
+
+
+def test_arch_string_round_trip_and_index_round_trip_for_every_cell():
+    table = load_table()
+    seen = set()
+    for cell in all_cells():
+        assert Cell.from_string(cell.arch) == cell
+        i = cell.index
+        seen.add(i)
+        assert table.cell(i) == cell
+    assert seen == set(range(N_ARCHS))
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "nb201_accuracy.csv").exists(), reason="source table not beside the repo")
+def test_index_and_partition_match_the_source_table_exactly():
+    with open(SHARED_DATA / "nb201_accuracy.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    key_of_canonical: dict[str, str] = {}
+    canonical_of_key: dict[str, str] = {}
+    for row in rows:
+        cell = Cell.from_string(row["arch"])
+        assert cell.index == int(row["index"])
+        assert cell.arch == row["arch"]
+        # the two partitions are identical: the maps both ways are functions
+        assert key_of_canonical.setdefault(cell.canonical, row["isomorph_key"]) == row["isomorph_key"]
+        assert canonical_of_key.setdefault(row["isomorph_key"], cell.canonical) == cell.canonical
+    assert len(key_of_canonical) == 6466
+
+
+def test_canonical_partition_matches_the_shipped_classes():
+    table = load_table()
+    canon = [table.cell(i).canonical for i in range(N_ARCHS)]
+    pairs = set(zip(canon, table.isomorph_class.tolist()))
+    assert len(pairs) == len(set(canon)) == len(set(table.isomorph_class.tolist()))
+
+
+def test_connectivity_against_search_and_ground_truth():
+    table = load_table()
+    acc = table.column("cifar10_test_200ep")
+    for i in range(N_ARCHS):
+        cell = table.cell(i)
+        assert cell.is_connected == _reachable(cell.ops)
+        # a disconnected cell outputs a constant: chance accuracy in the benchmark
+        assert (acc[i] <= 10.01) == (not cell.is_connected)
+
+
+def test_examples():
+    cell = Cell.from_string("|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|")
+    assert cell.ops == (3, 3, 4, 1, 3, 1)
+    assert cell.index == 1
+    assert Cell.parse("1") == cell == Cell.parse(1) == Cell.parse([3, 3, 4, 1, 3, 1])
+    assert not Cell((0,) * 6).is_connected
+    assert not Cell((1, 0, 0, 0, 0, 1)).is_connected  # 2<-1 is none: node 2 is cut off
+    assert Cell((1, 0, 1, 0, 0, 1)).is_connected
+    # isomorphic: the skip from 0 to 1 then 1 to 3 equals a direct skip 0 to 3 (with zero elsewhere)
+    assert Cell((1, 0, 0, 0, 1, 0)).canonical == Cell((0, 0, 0, 1, 0, 0)).canonical
+    assert Cell((3, 0, 0, 0, 1, 0)).canonical != Cell((2, 0, 0, 0, 1, 0)).canonical
+
+
+@pytest.mark.parametrize("bad,needle", [
+    ("nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|", "start and end"),
+    ("|nor_conv_3x3~0|+|none~0|none~1|", "3 nodes"),
+    ("|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|", "unknown op 'conv'"),
+    ("|nor_conv_3x3~1|+|none~0|none~1|+|none~0|none~1|none~2|", "written as ~1"),
+    ("|nor_conv_3x3~0|+|none~0|+|none~0|none~1|none~2|", "node 2 needs 2 inputs"),
+    ("|nor_conv_3x3|+|none~0|none~1|+|none~0|none~1|none~2|", "not 'op~input'"),
+])
+def test_malformed_strings_name_the_fault(bad, needle):
+    with pytest.raises(ArchError, match=needle.replace("(", r"\(").replace("'", "'")):
+        Cell.from_string(bad)
+
+
+@pytest.mark.parametrize("ops", [(0, 1, 2, 3, 4), (0, 1, 2, 3, 4, 5), (-1, 0, 0, 0, 0, 0)])
+def test_out_of_range_encodings_raise(ops):
+    with pytest.raises(ArchError):
+        Cell(ops)
+
+
+@pytest.mark.parametrize("index", [-1, 15625])
+def test_out_of_range_index_raises(index):
+    with pytest.raises(ArchError, match="out of range"):
+        Cell.from_index(index)
+
+
+def test_table_indices_vectorised_agree_with_scalar():
+    table = load_table()
+    ops = np.array(list(itertools.islice((c.ops for c in all_cells()), 0, 15625, 97)))
+    assert table.indices(ops).tolist() == [Cell(tuple(o)).index for o in ops]
+    assert OPS[3] == "nor_conv_3x3"
