@@ -58,6 +58,14 @@ def read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+def _drop_partial_last_line(path: Path) -> None:
+    """A crash mid-write can leave a last line without its newline: cut it before appending."""
+    with open(path, "rb+") as f:
+        data = f.read()
+        if data and not data.endswith(b"\n"):
+            f.truncate(data.rfind(b"\n") + 1)
+
+
 class CandidateLog:
     """``candidates.csv``: every evaluation is appended and flushed the moment it arrives."""
 
@@ -67,6 +75,8 @@ class CandidateLog:
                         "wall_time_s", "device", "attempts", "error"]
         self.scores = tuple(scores)
         fresh = not path.exists() or path.stat().st_size == 0
+        if not fresh:
+            _drop_partial_last_line(path)
         self._file = open(path, "a", newline="")
         self._writer = csv.DictWriter(self._file, fieldnames=self.columns, extrasaction="ignore")
         if fresh:
