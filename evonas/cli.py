@@ -33,6 +33,7 @@ def _search_parser() -> argparse.ArgumentParser:
 def cmd_search(argv: Sequence[str]) -> int:
     from evonas.config import load_config
     from evonas.datasets import check_available
+    from evonas.devices import resolve_device
     from evonas.report import finish_run
     from evonas.results import RunDir, default_run_dir
     from evonas.search import run_search, scorer_spec, setup_logging
@@ -43,12 +44,16 @@ def cmd_search(argv: Sequence[str]) -> int:
             raise EvonasError("--resume continues a run with its own config.yaml; drop --config/--set/--out")
         run = RunDir.open(args.resume)
         config = run.config()
+        run.check_resumable(config)
     else:
         if args.config is None:
             raise EvonasError("give --config CFG.yaml (e.g. configs/nb201_pareto.yaml) or --resume RUN_DIR")
         config = load_config(args.config, args.overrides)
     scorer_spec(config).validate()
     check_available(config.dataset, config.data.root)
+    if config.ray.address is None and config.ray.backend == "ray" or config.ray.backend == "serial":
+        resolve_device(config.device)  # a GPU asked for where there is none: fail now
+
     if args.resume is None:
         run = RunDir.create(args.out or Path(config.output.dir or default_run_dir(config)), config)
     setup_logging(run, quiet=args.quiet)

@@ -75,6 +75,11 @@ class OutputConfig:
     dir: str | None = None           # None: runs/<name>-<timestamp>
 
 
+@dataclass(frozen=True)
+class CacheConfig:
+    dir: str | None = None           # None: no score cache; e.g. ~/.cache/evonas/scores
+
+
 def _default_objectives() -> tuple[ObjectiveConfig, ...]:
     return (ObjectiveConfig("knas", "max"), ObjectiveConfig("flops", "min"))
 
@@ -92,6 +97,7 @@ class Config:
     search: SearchConfig = field(default_factory=SearchConfig)
     ray: RayConfig = field(default_factory=RayConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    cache: CacheConfig = field(default_factory=CacheConfig)
 
     def __post_init__(self) -> None:
         if len(self.objectives) < 2:

@@ -1,9 +1,17 @@
-"""Scoring a population through a pool, never scoring an isomorphic cell twice in a run."""
+"""Scoring a population through a pool, never scoring an isomorphic cell twice.
+
+Within a run, a memo by canonical form answers cells already scored (in this process or,
+on resume, read back from candidates.csv). Across runs, an optional score cache answers
+single scores computed before under the same settings; only what is missing goes to the
+pool, and each new result is appended to the log the moment it arrives.
+"""
 from __future__ import annotations
 
+import itertools
 import time
-from typing import Callable
+from typing import Callable, Iterator
 
+from evonas.cache import ScoreCache
 from evonas.pool import Evaluation, Pool
 from evonas.results import CandidateLog
 from evonas.space import Cell
@@ -12,30 +20,28 @@ __all__ = ["Evaluator"]
 
 
 class Evaluator:
-    """Callable ``cells -> evaluations`` (None for disconnected cells, which are not scored).
+    """Callable ``cells -> evaluations`` (None for disconnected cells, which are not scored)."""
 
-    ``memo`` maps canonical forms to evaluations already made (in this run or read back
-    from candidates.csv on resume); only cells missing from it go to the pool, and each
-    new result is appended to the log as soon as it arrives.
-    """
-
-    def __init__(self, pool: Pool, log: CandidateLog | None = None,
-                 memo: dict[str, Evaluation] | None = None,
+    def __init__(self, pool: Pool, scores: tuple[str, ...], *, log: CandidateLog | None = None,
+                 memo: dict[str, Evaluation] | None = None, caches: dict[str, ScoreCache] | None = None,
                  on_result: Callable[[Evaluation], None] | None = None) -> None:
         self.pool = pool
+        self.scores = tuple(scores)
         self.log = log
         self.memo: dict[str, Evaluation] = dict(memo or {})
+        self.caches = caches or {}
         self.on_result = on_result
         self.generation = 0
-        self.n_scored = 0           # scored by this process
-        self.n_reused = 0           # answered from the memo
+        self.n_scored = 0           # new evaluations made by this process (pool or cache)
+        self.n_cached = 0           # of which answered entirely from the score cache
+        self.n_reused = 0           # answered from the run's memo
         self.score_seconds = 0.0    # worker time spent scoring
         self.started = time.perf_counter()
 
     def __call__(self, cells: list[Cell]) -> list[Evaluation | None]:
         results: list[Evaluation | None] = [None] * len(cells)
         waiting: dict[str, list[int]] = {}
-        to_score: list[Cell] = []
+        new: list[Cell] = []
         for i, cell in enumerate(cells):
             if not cell.is_connected:
                 continue
@@ -47,9 +53,16 @@ class Evaluator:
                 waiting[key].append(i)
             else:
                 waiting[key] = [i]
-                to_score.append(cell)
-        for ev in self.pool.map_unordered(to_score):
+                new.append(cell)
+        cached = {cell.arch: self._cached(cell.canonical) for cell in new}
+        todo = {cell.arch: tuple(s for s in self.scores if s not in cached[cell.arch]) for cell in new}
+        from_cache = [Evaluation(c.arch, c.index, cached[c.arch], device="cache") for c in new if not todo[c.arch]]
+        self.n_cached += len(from_cache)
+        computed = self.pool.map_unordered([c for c in new if todo[c.arch]], todo)
+        for ev in itertools.chain(from_cache, computed):
             key = Cell.from_string(ev.arch).canonical
+            if ev.device != "cache":
+                self._store(key, ev, cached[ev.arch])
             self.memo[key] = ev
             self.n_scored += 1
             self.score_seconds += ev.wall_time
@@ -60,6 +73,18 @@ class Evaluator:
             for i in waiting[key]:
                 results[i] = ev
         return results
+
+    def _cached(self, canonical: str) -> dict[str, float]:
+        values = {name: cache.get(canonical) for name, cache in self.caches.items()}
+        return {name: v for name, v in values.items() if v is not None}
+
+    def _store(self, canonical: str, ev: Evaluation, cached: dict[str, float]) -> None:
+        """Put fresh values into the cache; give the evaluation every score, in objective order."""
+        for name, value in ev.values.items():
+            if name in self.caches:
+                self.caches[name].put(canonical, value)
+        merged = {**cached, **ev.values}
+        ev.values = {s: merged[s] for s in self.scores if s in merged}
 
     def rate(self) -> float:
         """Cells scored per second of wall time since the start."""

@@ -94,13 +94,15 @@ class Scorer:
         self.data = (load_images(spec.dataset, root=spec.data_root, split="train", n=n, seed=spec.seed)
                      .to(self.device) if n > 0 else None)
 
-    def score(self, arch: str) -> Evaluation:
-        """All configured scores of one cell; an exception becomes a failed evaluation."""
+    def score(self, arch: str, only: tuple[str, ...] | None = None) -> Evaluation:
+        """The configured scores (or ``only`` these) of one cell; an exception fails the evaluation."""
         cell = Cell.from_string(arch)
         start = time.perf_counter()
         ev = Evaluation(arch, cell.index, device=self.device_name)
         ctx = ScoreContext(cell, self.device, self.dataset, self.data, self.spec.seed, self.spec.C, self.spec.N)
         for name, settings in self.settings.items():
+            if only is not None and name not in only:
+                continue
             t0 = time.perf_counter()
             try:
                 torch.manual_seed(self.spec.seed)
@@ -121,8 +123,10 @@ class Scorer:
 
 class Pool(Protocol):
     num_workers: int
+    device_kind: str
 
-    def map_unordered(self, cells: Iterable[Cell]) -> Iterator[Evaluation]: ...
+    def map_unordered(self, cells: Iterable[Cell], only: Mapping[str, tuple[str, ...]] | None = None
+                      ) -> Iterator[Evaluation]: ...
 
     def close(self) -> None: ...
 
@@ -135,9 +139,15 @@ class SerialPool:
     def __init__(self, spec: ScorerSpec) -> None:
         self.scorer = Scorer(spec)
 
-    def map_unordered(self, cells: Iterable[Cell]) -> Iterator[Evaluation]:
+    @property
+    def device_kind(self) -> str:
+        return self.scorer.device_name
+
+    def map_unordered(self, cells: Iterable[Cell], only: Mapping[str, tuple[str, ...]] | None = None
+                      ) -> Iterator[Evaluation]:
+        """Score each cell (``only[arch]``: just these scores of that cell)."""
         for cell in cells:
-            yield self.scorer.score(cell.arch)
+            yield self.scorer.score(cell.arch, (only or {}).get(cell.arch))
 
     def close(self) -> None:
         pass
@@ -204,8 +214,13 @@ class RayPool:
         self.actors[self.actors.index(actor)] = new
         return new
 
-    def map_unordered(self, cells: Iterable[Cell]) -> Iterator[Evaluation]:
-        """Yield one evaluation per cell, in completion order."""
+    @property
+    def device_kind(self) -> str:
+        return " + ".join(sorted(set(self.device_names)))
+
+    def map_unordered(self, cells: Iterable[Cell], only: Mapping[str, tuple[str, ...]] | None = None
+                      ) -> Iterator[Evaluation]:
+        """Yield one evaluation per cell, in completion order (``only[arch]``: just these scores)."""
         import ray
         from ray.exceptions import RayActorError, RayTaskError
 
@@ -216,7 +231,7 @@ class RayPool:
             while idle and queue:
                 actor = idle.pop()
                 cell, attempt = queue.popleft()
-                pending[actor.score.remote(cell.arch)] = (actor, cell, attempt)
+                pending[actor.score.remote(cell.arch, (only or {}).get(cell.arch))] = (actor, cell, attempt)
             (ref,), _ = ray.wait(list(pending), num_returns=1)
             actor, cell, attempt = pending.pop(ref)
             try:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from evonas.config import Config, config_from_mapping, dump_config
+from evonas.schema import to_mapping
 from evonas.errors import RunDirError
 from evonas.pool import Evaluation
 from evonas.space import Cell
@@ -56,6 +57,19 @@ def read_csv(path: Path) -> list[dict[str, str]]:
         raise RunDirError(f"{path} does not exist")
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
+
+
+_COMPATIBLE = ("search.n_gen", "ray.", "output.", "cache.", "name")
+
+
+def _diff_keys(a: Any, b: Any, prefix: str = "") -> list[str]:
+    """Dotted paths at which two plain trees differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for k in sorted(set(a) | set(b)):
+            out += _diff_keys(a.get(k), b.get(k), f"{prefix}.{k}" if prefix else str(k))
+        return out
+    return [] if a == b else [prefix or "config"]
 
 
 def _drop_partial_last_line(path: Path) -> None:
@@ -135,7 +149,7 @@ class RunDir:
         path.mkdir(parents=True, exist_ok=True)
         run = cls(path)
         run.file(CONFIG).write_text(dump_config(config))
-        run.write_state(status="running", generation=0, n_evaluated=0)
+        run.write_state(status="running", generation=0, n_evaluated=0, started_with=to_mapping(config))
         return run
 
     @classmethod
@@ -156,6 +170,21 @@ class RunDir:
             return config_from_mapping(yaml.safe_load(self.file(CONFIG).read_text()))
         except ConfigError as err:
             raise RunDirError(f"{self.file(CONFIG)}: {err}") from None
+
+    def check_resumable(self, config: Config) -> None:
+        """Refuse a resume whose config.yaml changed in a way that invalidates the scores on disk.
+
+        Compatible edits: ``search.n_gen`` (run longer), ``ray.*``, ``output.*``, ``cache.*``, ``name``.
+        """
+        started = self.state().get("started_with")
+        if started is None:
+            return
+        now = to_mapping(config)
+        changed = [k for k in _diff_keys(started, now) if not k.startswith(_COMPATIBLE)]
+        if changed:
+            raise RunDirError(f"{self.file(CONFIG)} was changed since the run started ({', '.join(changed)}); "
+                              f"these change the scores or the search, so the run cannot resume: restore them "
+                              f"or start a new run")
 
     def state(self) -> dict[str, Any]:
         path = self.file(STATE)

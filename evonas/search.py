@@ -7,6 +7,7 @@ would have found.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from pymoo.algorithms.moo.nsga2 import NSGA2
 from pymoo.core.callback import Callback
 from pymoo.optimize import minimize
 
+from evonas.cache import ScoreCache, cache_key
 from evonas.config import Config
 from evonas.evaluator import Evaluator
 from evonas.front import non_dominated, rank_front
@@ -49,6 +51,16 @@ def scorer_spec(config: Config, scores: tuple[str, ...] | None = None) -> Scorer
                       seed=config.seed, C=config.network.C, N=config.network.N, device=config.device)
 
 
+def open_caches(config: Config, spec: ScorerSpec, device_kind: str) -> dict[str, ScoreCache]:
+    """One cache per score under ``cache.dir`` (none when it is null)."""
+    if config.cache.dir is None:
+        return {}
+    settings = spec.validate()
+    return {name: ScoreCache(config.cache.dir, cache_key(
+        name, dataclasses.asdict(settings[name]), seed=spec.seed, dataset=spec.dataset,
+        data_root=spec.data_root, C=spec.C, N=spec.N, device_kind=device_kind)) for name in spec.scores}
+
+
 def _fmt_eta(seconds: float) -> str:
     if not np.isfinite(seconds):
         return "?"
@@ -77,7 +89,7 @@ class Progress(Callback):
                 for o in self.config.objectives} if ok else {}
         best_txt = " ".join(f"{k}={v:.4g}" for k, v in best.items())
         log.info(f"gen {gen:3d}/{n_gen} | evals {algorithm.evaluator.n_eval:5d} | scored {self.evaluator.n_scored:5d}"
-                 f" (+{self.evaluator.n_reused} reused) | front {front:3d} | {self.evaluator.rate():5.2f} archs/s"
+                 f" ({self.evaluator.n_cached} cached, {self.evaluator.n_reused} reused) | front {front:3d} | {self.evaluator.rate():5.2f} archs/s"
                  f" | best {best_txt} | ETA {_fmt_eta(eta)}")
         self.run.write_state(generation=gen, n_evaluated=len(self.evaluator.memo))
 
@@ -134,7 +146,8 @@ def run_search(config: Config, run: RunDir, *, resume: bool = False) -> SearchRe
             log.info(f"scoring {list(spec.scores)} on {config.dataset} with {pool.num_workers} "
                      f"{rc.backend} worker(s); objectives "
                      + ", ".join(f"{o.direction} {o.score}" for o in config.objectives))
-            evaluator = Evaluator(pool, candidates, memo)
+            caches = open_caches(config, spec, pool.device_kind)
+            evaluator = Evaluator(pool, spec.scores, log=candidates, memo=memo, caches=caches)
             problem = NB201Problem(config.objectives, evaluator)
             sc = config.search
             algorithm = NSGA2(pop_size=sc.pop_size, n_offsprings=sc.n_offsprings, sampling=CellSampling(),

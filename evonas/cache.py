@@ -1,0 +1,95 @@
+"""A score cache shared across runs: a score is never recomputed for the same inputs.
+
+One file per (score, its settings, seed, data set, data source, network shape, device
+kind) under ``cache.dir``; its first line is a JSON header with that key, each further line
+``canonical<TAB>value``. Files whose header does not match (foreign) or lines that do not
+parse (corrupt, e.g. cut by a crash) are ignored with one warning, never fatal.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+__all__ = ["ScoreCache", "cache_key"]
+
+log = logging.getLogger("evonas")
+MAGIC = "evonas-score-cache-v1"
+
+
+def cache_key(score: str, settings: Mapping[str, Any], *, seed: int, dataset: str, data_root: str | None,
+              C: int, N: int, device_kind: str) -> dict[str, Any]:
+    return {"magic": MAGIC, "score": score, "settings": dict(sorted(settings.items())), "seed": seed,
+            "dataset": dataset, "data": data_root or "packaged", "C": C, "N": N, "device": device_kind}
+
+
+def _file_name(key: Mapping[str, Any]) -> str:
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    return f"{key['score']}-{digest}.tsv"
+
+
+class ScoreCache:
+    """Values of one score under one key, by canonical form; appended and flushed per value."""
+
+    def __init__(self, directory: str | Path, key: Mapping[str, Any]) -> None:
+        self.key = json.loads(json.dumps(dict(key), sort_keys=True))
+        self.path = Path(directory).expanduser() / _file_name(self.key)
+        self.values: dict[str, float] = {}
+        self._load()
+
+    def _load(self) -> None:
+        if not self.path.exists():
+            return
+        bad = 0
+        with open(self.path, encoding="utf-8", errors="replace") as f:
+            try:
+                header = json.loads(f.readline())
+            except json.JSONDecodeError:
+                header = None
+            if header != self.key:
+                aside = self.path.with_name(self.path.name + ".ignored")
+                log.warning(f"score cache {self.path} is corrupt or belongs to other settings; "
+                            f"moved aside to {aside.name} and ignored")
+                f.close()
+                os.replace(self.path, aside)
+                return
+            for line in f:
+                parts = line.rstrip("\n").split("\t")
+                try:
+                    canonical, value = parts[0], float(parts[1])
+                    if len(parts) != 2 or not canonical:
+                        raise ValueError
+                except (IndexError, ValueError):
+                    bad += 1
+                    continue
+                self.values[canonical] = value
+        if bad:
+            log.warning(f"score cache {self.path}: ignored {bad} unreadable line(s)")
+
+    def get(self, canonical: str) -> float | None:
+        return self.values.get(canonical)
+
+    def put(self, canonical: str, value: float) -> None:
+        if canonical in self.values:
+            return
+        self.values[canonical] = value
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        new = not self.path.exists() or self.path.stat().st_size == 0
+        with open(self.path, "a", encoding="utf-8") as f:
+            if new:
+                f.write(json.dumps(self.key, sort_keys=True) + "\n")
+            elif not _ends_with_newline(self.path):
+                f.write("\n")
+            f.write(f"{canonical}\t{value!r}\n" if math.isfinite(value) else f"{canonical}\t{value}\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as f:
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) == b"\n"
