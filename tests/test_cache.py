@@ -55,7 +55,7 @@ def test_resume_refuses_an_incompatible_config_edit(tmp_path):
     config = config_from_mapping({"search": {"pop_size": 8, "n_gen": 2}})
     run = RunDir.create(tmp_path / "run", config)
     run.check_resumable(config_from_mapping({"search": {"pop_size": 8, "n_gen": 9}, "ray": {"num_actors": 1}}))
-    with pytest.raises(RunDirError, match=r"changed since the run started \(scores.knas.n_batches, seed\)"):
+    with pytest.raises(RunDirError, match=r"changed since the run started \(scores.knas, seed\)"):
         run.check_resumable(config_from_mapping({"search": {"pop_size": 8, "n_gen": 2}, "seed": 3,
                                                  "scores": {"knas": {"n_batches": 4}}}))
     with pytest.raises(RunDirError, match="exists and is not empty"):
