@@ -5,6 +5,8 @@ from evonas.scores._registry import (SCORES, NoSettings, ScoreContext, ScoreInfo
                                      make_settings, register_score)
 from evonas.scores import cost as _cost  # noqa: F401  (registers params, flops)
 from evonas.scores import knas as _knas  # noqa: F401  (registers knas)
+from evonas.scores import zero_cost as _zero_cost  # noqa: F401  (registers the zero-cost proxies, naswot)
+from evonas.scores import tenas as _tenas  # noqa: F401  (registers ntk_cond, linear_regions)
 from evonas.scores import latency as _latency  # noqa: F401  (registers latency, latency_table)
 
 __all__ = ["SCORES", "ScoreContext", "ScoreInfo", "NoSettings", "get_score", "make_settings", "register_score"]
