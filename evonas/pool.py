@@ -175,19 +175,38 @@ def _check_reachable(address: str, timeout_s: float) -> None:
                           f"start the head with `ray start --head --port {port}` or fix the address") from None
 
 
+def _use_cluster_token() -> None:
+    """Ray >= 2.59 heads started with ``ray start`` require the token in ``~/.ray/auth_token`` when
+    one exists, but a driver attaching with ``RAY_AUTH_MODE`` unset does not send it: send it."""
+    import os
+    from pathlib import Path
+
+    has_token = any(os.environ.get(v) for v in ("RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")) or \
+        (Path.home() / ".ray" / "auth_token").is_file()
+    if has_token and "RAY_AUTH_MODE" not in os.environ:
+        os.environ["RAY_AUTH_MODE"] = "token"
+        try:  # Ray caches its config at import: refresh it as Ray itself does for local clusters
+            from ray._raylet import Config
+
+            Config.initialize("")
+        except (ImportError, AttributeError):
+            pass
+
+
 class RayPool:
     """Persistent Ray actors, one per CPU slot (or per GPU / fraction of a GPU)."""
 
     def __init__(self, spec: ScorerSpec, *, num_actors: int | None = None, address: str | None = None,
                  max_retries: int = 2, actors_per_gpu: float = 1.0, connect_timeout_s: float = 10.0) -> None:
+        if address is not None:
+            _check_reachable(address, connect_timeout_s)
+            _use_cluster_token()
         import ray
 
         spec.validate()
         self.spec, self.max_retries = spec, max_retries
         self._started_ray = False
         if not ray.is_initialized():
-            if address is not None:
-                _check_reachable(address, connect_timeout_s)
             ray.init(address=address, include_dashboard=False, logging_level="ERROR",
                      log_to_driver=True, configure_logging=True)
             self._started_ray = address is None
