@@ -5,8 +5,9 @@ slow drift and bursts of load from other processes show as noise), exactly as th
 ``latency`` score does (its settings, its thread count, ``measure_latency``), keeping the
 median of the repeats (the score's value) and their minimum. Prints one table: Spearman's
 rho between the per-cell mean over the two passes and each column of the shipped table
-(CPU, edge and GPU settings) and fvcore FLOPs, then the run-to-run noise (Spearman between
-the passes, median relative difference |a - b| / mean(a, b)).
+(CPU, edge and GPU settings) and fvcore FLOPs; the last column gives, for comparison, the
+rho between fvcore FLOPs and that reference on the same cells. Then the run-to-run noise
+(Spearman between the passes, median relative difference |a - b| / mean(a, b)).
 
     nice python benchmarks/latency_check.py --n 200 --seed 0 --json latency_check.json
 """
@@ -87,9 +88,10 @@ def main(argv: list[str] | None = None) -> dict:
     index = np.array([c.index for c in cells])
 
     refs = [(name, kind(name), column[index]) for name, column in latency_columns().items()]
-    rows = [(name, k, [spearman(measured[:, j], ref) for j in range(len(STATS))]) for name, k, ref in refs]
+    rows = [(name, k, [spearman(measured[:, j], ref) for j in range(len(STATS))] + [spearman(flops, ref)])
+            for name, k, ref in refs]
     rows.sort(key=lambda r: (("cpu", "edge", "gpu").index(r[1]), -r[2][0]))
-    rows.append(("fvcore FLOPs", "cost", [spearman(measured[:, j], flops) for j in range(len(STATS))]))
+    rows.append(("fvcore FLOPs", "cost", [spearman(measured[:, j], flops) for j in range(len(STATS))] + [1.0]))
     noise = {"run 1 vs run 2": [spearman(runs[0, :, j], runs[1, :, j]) for j in range(len(STATS))],
              "median |rel diff|": [float(np.median(np.abs(runs[0, :, j] - runs[1, :, j]) / measured[:, j]))
                                    for j in range(len(STATS))]}
@@ -100,7 +102,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"median-of-repeats latency over cells: median {np.median(measured[:, 0]):.2f} ms, range "
           f"{measured[:, 0].min():.2f} .. {measured[:, 0].max():.2f}; 2 passes took {measure_s:.0f} s; "
           f"1-min load average {load_before:.2f} before, {load_after:.2f} after")
-    print(f"{'reference':<18} {'kind':<5} " + " ".join(f"{'rho ' + s:>10}" for s in STATS))
+    print(f"{'reference':<18} {'kind':<5} " + " ".join(f"{'rho ' + s:>10}" for s in STATS) + f" {'FLOPs rho':>10}")
     for ref, k, rhos in rows:
         print(f"{ref:<18} {k:<5} " + " ".join(f"{r:>10.3f}" for r in rhos))
     for label, values in noise.items():
@@ -110,7 +112,7 @@ def main(argv: list[str] | None = None) -> dict:
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "device": name, "torch": torch.__version__, "measure_seconds": measure_s,
         "load_average": [load_before, load_after],
-        "spearman": {ref: dict(zip(STATS, rhos)) for ref, _, rhos in rows},
+        "spearman": {ref: dict(zip((*STATS, "flops"), rhos)) for ref, _, rhos in rows},
         "noise": {label: dict(zip(STATS, values)) for label, values in noise.items()},
         "archs": [{"index": int(i), "arch": c.arch, "flops": float(f),
                    **{f"run{p + 1}_{s}_ms": float(runs[p, k, j]) for p in range(2) for j, s in enumerate(STATS)}}
