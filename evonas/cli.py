@@ -102,7 +102,48 @@ def cmd_info(argv: Sequence[str]) -> int:
     return 0
 
 
-COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {"pick": cmd_pick, "info": cmd_info}
+def cmd_score(argv: Sequence[str]) -> int:
+    import yaml
+
+    from evonas.pool import ScorerSpec
+    from evonas.scoring import read_archs, sample_archs, score_archs, write_scores
+
+    p = argparse.ArgumentParser(prog="evonas score", description="Score architectures with registered scores.")
+    p.add_argument("--scores", required=True, help="comma-separated score names, e.g. knas,synflow")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--archs", type=Path, help="file with one arch string or NB201 index per line")
+    src.add_argument("--n", type=int, help="sample this many connected architectures")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed and scoring seed (default 0)")
+    p.add_argument("--out", type=Path, default=Path("scores.csv"))
+    p.add_argument("--dataset", default="cifar10")
+    p.add_argument("--data-root", default=None)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--settings", default=None, help='YAML mapping of per-score settings, e.g. "{knas: {n_batches: 20}}"')
+    p.add_argument("--backend", default="ray", choices=["ray", "serial"])
+    p.add_argument("--actors", type=int, default=None)
+    p.add_argument("--address", default=None, help="Ray cluster address (default: a local Ray)")
+    args = p.parse_args(argv)
+    names = tuple(s.strip() for s in args.scores.split(",") if s.strip())
+    settings = yaml.safe_load(args.settings) if args.settings else {}
+    if not isinstance(settings, dict):
+        raise EvonasError(f"--settings must be a YAML mapping, got {args.settings!r}")
+    spec = ScorerSpec(scores=names, settings=settings, dataset=args.dataset, data_root=args.data_root,
+                      seed=args.seed, device=args.device)
+    spec.validate()
+    cells = read_archs(args.archs) if args.archs else sample_archs(args.n, args.seed)
+
+    def progress(done: int, total: int, seconds: float) -> None:
+        print(f"\r{done}/{total} scored, {done / max(seconds, 1e-9):.2f} archs/s", end="", file=sys.stderr)
+
+    evs = score_archs(cells, spec, backend=args.backend, num_actors=args.actors, address=args.address,
+                      progress=progress)
+    write_scores(args.out, evs, names)
+    failed = sum(not ev.ok for ev in evs)
+    print(f"\nwrote {len(evs)} rows ({failed} failed) to {args.out}", file=sys.stderr)
+    return 0
+
+
+COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {"pick": cmd_pick, "info": cmd_info, "score": cmd_score}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

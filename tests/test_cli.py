@@ -102,3 +102,18 @@ def test_bad_input_is_one_clear_line_and_exit_2(args, needle):
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("evonas: error:") and needle in lines[0], proc.stderr
+
+
+def test_score_command_writes_one_column_per_score(tmp_path):
+    archs = tmp_path / "archs.txt"
+    archs.write_text("0\n# a comment\n|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|\n")
+    out = tmp_path / "scores.csv"
+    proc = evonas("score", "--scores", "params,flops", "--archs", str(archs), "--out", str(out), "--backend", "serial")
+    assert proc.returncode == 0, proc.stderr
+    rows = _rows(out)
+    assert [r["index"] for r in rows] == ["0", "1"]
+    assert list(rows[0])[:4] == ["arch", "index", "params", "flops"]
+    assert float(rows[0]["params"]) == 0.129306
+    archs.write_text("0\n|nor_conv_3x3~0|\n")
+    proc = evonas("score", "--scores", "params", "--archs", str(archs), "--out", str(out), "--backend", "serial")
+    assert proc.returncode == 2 and f"{archs}:2: malformed arch string" in proc.stderr
