@@ -1,0 +1,77 @@
+"""Wall time, throughput and score quality of one search run (the main job by default).
+
+    python benchmarks/main_job.py --config configs/nb201_pareto.yaml [--json OUT.json]
+    python benchmarks/main_job.py --run-dir runs/nb201_pareto-...   # analyse a finished run
+
+Runs ``python -m evonas`` (score cache off, so every score is computed), then prints one
+table: wall time, cells scored, archs/s, front size, and the Kendall tau / Spearman rho of
+each objective with the 200-epoch test accuracy of the run's data set over the scored cells.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from scipy.stats import kendalltau, spearmanr
+
+from evonas.config import config_from_mapping
+from evonas.devices import device_name
+from evonas.table import DATASET_ACCURACY, load_table
+
+import yaml
+
+
+def analyse(run_dir: Path, wall_s: float | None) -> dict:
+    config = config_from_mapping(yaml.safe_load((run_dir / "config.yaml").read_text()))
+    state = json.loads((run_dir / "state.json").read_text())
+    with open(run_dir / "candidates.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["status"] == "ok"]
+    with open(run_dir / "pareto.csv", newline="") as f:
+        front = list(csv.DictReader(f))
+    acc = load_table().column(DATASET_ACCURACY[config.dataset])
+    truth = [acc[int(r["index"])] for r in rows]
+    wall = wall_s if wall_s is not None else state.get("wall_time_s", float("nan"))
+    out = {"config": config.name, "device": device_name("cpu"), "machine": platform.machine(),
+           "wall_time_s": wall, "scored": len(rows), "archs_per_s": len(rows) / wall if wall else None,
+           "front_size": len(front), "correlation": {}}
+    for o in config.objectives:
+        values = [float(r[o.score]) for r in rows]
+        out["correlation"][o.score] = {"kendall_tau": float(kendalltau(values, truth)[0]),
+                                       "spearman": float(spearmanr(values, truth)[0])}
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--config", default="configs/nb201_pareto.yaml")
+    p.add_argument("--run-dir", type=Path, help="analyse this finished run instead of running one")
+    p.add_argument("--json", type=Path)
+    args = p.parse_args()
+    wall = None
+    run_dir = args.run_dir
+    if run_dir is None:
+        run_dir = Path(tempfile.mkdtemp(prefix="evonas-bench-")) / "run"
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "evonas", "--config", args.config, "--out", str(run_dir),
+                        "--set", "cache.dir=null", "--quiet"], check=True)
+        wall = time.perf_counter() - t0
+    res = analyse(run_dir, wall)
+    print(f"| config | device | wall time (s) | cells scored | archs/s | front | "
+          + " | ".join(f"tau {k} / rho" for k in res["correlation"]) + " |")
+    print("|---|---|---|---|---|---|" + "---|" * len(res["correlation"]))
+    print(f"| {res['config']} | {res['device']} | {res['wall_time_s']:.0f} | {res['scored']} | "
+          f"{res['archs_per_s']:.2f} | {res['front_size']} | "
+          + " | ".join(f"{v['kendall_tau']:+.3f} / {v['spearman']:+.3f}" for v in res["correlation"].values()) + " |")
+    if args.json:
+        args.json.write_text(json.dumps(res, indent=2))
+
+
+if __name__ == "__main__":
+    main()
