@@ -47,32 +47,46 @@ class ImageSet:
         return ImageSet(self.images.to(device), self.labels.to(device), self.dataset, self.source)
 
 
-def _unpickle(path: Path) -> dict:
-    if not path.exists():
+def _read_part(path: Path, label_key: str, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Images (n, size, size, 3) uint8 and labels (n,) of one pickled batch file.
+
+    The file is a dict with ``data`` (n x 3*size*size uint8 rows: the red plane, then green,
+    then blue) and ``label_key`` (n ints); anything else is a ``DataError`` naming the file.
+    """
+    if not path.is_file():
         raise DataError(f"missing data file {path}")
-    with open(path, "rb") as f:
-        return pickle.load(f, encoding="latin1")
+    try:
+        with open(path, "rb") as f:
+            part = pickle.load(f, encoding="latin1")
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError) as err:
+        raise DataError(f"data file {path} is not a python pickle of the expected format ({err})") from None
+    missing = [k for k in ("data", label_key) if not isinstance(part, dict) or k not in part]
+    if missing:
+        raise DataError(f"data file {path} lacks the key(s) {missing} of the expected format")
+    data, labels = np.asarray(part["data"]), np.asarray(part[label_key])
+    if data.ndim != 2 or data.shape[1] != 3 * size * size or len(labels) != len(data):
+        raise DataError(f"data file {path} holds data of shape {data.shape} and {len(labels)} labels; "
+                        f"expected n x {3 * size * size} ({size}x{size} RGB images) and n labels")
+    return data.reshape(-1, 3, size, size).transpose(0, 2, 3, 1), labels
+
+
+def _read_parts(paths: list[Path], label_key: str, size: int) -> tuple[np.ndarray, np.ndarray]:
+    parts = [_read_part(p, label_key, size) for p in paths]
+    return np.concatenate([x for x, _ in parts]), np.concatenate([y for _, y in parts])
 
 
 def _read_cifar10(root: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    base = root / "cifar-10-batches-py"
     names = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
-    parts = [_unpickle(base / n) for n in names]
-    x = np.concatenate([p["data"] for p in parts]).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
-    return x, np.concatenate([np.asarray(p["labels"]) for p in parts])
+    return _read_parts([root / "cifar-10-batches-py" / n for n in names], "labels", 32)
 
 
 def _read_cifar100(root: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    part = _unpickle(root / "cifar-100-python" / ("train" if split == "train" else "test"))
-    return part["data"].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), np.asarray(part["fine_labels"])
+    return _read_parts([root / "cifar-100-python" / ("train" if split == "train" else "test")], "fine_labels", 32)
 
 
 def _read_imagenet16(root: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    base = root / "ImageNet16"
     names = [f"train_data_batch_{i}" for i in range(1, 11)] if split == "train" else ["val_data"]
-    parts = [_unpickle(base / n) for n in names]
-    x = np.concatenate([p["data"] for p in parts]).reshape(-1, 3, 16, 16).transpose(0, 2, 3, 1)
-    y = np.concatenate([np.asarray(p["labels"]) for p in parts])
+    x, y = _read_parts([root / "ImageNet16" / n for n in names], "labels", 16)
     keep = (y >= 1) & (y <= 120)
     return x[keep], y[keep] - 1
 

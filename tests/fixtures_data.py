@@ -1,0 +1,79 @@
+"""Tiny data sets written in the real on-disk formats, for the readers' tests.
+
+Each writer fills ``root`` the way the official download unpacks, with random uint8
+images, and returns what it wrote as ``{split: (images NHWC uint8, labels)}`` so tests can
+compare the reader's output with the truth.
+"""
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["write_cifar10", "write_cifar100", "write_imagenet16"]
+
+Written = dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+def _dump(path: Path, obj: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        pickle.dump(obj, f, protocol=2)
+
+
+def _images(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
+    return rng.integers(0, 256, size=(n, size, size, 3), dtype=np.uint8)
+
+
+def _rows(images: np.ndarray) -> np.ndarray:
+    """NHWC -> the files' rows: all red values, then green, then blue (N x 3*H*W)."""
+    return images.transpose(0, 3, 1, 2).reshape(len(images), -1)
+
+
+def write_cifar10(root: Path, *, per_batch: int = 4, n_test: int = 6, seed: int = 0) -> Written:
+    """``cifar-10-batches-py/data_batch_1..5`` and ``test_batch`` (keys ``data``, ``labels``)."""
+    rng = np.random.default_rng(seed)
+    base = Path(root) / "cifar-10-batches-py"
+    train_x, train_y = [], []
+    for i in range(1, 6):
+        x, y = _images(rng, per_batch, 32), rng.integers(0, 10, per_batch)
+        _dump(base / f"data_batch_{i}", {"batch_label": f"training batch {i} of 5", "data": _rows(x),
+                                           "labels": [int(v) for v in y]})
+        train_x.append(x)
+        train_y.append(y)
+    x, y = _images(rng, n_test, 32), rng.integers(0, 10, n_test)
+    _dump(base / "test_batch", {"batch_label": "testing batch 1 of 1", "data": _rows(x), "labels": [int(v) for v in y]})
+    return {"train": (np.concatenate(train_x), np.concatenate(train_y)), "test": (x, y)}
+
+
+def write_cifar100(root: Path, *, n_train: int = 10, n_test: int = 6, seed: int = 0) -> Written:
+    """``cifar-100-python/train`` and ``test`` (keys ``data``, ``fine_labels``, ``coarse_labels``)."""
+    rng = np.random.default_rng(seed)
+    written: Written = {}
+    for split, n in (("train", n_train), ("test", n_test)):
+        x, fine = _images(rng, n, 32), rng.integers(0, 100, n)
+        _dump(Path(root) / "cifar-100-python" / split,
+              {"data": _rows(x), "fine_labels": [int(v) for v in fine], "coarse_labels": [int(v) // 5 for v in fine]})
+        written[split] = (x, fine)
+    return written
+
+
+def write_imagenet16(root: Path, *, per_batch: int = 6, n_val: int = 8, seed: int = 0) -> Written:
+    """NB201's ``ImageNet16/train_data_batch_1..10`` and ``val_data`` (``data`` N x 768, labels 1..1000).
+
+    Labels are drawn from 1..240, so about half fall outside the 120 classes kept; the
+    returned labels are the files' (1-based, unfiltered).
+    """
+    rng = np.random.default_rng(seed)
+    base = Path(root) / "ImageNet16"
+    train_x, train_y = [], []
+    for i in range(1, 11):
+        x, y = _images(rng, per_batch, 16), rng.integers(1, 241, per_batch)
+        _dump(base / f"train_data_batch_{i}", {"data": _rows(x), "labels": [int(v) for v in y], "mean": np.zeros(768)})
+        train_x.append(x)
+        train_y.append(y)
+    x, y = _images(rng, n_val, 16), rng.integers(1, 241, n_val)
+    y[:2] = (1, 120)  # the edges of the kept range
+    _dump(base / "val_data", {"data": _rows(x), "labels": [int(v) for v in y]})
+    return {"train": (np.concatenate(train_x), np.concatenate(train_y)), "test": (x, y)}
