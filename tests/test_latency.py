@@ -70,11 +70,19 @@ def test_latency_score_registered_and_positive() -> None:
     assert math.isfinite(value) and value > 0
 
 
+def test_latency_statistic_min() -> None:
+    settings = make_settings("latency", {"warmup": 1, "repeats": 3, "statistic": "min"})
+    value = get_score("latency")(_ctx(ALL_CONV3), settings)
+    assert math.isfinite(value) and value > 0
+
+
 def test_latency_settings_reject_bad_values() -> None:
     with pytest.raises(ConfigError, match="scores.latency.repeats"):
         make_settings("latency", {"repeats": 0})
     with pytest.raises(ConfigError, match="threads"):
         make_settings("latency", {"thread": 2})
+    with pytest.raises(ConfigError, match="median"):
+        make_settings("latency", {"statistic": "mean"})
 
 
 def test_more_convs_are_slower_than_all_skip() -> None:
