@@ -63,6 +63,11 @@ def cmd_search(argv: Sequence[str]) -> int:
         print(f"\ninterrupted; continue with: python -m evonas --resume {run.path}", file=sys.stderr)
         return 130
     print(finish_run(config, run, result.front))
+    if config.train.after_search:
+        from evonas.train_stage import train_front
+
+        train_front(config, run)
+        print(f"trained models in {run.path / 'models'}; metrics in {run.file('trained.csv')}")
     return 0
 
 
@@ -88,6 +93,36 @@ def cmd_pick(argv: Sequence[str]) -> int:
         raise EvonasError("pick needs --id N or a limit such as --max-flops 50")
     row = pick(run.pareto(), config.objectives, id=args.id, constraints=constraints)
     print(describe_pick(config, row))
+    return 0
+
+
+def cmd_train(argv: Sequence[str]) -> int:
+    from evonas.config import apply_overrides, config_from_mapping
+    from evonas.results import LOG, RunDir
+    from evonas.schema import to_mapping
+    from evonas.search import setup_logging
+    from evonas.train_stage import train_front
+
+    p = argparse.ArgumentParser(prog="evonas train", description="Train front members of a finished search.")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--ids", default=None, help="comma-separated front ids (default: the config's train.candidates)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override train settings, e.g. --set train.recipe.epochs=3")
+    args = p.parse_args(argv)
+    run = RunDir.open(args.run_dir)
+    bad = [o for o in args.overrides if not o.startswith("train.")]
+    if bad:
+        raise EvonasError(f"--set {bad[0]!r}: only train.* settings can change after the search")
+    config = config_from_mapping(apply_overrides(to_mapping(run.config()), args.overrides))
+    try:
+        ids = [int(i) for i in args.ids.split(",")] if args.ids else None
+    except ValueError:
+        raise EvonasError(f"--ids {args.ids!r}: expected comma-separated integers, e.g. --ids 1,4") from None
+    setup_logging(run)
+    rows = train_front(config, run, ids)
+    for r in rows:
+        acc = f"{float(r['test_acc']):.2f}%" if r.get("status") == "ok" else r.get("error", "")
+        print(f"id {r['id']}: {r.get('status')}  test acc {acc}")
     return 0
 
 
@@ -143,7 +178,8 @@ def cmd_score(argv: Sequence[str]) -> int:
     return 0
 
 
-COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {"pick": cmd_pick, "info": cmd_info, "score": cmd_score}
+COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {"pick": cmd_pick, "info": cmd_info, "score": cmd_score,
+                                                    "train": cmd_train}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

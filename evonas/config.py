@@ -16,6 +16,7 @@ import yaml
 from evonas.errors import ConfigError
 from evonas.schema import check, from_mapping, suggest, to_mapping
 from evonas.scores import SCORES, get_score, make_settings
+from evonas.training import TrainSettings
 
 __all__ = ["Config", "DataConfig", "NetworkConfig", "ObjectiveConfig", "SearchConfig", "RayConfig",
            "load_config", "config_from_mapping", "apply_overrides", "dump_config"]
@@ -80,6 +81,20 @@ class CacheConfig:
     dir: str | None = None           # None: no score cache; e.g. ~/.cache/evonas/scores
 
 
+@dataclass(frozen=True)
+class TrainConfig:
+    """The second stage: train front members for real after the training-free search."""
+
+    after_search: bool = False       # train right after the search (else: ``evonas train RUN_DIR``)
+    candidates: Literal["front", "top_k", "ids"] = "front"
+    top_k: int = field(default=3, metadata=check(lambda v: v >= 1, ">= 1"))  # best k of each objective
+    ids: tuple[int, ...] = ()
+    dataset: Dataset | None = None   # None: the search's data set
+    data_root: str | None = None     # None: the search's data.root
+    n_train: int | None = field(default=None, metadata=check(lambda v: v >= 1, ">= 1 or null"))
+    recipe: TrainSettings = field(default_factory=TrainSettings)  # NB201's recipe: 200 epochs
+
+
 def _default_objectives() -> tuple[ObjectiveConfig, ...]:
     return (ObjectiveConfig("knas", "max"), ObjectiveConfig("flops", "min"))
 
@@ -98,6 +113,7 @@ class Config:
     ray: RayConfig = field(default_factory=RayConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
         if len(self.objectives) < 2:

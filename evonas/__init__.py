@@ -1,0 +1,25 @@
+"""evonas: evolutionary multi-objective NAS over NAS-Bench-201 with training-free scores.
+
+Public API (imported lazily, so ``import evonas`` stays light):
+``Cell``, ``load_table``, ``build_network``, ``load_config``, ``run_search``, ``load_model``,
+``SCORES``, ``register_score``, ``EvonasError``.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "Cell": "evonas.space", "load_table": "evonas.table", "build_network": "evonas.model",
+    "load_config": "evonas.config", "run_search": "evonas.search", "load_model": "evonas.train_stage",
+    "SCORES": "evonas.scores", "register_score": "evonas.scores", "EvonasError": "evonas.errors",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'evonas' has no attribute {name!r}")

@@ -1,0 +1,69 @@
+"""The training stage on a finished smoke search: Ray tasks, models/<id>.pt, trained.csv, load_model."""
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import evonas
+from conftest import REPO
+from evonas.config import config_from_mapping
+from evonas.errors import EvonasError
+from evonas.results import RunDir
+from evonas.schema import to_mapping
+from evonas.train_stage import select_candidates, train_front
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory):
+    out = tmp_path_factory.mktemp("train") / "run"
+    proc = subprocess.run([sys.executable, "-m", "evonas", "--config", str(REPO / "configs" / "smoke.yaml"),
+                           "--set", "ray.backend=serial", "--set", "search.n_gen=2", "--out", str(out), "--quiet"],
+                          capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return RunDir.open(out)
+
+
+def _config(run: RunDir, **train):
+    data = to_mapping(run.config())
+    data["train"].update(train)
+    return config_from_mapping(data)
+
+
+def test_candidate_selection(searched):
+    front = searched.pareto()
+    config = _config(searched, candidates="top_k", top_k=1)
+    chosen = select_candidates(front, config)
+    best_knas = max(front, key=lambda r: float(r["knas"]))
+    cheapest = min(front, key=lambda r: float(r["flops"]))
+    assert {r["id"] for r in chosen} == {best_knas["id"], cheapest["id"]}
+    assert len(select_candidates(front, _config(searched, candidates="front"))) == len(front)
+    assert [r["id"] for r in select_candidates(front, config, ids=[0])] == ["0"]
+    with pytest.raises(EvonasError, match="not on the front"):
+        select_candidates(front, config, ids=[99])
+
+
+def test_train_one_member_writes_model_and_metrics(searched, ray_local):
+    config = _config(searched, recipe={"epochs": 1, "batch_size": 128})
+    rows = train_front(config, searched, ids=[0])
+    assert [r["status"] for r in rows] == ["ok"]
+    with open(searched.file("trained.csv"), newline="") as f:
+        trained = list(csv.DictReader(f))
+    assert trained[0]["id"] == "0" and trained[0]["epochs"] == "1"
+    assert 0.0 <= float(trained[0]["test_acc"]) <= 100.0
+    model = evonas.load_model(searched.path, 0)
+    assert not model.training
+    arch = searched.pareto()[0]["arch"]
+    assert model.cell.arch == arch
+    x = torch.zeros(2, 3, 32, 32)
+    assert model(x).shape == (2, 10)
+    # a second call has nothing left to do and leaves the weights alone
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    train_front(config, searched, ids=[0])
+    after = evonas.load_model(searched.path, 0).state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    with pytest.raises(EvonasError, match="no trained model for id 1"):
+        evonas.load_model(searched.path, 1)
