@@ -16,7 +16,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Iterable, Literal
 
 import torch
 import torch.nn.functional as F
@@ -221,6 +221,31 @@ def _batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.
     return list(torch.randperm(n, generator=generator).split(batch_size))
 
 
+def _train_epoch(model: nn.Module, stream: Iterable[tuple[torch.Tensor, torch.Tensor]],
+                 optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LRScheduler,
+                 scaler: torch.amp.GradScaler, *, device: torch.device, amp: str, label_smoothing: float,
+                 augmentation: Callable[[torch.Tensor], torch.Tensor]) -> tuple[float, float]:
+    """One pass of SGD over ``stream``; (mean loss, accuracy in %) on the augmented batches."""
+    loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+    correct = torch.zeros((), device=device, dtype=torch.int64)
+    seen = 0
+    for x, y in stream:
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        x = augmentation(x)
+        with _autocast(device, amp):
+            logits = model(x)
+            loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        scheduler.step()
+        loss_sum += loss.detach() * len(y)  # summed on the device: no host sync per step
+        correct += (logits.detach().argmax(1) == y).sum()
+        seen += len(y)
+    return float(loss_sum) / seen, 100.0 * int(correct) / seen
+
+
 def train_cell(cell: Cell, *, train: ImageSet, test: ImageSet, valid: ImageSet | None = None,
                settings: TrainSettings = TrainSettings(), C: int = 16, N: int = 5,
                device: torch.device | str = "auto", checkpoint_path: Path | str | None = None,
@@ -274,29 +299,19 @@ def train_cell(cell: Cell, *, train: ImageSet, test: ImageSet, valid: ImageSet |
         else:
             stream = DataLoader(loader_set, batch_sampler=[b.tolist() for b in batches], num_workers=s.num_workers,
                                 pin_memory=device.type == "cuda")
-        loss_sum, correct, seen = 0.0, 0, 0
-        for x, y in stream:
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            x = augment(x, padding, s.flip, fill, generator)
-            with _autocast(device, amp):
-                logits = model(x)
-                loss = F.cross_entropy(logits.float(), y, label_smoothing=s.label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
-            loss_sum += float(loss.detach()) * len(y)
-            correct += int((logits.detach().argmax(1) == y).sum())
-            seen += len(y)
+        train_loss, train_acc = _train_epoch(model, stream, optimizer, scheduler, scaler, device=device, amp=amp,
+                                             label_smoothing=s.label_smoothing,
+                                             augmentation=lambda x: augment(x, padding, s.flip, fill, generator))
         last = epoch + 1 == s.epochs
         evaluated = last or (epoch + 1) % s.eval_every == 0
         test_acc = evaluate(model, test, batch_size=s.batch_size, amp=amp)[1] if evaluated else None
-        valid_acc = evaluate(model, valid, batch_size=s.batch_size, amp=amp)[1] if evaluated and valid is not None else None
+        valid_acc = None
+        if evaluated and valid is not None:
+            valid_acc = evaluate(model, valid, batch_size=s.batch_size, amp=amp)[1]
         seconds = time.perf_counter() - tic
         elapsed += seconds
-        history.append({"epoch": epoch + 1, "lr": lr, "train_loss": loss_sum / seen,
-                        "train_acc": 100.0 * correct / seen, "valid_acc": valid_acc, "test_acc": test_acc,
+        history.append({"epoch": epoch + 1, "lr": lr, "train_loss": train_loss,
+                        "train_acc": train_acc, "valid_acc": valid_acc, "test_acc": test_acc,
                         "seconds": seconds})
         if path is not None:
             _atomic_save({"format": _CHECKPOINT_FORMAT, "fingerprint": fingerprint, "epoch": epoch + 1,
