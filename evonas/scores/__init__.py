@@ -7,6 +7,8 @@ from evonas.scores import cost as _cost  # noqa: F401  (registers params, flops)
 from evonas.scores import knas as _knas  # noqa: F401  (registers knas)
 from evonas.scores import zero_cost as _zero_cost  # noqa: F401  (registers the zero-cost proxies, naswot)
 from evonas.scores import tenas as _tenas  # noqa: F401  (registers ntk_cond, linear_regions)
+from evonas.scores import knas_fast as _knas_fast  # noqa: F401  (registers knas_fast)
+from evonas.scores import gradient_kernel as _gradient_kernel  # noqa: F401  (registers gradient_kernel)
 from evonas.scores import latency as _latency  # noqa: F401  (registers latency, latency_table)
 
 __all__ = ["SCORES", "ScoreContext", "ScoreInfo", "NoSettings", "get_score", "make_settings", "register_score"]
