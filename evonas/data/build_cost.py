@@ -9,6 +9,7 @@ are kept in ``nb201_cost.partial.npz`` next to it.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -58,7 +59,9 @@ def main(argv: list[str] | None = None) -> None:
             for n in names:
                 cols[n][start:stop] = out[n]
             done[start:stop] = True
-            np.savez(partial, done=done, **cols)
+            tmp = partial.with_name("tmp-" + partial.name)
+            np.savez(tmp, done=done, **cols)
+            os.replace(tmp, partial)
             rate = k * CHUNK / (time.time() - t0)
             print(f"{done.sum()}/{N_ARCHS} cells, {rate:.1f}/s", flush=True)
     np.savez_compressed(args.out, **{n: cols[n].astype(np.float32) for n in names})
