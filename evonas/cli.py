@@ -51,6 +51,9 @@ def cmd_search(argv: Sequence[str]) -> int:
         config = load_config(args.config, args.overrides)
     scorer_spec(config).validate()
     check_available(config.dataset, config.data.root)
+    if config.train.after_search:  # the second stage's data too, before the search spends any time
+        tc = config.train
+        check_available(tc.dataset or config.dataset, tc.data_root if tc.data_root is not None else config.data.root)
     if config.ray.address is None and config.ray.backend == "ray" or config.ray.backend == "serial":
         resolve_device(config.device)  # a GPU asked for where there is none: fail now
 
