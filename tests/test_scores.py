@@ -122,3 +122,18 @@ def test_ntk_cond_is_a_condition_number_in_both_bn_modes(images) -> None:
     for bn in ("batch", "frozen"):
         value = SCORES["ntk_cond"](ctx, make_settings("ntk_cond", {"batch_size": 8, "repeats": 1, "bn": bn}))
         assert math.isfinite(value) and value >= 1.0
+
+
+def test_gradient_kernel_statistics_by_hand() -> None:
+    from evonas.scores.gradient_kernel import GradientKernelSettings as S, TensorGrams, kernel_statistic
+
+    g = torch.tensor([[1.0, 2.0], [3.0, 0.0]], dtype=torch.float64)  # two examples, one tensor of 2 entries
+    tg = TensorGrams((g @ g.T)[None], torch.tensor([2.0], dtype=torch.float64), torch.tensor([True]))
+    assert kernel_statistic(tg, S(statistic="mean")) == pytest.approx((5 + 3 + 3 + 9) / 4)
+    assert kernel_statistic(tg, S(statistic="diag")) == pytest.approx(7.0)
+    assert kernel_statistic(tg, S(statistic="offdiag", normalise="norm")) == pytest.approx(3 / math.sqrt(45))
+    assert kernel_statistic(tg, S(statistic="diag", normalise="params")) == pytest.approx(3.5)
+    # centred: gradients minus their mean (-1, 1) and (1, -1): squared norms 2 and 2
+    assert kernel_statistic(tg, S(statistic="diag", centre=True)) == pytest.approx(2.0)
+    with pytest.raises(ConfigError):
+        make_settings("gradient_kernel", {"centre": True, "statistic": "mean"})

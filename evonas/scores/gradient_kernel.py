@@ -11,8 +11,15 @@ Choices (``GradientKernelSettings``): how many examples, grouped into mini-batch
 (``eval``); which parameters (``all``, conv/linear ``weights``, or the ``first`` ``n_tensors``
 tensors of >= 50 entries, as KNAS); centring the gradients on their mean; normalising by the
 parameter count or by the gradient norms (cosine kernel); the statistic (``mean`` of all
-entries, ``offdiag``, ``diag``); log scale. The defaults are the variant that ranked best
-in ``benchmarks/gradient_kernel_variants.py``. Larger is better.
+entries, ``offdiag``, ``diag``); log scale (leaves rankings unchanged).
+
+The defaults are the variant that ranked best in ``benchmarks/gradient_kernel_variants.py``
+(200 random connected cells, seed 0, 32 CIFAR-10 examples, C=16, N=5): per-example gradients
+with per-example batch-norm statistics, all parameters, no centring or normalisation, the
+diagonal mean (the mean squared per-example gradient norm). Its Kendall tau with 200-epoch
+test accuracy is 0.43 (CIFAR-10), 0.43 (CIFAR-100), 0.40 (ImageNet16-120); the paper's
+mean of the Gram matrix with the same choices gives 0.42 / 0.41 / 0.39, the parameter count
+0.63 / 0.60 / 0.58. No variant tried reached 0.5. Larger is better.
 """
 from __future__ import annotations
 
@@ -34,14 +41,14 @@ __all__ = ["GradientKernelSettings", "TensorGrams", "tensor_grams", "kernel_stat
 
 @dataclass(frozen=True)
 class GradientKernelSettings:
-    n_examples: int = field(default=64, metadata=check(lambda v: v >= 2, ">= 2"))
+    n_examples: int = field(default=32, metadata=check(lambda v: v >= 2, ">= 2"))
     batch_size: int = field(default=1, metadata=check(lambda v: v >= 1, ">= 1"))
     bn: Literal["sample", "batch", "eval"] = "sample"
     params: Literal["all", "weights", "first"] = "all"
     n_tensors: int = field(default=11, metadata=check(lambda v: v >= 1, ">= 1"))
     centre: bool = False
     normalise: Literal["none", "params", "norm"] = "none"
-    statistic: Literal["mean", "offdiag", "diag"] = "mean"
+    statistic: Literal["mean", "offdiag", "diag"] = "diag"
     log: bool = False
     seed: int | None = None
 
@@ -51,6 +58,10 @@ class GradientKernelSettings:
         if self.n_examples % self.batch_size or self.n_examples // self.batch_size < 2:
             raise ConfigError(f"n_examples ({self.n_examples}) must be a multiple of batch_size ({self.batch_size}) "
                               f"giving at least 2 mini-batches")
+        if self.centre and self.statistic == "mean":
+            raise ConfigError("centre: true with statistic: mean is always 0; use statistic offdiag or diag")
+        if self.normalise == "norm" and self.statistic == "diag":
+            raise ConfigError("normalise: norm with statistic: diag is always 1; use statistic mean or offdiag")
 
     @property
     def n_images(self) -> int:
