@@ -74,28 +74,110 @@ def cmd_search(argv: Sequence[str]) -> int:
     return 0
 
 
-def cmd_pick(argv: Sequence[str]) -> int:
-    from evonas.pick import Constraint, pick
-    from evonas.report import describe_pick
-    from evonas.results import RunDir
-
-    p = argparse.ArgumentParser(prog="evonas pick", description="Choose an architecture from a run's front.")
+def _pick_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="evonas pick", description="Choose an architecture from a run's front "
+                                "(or, with --select benchmark_valid, from all scored candidates).")
     p.add_argument("run_dir", type=Path)
-    p.add_argument("--id", type=int, help="the id of a front member (pareto.csv / pareto.png)")
+    p.add_argument("--id", type=int, help="the id of a front member (pareto.csv / pareto.png / pareto.html)")
     p.add_argument("--max-flops", type=float, metavar="MFLOPS", help="best member with at most this many MFLOPs")
     p.add_argument("--max-params", type=float, metavar="M", help="best member with at most this many M parameters")
-    args = p.parse_args(argv)
+    p.add_argument("--max-latency-ms", type=float, metavar="MS",
+                   help="best member at most this slow: the run's latency objective, else the shipped "
+                        "latency table (2080ti_bs1)")
+    p.add_argument("--min-accuracy", type=float, metavar="PCT",
+                   help="best member at least this accurate (see --accuracy)")
+    p.add_argument("--accuracy", choices=["table", "trained"], default=None,
+                   help="what --min-accuracy reads: the table's 200-epoch test accuracy of the run's data set, "
+                        "or trained.csv's test accuracy (default: trained when trained.csv exists, else table)")
+    p.add_argument("--select", choices=["front", "benchmark_valid"], default="front",
+                   help="benchmark_valid: KNAS's second stage, the top-k scored candidates by the first "
+                        "objective, then the best by the table's 12-epoch validation accuracy")
+    p.add_argument("--top-k", type=int, default=40, help="with --select benchmark_valid (default 40)")
+    return p
+
+
+def cmd_pick(argv: Sequence[str]) -> int:
+    from evonas.pick import Constraint, pick, pick_columns
+    from evonas.report import describe_pick, trained_rows
+    from evonas.results import RunDir
+    from evonas.select import VALID_COLUMN, select_by_benchmark, with_table_columns
+    from evonas.table import load_table
+
+    args = _pick_parser().parse_args(argv)
     run = RunDir.open(args.run_dir)
     config = run.config()
-    constraints = []
-    if args.max_flops is not None:
-        constraints.append(Constraint("flops", args.max_flops))
-    if args.max_params is not None:
-        constraints.append(Constraint("params", args.max_params))
-    if args.id is None and not constraints:
-        raise EvonasError("pick needs --id N or a limit such as --max-flops 50")
-    row = pick(run.pareto(), config.objectives, id=args.id, constraints=constraints)
-    print(describe_pick(config, row))
+    trained = trained_rows(run)
+    source = args.accuracy or ("trained" if any(t.get("status") == "ok" for t in trained) else "table")
+    limits = [("flops", args.max_flops, True), ("params", args.max_params, True),
+              ("latency_ms", args.max_latency_ms, True), ("accuracy", args.min_accuracy, False)]
+    constraints = [Constraint(c, v, upper) for c, v, upper in limits if v is not None]
+    if args.select == "front" and args.id is None and not constraints:
+        raise EvonasError("pick needs --id N, a limit such as --max-flops 50, or --select benchmark_valid")
+    latency_device = (config.scores.get("latency_table") or {}).get("device")
+    pool = run.pareto() if args.select == "front" else [r for r in run.candidates() if r.get("status") == "ok"]
+    if args.select != "front":
+        if args.id is not None:
+            raise EvonasError("--id picks a front member; drop it with --select benchmark_valid")
+        pool = with_table_columns(pool, load_table())
+    rows, notes = pick_columns(pool, config.dataset, accuracy=source if args.min_accuracy is not None else "table",
+                               trained=trained, latency_device=latency_device)
+    why = " and ".join(f"{c} ({notes[c.column]})" if c.column in notes else str(c) for c in constraints)
+    if args.select == "front":
+        row = pick(rows, config.objectives, id=args.id, constraints=constraints)
+    else:
+        kept = [r for r in rows if all(c.holds(r) for c in constraints)]
+        if not kept:
+            raise EvonasError("no scored candidate satisfies " + " and ".join(map(str, constraints)))
+        first, by = config.objectives[0], VALID_COLUMN[config.dataset]
+        row = select_by_benchmark(kept, score=first.score, direction=first.direction, top_k=args.top_k, by=by)
+        on_front = {r["canonical"]: r["id"] for r in run.pareto()}
+        row["id"] = on_front.get(row.get("canonical"), "")
+        why = (f"best {by} among the top {args.top_k} by {first.score} of {len(kept)} scored candidates"
+               + (f", with {why}" if why else ""))
+    print(describe_pick(config, row, run.path, why))
+    return 0
+
+
+def cmd_plot(argv: Sequence[str]) -> int:
+    from evonas.report import load_view, write_plots
+    from evonas.results import RunDir
+
+    p = argparse.ArgumentParser(prog="evonas plot", description="Redraw pareto.png and pareto.html of a run.")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--x", default=None, help="x column (default: the cost objective), e.g. latency_table")
+    p.add_argument("--y", default=None, help="y column (default: the first objective), e.g. cifar10_test_200ep")
+    p.add_argument("--out", type=Path, default=None,
+                   help="write OUT.png and OUT.html instead of the run's pareto.png/pareto.html")
+    args = p.parse_args(argv)
+    run = RunDir.open(args.run_dir)
+    view = load_view(run, run.config(), x=args.x, y=args.y)
+    out = args.out
+    png, html = write_plots(view, run, png=out.with_suffix(".png") if out else None,
+                            html=out.with_suffix(".html") if out else None)
+    print(f"wrote {png} and {html} ({view.y} vs {view.x}; right panel: {view.accuracy} vs {view.cost}"
+          + (f", true front of {len(view.reference.indices)} table cells)" if view.reference is not None
+             else f"; no true front: {view.note})"))
+    gaps = view.gaps
+    if gaps:
+        print("gap to the true front (accuracy points below the best cell of the table at that cost or less):")
+        print("  " + "  ".join(f"id {i}: {g:.2f}" for i, g in sorted(gaps.items())))
+    return 0
+
+
+def cmd_export(argv: Sequence[str]) -> int:
+    from evonas.export import export_arch
+    from evonas.results import RunDir
+
+    p = argparse.ArgumentParser(prog="evonas export", description="Write a model file of a run's architecture.")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--id", type=int, help="a front member (its trained weights when models/<id>.pt exists)")
+    p.add_argument("--arch", help="any arch string or NB201 index instead of --id (fresh weights unless on the "
+                                  "front and trained)")
+    p.add_argument("--out", type=Path, default=Path("model.pt"), help="model file (default model.pt)")
+    p.add_argument("--torchscript", action="store_true", help="also write OUT-stem.torchscript.pt")
+    args = p.parse_args(argv)
+    print(export_arch(RunDir.open(args.run_dir), args.out, id=args.id, arch=args.arch,
+                      torchscript=args.torchscript).describe())
     return 0
 
 
@@ -181,8 +263,8 @@ def cmd_score(argv: Sequence[str]) -> int:
     return 0
 
 
-COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {"pick": cmd_pick, "info": cmd_info, "score": cmd_score,
-                                                    "train": cmd_train}
+COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {"pick": cmd_pick, "plot": cmd_plot, "export": cmd_export,
+                                                    "info": cmd_info, "score": cmd_score, "train": cmd_train}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

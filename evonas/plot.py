@@ -103,6 +103,7 @@ class FrontView:
     title: str
     run_path: str
     objectives: tuple[str, ...] = ()   # the search's scores, shown on hover
+    front_axes: bool = True            # x and y are both objectives: join the front with a line
     all_cells: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)  # (cost, acc) of all
 
     @property
@@ -159,7 +160,8 @@ def build_view(config: Any, candidates: Sequence[Mapping[str, Any]], front: Sequ
         all_cells = (np.asarray(cols[cost], float), np.asarray(cols[accuracy], float))
     return FrontView(ok, rows, x, y, accuracy, cost, reference, note,
                      title or f"{config.name}: {len(rows)} non-dominated of {len(ok)} scored", str(run_path),
-                     tuple(dict.fromkeys([*config.score_names, x, y])), all_cells)
+                     tuple(dict.fromkeys([*config.score_names, x, y])),
+                     x in config.score_names and y in config.score_names, all_cells)
 
 
 def _xy(rows: Sequence[Mapping[str, Any]], x: str, y: str) -> tuple[list[float], list[float], list[dict]]:
@@ -188,8 +190,9 @@ def _search_panel(ax: Any, view: FrontView) -> None:
     cx, cy, _ = _xy(view.candidates, view.x, view.y)
     ax.scatter(cx, cy, s=9, c="0.65", lw=0, label=f"scored candidates ({len(cx)})", zorder=1)
     fx, fy, rows = _xy(view.front, view.x, view.y)
-    order = np.argsort(fx)
-    ax.plot(np.asarray(fx)[order], np.asarray(fy)[order], "-", c="tab:red", lw=1, alpha=0.5, zorder=2)
+    if view.front_axes:
+        order = np.argsort(fx)
+        ax.plot(np.asarray(fx)[order], np.asarray(fy)[order], "-", c="tab:red", lw=1, alpha=0.5, zorder=2)
     ax.scatter(fx, fy, s=30, c="tab:red", edgecolors="k", linewidths=0.5, label=f"Pareto front ({len(fx)})",
                zorder=3)
     _label_ids(ax, fx, fy, rows)

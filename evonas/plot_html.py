@@ -173,15 +173,16 @@ def render_html(view: FrontView, objectives: Sequence[str]) -> str:
                     ("front", _points(view.front, view.cost, view.accuracy, rec)),
                     ("trained", _points(trained, view.cost, "trained_test_acc", rec))],
                    step, "" if view.reference is not None else f"no true front: {view.note}", labels)
+    columns = list(dict.fromkeys([*objectives, view.accuracy]))
     rows_html = "".join(
         f'<tr data-r="{rec(r)}"><td>{html.escape(str(r["id"]))}</td><td class="arch">{html.escape(r["arch"])}</td>'
         + "".join(f"<td>{_fmt(_num(r.get(k)))}</td>" if _num(r.get(k)) is not None else "<td></td>"
-                  for k in [*objectives, view.accuracy])
+                  for k in columns)
         + f"<td>{_fmt(gaps[int(r['id'])]) if int(r['id']) in gaps else ''}</td>"
         + f"<td>{_fmt(r['trained_test_acc']) if _num(r.get('trained_test_acc')) is not None else ''}</td></tr>"
         for r in view.front)
-    head = "".join(f"<th>{html.escape(k)}</th>" for k in ["id", "arch", *objectives, view.accuracy,
-                                                           "gap to true front", "trained test acc"])
+    head = "".join(f"<th>{html.escape(k)}</th>" for k in ["id", "arch", *columns, "gap to true front",
+                                                           "trained test acc"])
     data = json.dumps({"records": records, "run": view.run_path, "objectives": list(objectives)})
     data = data.replace("</", "<\\/")
     legend = ('<span class="key cand"></span> scored candidate <span class="key front"></span> front member '
