@@ -1,0 +1,139 @@
+"""Search-quality indicators on hand-made fronts, the valid_12ep table score, and the benchmark's path."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from evonas.cost import dataset_spec
+from evonas.errors import DataError
+from evonas.quality import (connected_mask, hv_ratio, indicators, prefix_front, scaling, true_front,
+                            true_objectives)
+from evonas.scores import SCORES, ScoreContext
+from evonas.table import load_table
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: a hand-made table of 10 (error, cost) points: the first five are the true front
+POINTS = np.array([[1, 9], [2, 7], [4, 4], [7, 2], [9, 1],
+                   [3, 8], [5, 6], [8, 3], [6, 6], [9, 9]], dtype=float)
+FRONT = POINTS[:5]
+#: HV of FRONT scaled to [0, 1] with reference point 1.1, by hand (sweep over the scaled x)
+HV_FRONT = 0.125 * 0.1 + 0.25 * 0.35 + 0.375 * 0.725 + 0.25 * 0.975 + 0.1 * 1.1
+
+
+def test_true_front_of_hand_made_table() -> None:
+    assert true_front(POINTS).tolist() == [0, 1, 2, 3, 4]
+    eligible = np.ones(10, dtype=bool)
+    eligible[2] = False  # without (4, 4), (5, 6) joins the front; (8, 3) stays dominated by (7, 2)
+    assert true_front(POINTS, eligible).tolist() == [0, 1, 3, 4, 6]
+
+
+def test_scaling_by_ideal_and_nadir() -> None:
+    scale = scaling(FRONT)
+    assert scale.ideal.tolist() == [1, 1] and scale.nadir.tolist() == [9, 9]
+    assert scale(FRONT).tolist() == [[0, 1], [0.125, 0.75], [0.375, 0.375], [0.75, 0.125], [1, 0]]
+    assert scale(np.array([[5.0, 13.0]])).tolist() == [[0.5, 1.5]]
+
+
+def test_hv_ratio_of_true_front_is_one_and_dominated_sets_less() -> None:
+    assert hv_ratio(FRONT, FRONT) == pytest.approx(1.0)
+    assert hv_ratio(POINTS, FRONT) == pytest.approx(1.0)  # dominated extras add nothing
+    # (5, 5) scales to (0.5, 0.5): HV = 0.6 * 0.6
+    assert hv_ratio(np.array([[5.0, 5.0]]), FRONT) == pytest.approx(0.36 / HV_FRONT)
+    assert hv_ratio(POINTS[5:], FRONT) < 1.0
+    assert hv_ratio(np.array([[20.0, 20.0]]), FRONT) == 0.0  # beyond the reference point
+
+
+def test_igd_is_zero_on_the_true_front() -> None:
+    ind = indicators(FRONT, FRONT)
+    assert ind["igd"] == pytest.approx(0.0) and ind["igd_plus"] == pytest.approx(0.0)
+    # one front point found: (4, 4) -> (0.375, 0.375); IGD+ counts only where the front is better
+    one = indicators(np.array([[4.0, 4.0]]), FRONT)
+    scaled = scaling(FRONT)(FRONT)
+    plus = np.sqrt((np.maximum(np.array([0.375, 0.375]) - scaled, 0) ** 2).sum(axis=1)).mean()
+    assert one["igd_plus"] == pytest.approx(plus)
+    assert one["igd"] > one["igd_plus"] > 0
+    assert indicators(np.empty((0, 2)), FRONT)["hv_ratio"] == 0.0
+
+
+def test_prefix_front_sees_only_the_first_n_and_skips_failures() -> None:
+    F = np.array([[5, 5], [6, 6], [np.inf, np.inf], [1, 9], [4, 4]], dtype=float)
+    assert prefix_front(F, 2).tolist() == [0]
+    assert prefix_front(F, 4).tolist() == [0, 3]
+    assert prefix_front(F, 5).tolist() == [3, 4]
+
+
+def test_true_objectives_reads_error_and_flops() -> None:
+    table = load_table()
+    fake = dataclasses.replace(table, columns={**table.columns, "flops_cifar100": np.arange(len(table.ops), dtype=float)})
+    T = true_objectives("cifar100", fake)
+    assert T.shape == (15625, 2)
+    assert T[9930].tolist() == pytest.approx([100 - 73.5133, 9930.0], abs=1e-3)
+    without = dataclasses.replace(table, columns={k: v for k, v in table.columns.items() if not k.startswith("flops")})
+    with pytest.raises(DataError, match="build_cost"):
+        true_objectives("cifar10", without)
+    assert connected_mask(table).sum() < 15625 and connected_mask(table)[6111]
+
+
+@pytest.mark.parametrize("dataset, column", [("cifar10", "cifar10_valid_12ep"), ("cifar100", "cifar100_valid_12ep"),
+                                             ("imagenet16-120", "imagenet16_valid_12ep")])
+def test_valid_12ep_reads_the_datasets_column(dataset: str, column: str) -> None:
+    table = load_table()
+    ctx = ScoreContext(table.cell(857), torch.device("cpu"), dataset_spec(dataset))
+    assert SCORES["valid_12ep"](ctx) == pytest.approx(float(table.column(column)[857]))
+
+
+@pytest.fixture()
+def search_quality(monkeypatch):
+    sys.path.insert(0, str(ROOT))
+    import benchmarks.search_quality as sq
+
+    table = load_table()
+    cost = 1.0 + (table.ops == 2).sum(axis=1) + 9.0 * (table.ops == 3).sum(axis=1)  # a stand-in for FLOPs
+
+    def objectives(dataset: str, table=table) -> np.ndarray:
+        return np.stack([100 - table.column(sq.TABLE_PREFIX[dataset] + "_test_200ep"), cost], axis=1)
+
+    monkeypatch.setattr(sq, "true_objectives", objectives)
+    return sq
+
+
+@pytest.mark.slow
+def test_benchmark_on_a_tiny_budget(search_quality, tmp_path) -> None:
+    args = ["--config", str(ROOT / "configs/smoke.yaml"), "--set", "ray.backend=serial", "--set", "search.pop_size=4",
+            "--set", f"cache.dir={tmp_path / 'cache'}", "--seeds", "2", "--budgets", "4,8",
+            "--settings", "params+flops,valid12+flops,random", "--single-n", "8",
+            "--json", str(tmp_path / "q.json"), "--plot", str(tmp_path / "q.png")]
+    res = search_quality.main(args)
+    table = load_table()
+    for name in ("params+flops", "valid12+flops", "random"):
+        runs = res["settings"][name]["runs"]
+        for run in runs:
+            cells = [table.cell(i) for i in run["indices"]]
+            assert len(cells) == 8 and all(c.is_connected for c in cells)
+            assert len({c.canonical for c in cells}) == 8  # no isomorphic cell scored twice
+        for ds in ("cifar10", "cifar100", "imagenet16-120"):
+            small, large = (res["settings"][name]["budgets"][b] for b in ("4", "8"))
+            assert small[f"{ds}/evaluated/hv_ratio"]["mean"] <= large[f"{ds}/evaluated/hv_ratio"]["mean"] + 1e-12
+            assert 0 < large[f"{ds}/evaluated/hv_ratio"]["mean"] <= 1
+            # the evaluated front dominates every returned member: never a smaller hypervolume
+            assert large[f"{ds}/returned/hv_ratio"]["mean"] <= large[f"{ds}/evaluated/hv_ratio"]["mean"] + 1e-12
+    # the valid_12ep search returns cells by their table value: its objective is the table's column
+    run = res["settings"]["valid12+flops"]["runs"][0]
+    assert [-f[0] for f in run["search_F"]] == pytest.approx(
+        [float(table.column("cifar10_valid_12ep")[i]) for i in run["indices"]])
+    assert set(res["single_objective"]["choices"]) == {"(a) best knas of the sample",
+                                                       "(b) top-40 knas, then 12-ep valid"}
+    assert (tmp_path / "q.png").stat().st_size > 0
+    assert json.loads((tmp_path / "q.json").read_text())["seeds"] == 2
+
+    again = search_quality.main(args)  # every (cell, score) now comes from the cache
+    for name, setting in again["settings"].items():
+        assert all(r["computed"] == 0 for r in setting["runs"]), name
+        assert [r["indices"] for r in setting["runs"]] == [r["indices"] for r in res["settings"][name]["runs"]]
