@@ -6,7 +6,6 @@ import re
 
 import matplotlib.image
 import numpy as np
-import pytest
 
 from evonas.cli import main
 from evonas.report import finish_run, load_view, write_plots
