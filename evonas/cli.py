@@ -19,7 +19,7 @@ def _search_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="evonas",
         description="NSGA-II search over NAS-Bench-201 with training-free scores. "
-                    "Other commands: evonas {pick,info} --help",
+                    "Other commands: evonas {pick,plot,export,info,score,train} --help",
     )
     p.add_argument("--config", type=Path, help="YAML config (e.g. configs/nb201_pareto.yaml)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -51,6 +51,10 @@ def cmd_search(argv: Sequence[str]) -> int:
         config = load_config(args.config, args.overrides)
     scorer_spec(config).validate()
     check_available(config.dataset, config.data.root)
+    if config.benchmark.path is not None:
+        from evonas.natsbench import NatsBenchLookup
+
+        NatsBenchLookup(config.benchmark.path)  # a missing or unreadable benchmark fails now
     if config.train.after_search:  # the second stage's data too, before the search spends any time
         tc = config.train
         check_available(tc.dataset or config.dataset, tc.data_root if tc.data_root is not None else config.data.root)

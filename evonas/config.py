@@ -82,6 +82,14 @@ class CacheConfig:
 
 
 @dataclass(frozen=True)
+class BenchmarkConfig:
+    """The full NATS-Bench / NAS-Bench-201 file, when on disk: its figures go into pareto.csv."""
+
+    path: str | None = None          # NATS-tss-v1_0-3ffb9-simple dir, *.pickle.pbz2 or NAS-Bench-201-v1_1-096897.pth
+    hp: Literal["12", "200"] = "200"  # the training schedule whose figures are looked up
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """The second stage: train front members for real after the training-free search."""
 
@@ -114,6 +122,7 @@ class Config:
     output: OutputConfig = field(default_factory=OutputConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    benchmark: BenchmarkConfig = field(default_factory=BenchmarkConfig)
 
     def __post_init__(self) -> None:
         if len(self.objectives) < 2:

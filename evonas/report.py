@@ -53,20 +53,8 @@ def write_plots(view: FrontView, run: RunDir, *, png: Path | None = None,
     return (plot_front(view, png or run.file(PLOT)), plot_html(view, html or run.file(PLOT_HTML)))
 
 
-def _add_benchmark_columns(config: Config, run: RunDir, front: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """With a configured NATS-Bench file, add its figures of each front member to pareto.csv."""
-    from evonas.select import benchmark_columns
-
-    if getattr(getattr(config, "benchmark", None), "path", None) is None or not front:
-        return list(front)
-    rows = benchmark_columns(front, config)
-    run.write_pareto(rows, list(rows[0]))
-    return rows
-
-
 def finish_run(config: Config, run: RunDir, front: Sequence[dict[str, Any]]) -> str:
-    """Add benchmark columns, draw pareto.png and pareto.html, and return the summary printed after a search."""
-    front = _add_benchmark_columns(config, run, front)
+    """Draw pareto.png and pareto.html, and return the summary printed after a search."""
     png, html = write_plots(load_view(run, config), run)
     cost = next((o.score for o in config.objectives if o.score in ("flops", "params")), None)
     limit = f"   or   --max-{cost} {float(front[len(front) // 2][cost]):.3g}" if cost and front else ""

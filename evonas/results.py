@@ -3,7 +3,9 @@
     RUN_DIR/config.yaml      the resolved config
     RUN_DIR/candidates.csv   one row per scored cell, appended and flushed as results arrive
     RUN_DIR/pareto.csv       the final non-dominated set, ranked, with an ``id`` column
-    RUN_DIR/pareto.png       the front over all scored candidates
+    RUN_DIR/pareto.png       the front over all scored candidates, and against the true NB201 front
+    RUN_DIR/pareto.html      the same, interactive (offline): hover for details, click for the pick command
+    RUN_DIR/trained.csv      metrics of trained front members (models/<id>.pt, checkpoints/)
     RUN_DIR/state.json       progress (generation, evaluations, finished or not)
     RUN_DIR/run.log          the log
 """
@@ -59,7 +61,7 @@ def read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-_COMPATIBLE = ("search.n_gen", "ray.", "output.", "cache.", "name")
+_COMPATIBLE = ("search.n_gen", "ray.", "output.", "cache.", "name", "benchmark.", "train.")
 
 
 def _diff_keys(a: Any, b: Any, prefix: str = "") -> list[str]:
@@ -174,7 +176,8 @@ class RunDir:
     def check_resumable(self, config: Config) -> None:
         """Refuse a resume whose config.yaml changed in a way that invalidates the scores on disk.
 
-        Compatible edits: ``search.n_gen`` (run longer), ``ray.*``, ``output.*``, ``cache.*``, ``name``.
+        Compatible edits: ``search.n_gen`` (run longer), ``ray.*``, ``output.*``, ``cache.*``, ``name``,
+        ``benchmark.*``, ``train.*`` (neither changes a score).
         """
         started = self.state().get("started_with")
         if started is None:

@@ -25,6 +25,7 @@ from evonas.evaluator import Evaluator
 from evonas.front import non_dominated, rank_front
 from evonas.pool import Evaluation, ScorerSpec, make_pool
 from evonas.results import CANDIDATES, LOG, CandidateLog, RunDir
+from evonas.select import benchmark_columns
 from evonas.space import Cell
 from evonas.table import load_table
 from operators import CanonicalDuplicateElimination, CellSampling, EdgeCrossover, EdgeMutation
@@ -202,7 +203,7 @@ def run_search(config: Config, run: RunDir, *, resume: bool = False) -> SearchRe
             remeasured = remeasure_front(config, evaluator, pool)
     finally:
         candidates.close()
-    rows = front_rows(config, list(evaluator.memo.values()), remeasured)
+    rows = benchmark_columns(front_rows(config, list(evaluator.memo.values()), remeasured), config)
     columns = list(rows[0]) if rows else ["id", "arch", "index", "canonical", *spec.scores]
     run.write_pareto(rows, columns)
     failed = sum(not ev.ok for ev in evaluator.memo.values())
