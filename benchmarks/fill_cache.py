@@ -4,8 +4,8 @@
     python benchmarks/fill_cache.py --score synflow --n 500          # a seeded random subset
     python benchmarks/fill_cache.py --score knas --indices 6111,9930  # these NB201 indices
 
-The cache is keyed by canonical form, so one connected cell per isomorphism class (6,466 of
-the 15,625 cells; disconnected cells are never scored by a search) covers every cell. The
+The cache is keyed by canonical form, so one connected cell per isomorphism class (6,461 cells;
+disconnected cells are never scored by a search) covers every connected cell. The
 score's settings, seed, data, network shape, device and ``cache.dir`` come from the config,
 exactly as a search with that config would use them. Runs on the GPU when there is one
 (``device: auto``). Prints one table: cells, computed, already cached, wall time, s/cell.
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--config", default="configs/nb201_pareto.yaml")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--score", required=True, help="a registered score, e.g. knas")
-    p.add_argument("--all", action="store_true", help="every isomorphism class of connected cells (6,466)")
+    p.add_argument("--all", action="store_true", help="every isomorphism class of connected cells (6,461)")
     p.add_argument("--n", type=int, help="a seeded random subset of that many classes")
     p.add_argument("--indices", help="comma-separated NB201 indices")
     p.add_argument("--seed", type=int, default=0, help="seed of the --n subset")
