@@ -3,12 +3,15 @@
     python benchmarks/fill_cache.py --score knas --all [--config configs/nb201_pareto.yaml] [--json OUT.json]
     python benchmarks/fill_cache.py --score synflow --n 500          # a seeded random subset
     python benchmarks/fill_cache.py --score knas --indices 6111,9930  # these NB201 indices
+    python benchmarks/fill_cache.py --setting tfmoenas --score ntk_cond --all --score-set ntk_cond.repeats=1
 
-The cache is keyed by canonical form, so one connected cell per isomorphism class (6,461 cells;
-disconnected cells are never scored by a search) covers every connected cell. The
-score's settings, seed, data, network shape, device and ``cache.dir`` come from the config,
-exactly as a search with that config would use them. Runs on the GPU when there is one
-(``device: auto``). Prints one table: cells, computed, already cached, wall time, s/cell.
+Cells are scored by the pool that the search of ``--config`` (or of search_quality.py's
+``--setting``, built from that config the same way) uses: its workers load the images all of
+that search's objectives need, so the cached values are the ones that search computes. The
+cache is keyed by canonical form, so one connected cell per isomorphism class (6,461 cells;
+disconnected cells are never scored by a search) covers every connected cell. Runs on the GPU
+when there is one (``device: auto``). Prints one table: cells, computed, already cached, wall
+time, s/cell.
 """
 from __future__ import annotations
 
@@ -23,12 +26,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import machine, print_table, write_json  # noqa: E402
+from benchmarks.search_quality import SETTINGS, parse_score_settings, setting_config  # noqa: E402
 from evonas.config import Config, load_config  # noqa: E402
 from evonas.errors import ConfigError  # noqa: E402
 from evonas.evaluator import Evaluator  # noqa: E402
 from evonas.pool import Evaluation, make_pool  # noqa: E402
 from evonas.search import open_caches, scorer_spec  # noqa: E402
-from evonas.space import Cell  # noqa: E402
 from evonas.table import load_table  # noqa: E402
 
 CHUNK = 64
@@ -59,10 +62,17 @@ def choose(all_: bool, n: int | None, indices: str | None, seed: int) -> list[in
 
 
 def fill(config: Config, score: str, indices: list[int]) -> dict:
-    """Score ``indices`` with ``score`` through the config's pool into its cache."""
+    """Score ``indices`` with ``score`` into the cache, with the pool a search with ``config`` uses.
+
+    The workers are built for all of the config's objectives (the images they load depend on
+    them), so the values match what that search would compute; only ``score`` is computed.
+    """
     if config.cache.dir is None:
         raise ConfigError("cache.dir is null: set it (e.g. --set cache.dir=~/.cache/evonas/scores)")
-    spec = scorer_spec(config, (score,))
+    if score not in config.score_names:
+        raise ConfigError(f"--score {score!r} is not an objective of this search ({list(config.score_names)}); "
+                          f"choose one of them or a --setting whose objectives include it")
+    spec = scorer_spec(config)
     table = load_table()
     cells = [c for c in (table.cell(i) for i in indices) if c.is_connected]
     rc = config.ray
@@ -78,8 +88,8 @@ def fill(config: Config, score: str, indices: list[int]) -> dict:
     with make_pool(spec, backend=rc.backend, num_actors=rc.num_actors, address=rc.address,
                    max_retries=rc.max_retries, actors_per_gpu=rc.actors_per_gpu,
                    connect_timeout_s=rc.connect_timeout_s) as pool:
-        caches = open_caches(config, spec, pool.device_kind)
-        evaluator = Evaluator(pool, spec.scores, caches=caches, on_result=on_result)
+        caches = {score: open_caches(config, spec, pool.device_kind)[score]}
+        evaluator = Evaluator(pool, (score,), caches=caches, on_result=on_result)
         failed = 0
         for start in range(0, len(cells), CHUNK):
             results = evaluator(cells[start:start + CHUNK])
@@ -103,10 +113,17 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--n", type=int, help="a seeded random subset of that many classes")
     p.add_argument("--indices", help="comma-separated NB201 indices")
     p.add_argument("--seed", type=int, default=0, help="seed of the --n subset")
+    p.add_argument("--setting", choices=list(SETTINGS), help="fill for this search_quality.py setting")
+    p.add_argument("--score-set", action="append", default=[], metavar="SCORE.KEY=VALUE",
+                   help="as search_quality.py --score-set (with --setting)")
+    p.add_argument("--knas-score", default="knas", choices=["knas", "knas_fast"], help="as search_quality.py")
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     config = load_config(args.config, args.set)
+    if args.setting is not None:
+        config = setting_config(config, SETTINGS[args.setting], parse_score_settings(args.score_set),
+                                {"knas": args.knas_score})
     res = fill(config, args.score, choose(args.all, args.n, args.indices, args.seed))
     print_table(["score", "cells", "computed", "already cached", "failed", "wall s", "score s/cell", "device",
                  "workers"],

@@ -15,6 +15,7 @@ from evonas.errors import DataError
 from evonas.quality import (connected_mask, hv_ratio, indicators, prefix_front, scaling, true_front,
                             true_objectives)
 from evonas.scores import SCORES, ScoreContext
+from evonas.space import Cell
 from evonas.table import load_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -137,3 +138,26 @@ def test_benchmark_on_a_tiny_budget(search_quality, tmp_path) -> None:
     for name, setting in again["settings"].items():
         assert all(r["computed"] == 0 for r in setting["runs"]), name
         assert [r["indices"] for r in setting["runs"]] == [r["indices"] for r in res["settings"][name]["runs"]]
+
+
+def test_fill_cache_stores_what_the_search_computes_and_resumes(tmp_path) -> None:
+    sys.path.insert(0, str(ROOT))
+    import benchmarks.fill_cache as fc
+    from evonas.config import load_config
+    from evonas.pool import Scorer
+    from evonas.search import scorer_spec
+
+    table = load_table()
+    empty = table.index(Cell((0,) * 6))  # all edges none: disconnected, never scored
+    args = ["--config", str(ROOT / "configs/smoke.yaml"), "--set", "ray.backend=serial",
+            "--set", f"cache.dir={tmp_path}", "--score", "knas", "--indices", f"6111,9930,{empty}"]
+    first = fc.main(args)
+    assert (first["cells"], first["computed"], first["cached"]) == (2, 2, 0)
+    again = fc.main(args)
+    assert (again["computed"], again["cached"]) == (0, 2)
+    config = load_config(ROOT / "configs/smoke.yaml", ["cache.dir=" + str(tmp_path)])
+    stored = dict(line.split("\t") for line in Path(first["cache_file"]).read_text().splitlines()[1:])
+    expected = Scorer(scorer_spec(config)).score(table.cell(6111).arch, only=("knas",)).values["knas"]
+    assert float(stored[table.cell(6111).canonical]) == expected
+    with pytest.raises(fc.ConfigError, match="not an objective"):
+        fc.main(args[:-4] + ["--score", "synflow", "--indices", "6111"])
