@@ -26,7 +26,6 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
-from pymoo.algorithms.moo.nsga2 import NSGA2
 from pymoo.core.termination import Termination
 from pymoo.optimize import minimize
 
@@ -39,9 +38,8 @@ from evonas.pool import Evaluation, make_pool  # noqa: E402
 from evonas.quality import connected_mask, indicators, prefix_front, true_front, true_objectives  # noqa: E402
 from evonas.schema import to_mapping  # noqa: E402
 from evonas.scores.table_scores import TABLE_PREFIX  # noqa: E402
-from evonas.search import open_caches, scorer_spec  # noqa: E402
+from evonas.search import make_algorithm, open_caches, scorer_spec  # noqa: E402
 from evonas.table import load_table  # noqa: E402
-from operators import CanonicalDuplicateElimination, CellSampling, EdgeCrossover, EdgeMutation  # noqa: E402
 from problems import NB201Problem, to_minimised  # noqa: E402
 
 DATASETS = ("cifar10", "cifar100", "imagenet16-120")
@@ -92,14 +90,6 @@ class EvaluationBudget(Termination):
 
     def _update(self, algorithm: Any) -> float:
         return max(self.count() / self.budget, (algorithm.n_gen or 0) / self.max_gen)
-
-
-def make_algorithm(config: Config) -> NSGA2:
-    """NSGA-II with the product's cell operators (as ``run_search`` builds it)."""
-    sc = config.search
-    return NSGA2(pop_size=sc.pop_size, n_offsprings=sc.n_offsprings, sampling=CellSampling(),
-                 crossover=EdgeCrossover(prob=sc.crossover_prob), mutation=EdgeMutation(edge_prob=sc.mutation_prob),
-                 eliminate_duplicates=CanonicalDuplicateElimination())
 
 
 def setting_config(base: Config, setting: Setting, score_settings: dict[str, dict[str, Any]],

@@ -113,7 +113,9 @@ def load_images(dataset: str, *, root: str | Path | None = None, split: str = "t
     """Load ``n`` images (all when None) of ``split``, normalised as NB201 does.
 
     With ``root`` None the packaged sample is read; otherwise the standard files under
-    ``root`` (see the module docstring). ``seed`` picks which ``n`` images, reproducibly.
+    ``root`` (see the module docstring). ``seed`` picks which ``n`` images, reproducibly, and in
+    a nested way: the first k of ``n`` images are the same for every ``n >= k``, so a score that
+    reads k images sees the same ones whatever the other scores of a run need.
     """
     dataset_spec(dataset)
     if split not in ("train", "test"):
@@ -133,7 +135,7 @@ def load_images(dataset: str, *, root: str | Path | None = None, split: str = "t
     if n is not None:
         if n > len(y):
             raise DataError(f"asked for {n} {split} images of {dataset} but {source} has {len(y)}")
-        pick = np.sort(np.random.default_rng(seed).permutation(len(y))[:n])
+        pick = np.random.default_rng(seed).permutation(len(y))[:n]  # nested: the first k never depend on n
         x, y = x[pick], y[pick]
     mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in MEAN_STD[dataset])
     images = (torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2).float() / 255.0 - mean) / std

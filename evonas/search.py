@@ -31,7 +31,7 @@ from evonas.table import load_table
 from operators import CanonicalDuplicateElimination, CellSampling, EdgeCrossover, EdgeMutation
 from problems import NB201Problem, to_minimised
 
-__all__ = ["run_search", "SearchResult", "scorer_spec", "front_rows"]
+__all__ = ["run_search", "make_algorithm", "SearchResult", "scorer_spec", "front_rows"]
 
 log = logging.getLogger("evonas")
 
@@ -173,6 +173,14 @@ def setup_logging(run: RunDir, quiet: bool = False) -> None:
     log.propagate = False
 
 
+def make_algorithm(config: Config) -> NSGA2:
+    """NSGA-II with the cell operators: connected sampling, edge crossover and mutation, isomorphism-aware duplicates."""
+    sc = config.search
+    return NSGA2(pop_size=sc.pop_size, n_offsprings=sc.n_offsprings, sampling=CellSampling(),
+                 crossover=EdgeCrossover(prob=sc.crossover_prob), mutation=EdgeMutation(edge_prob=sc.mutation_prob),
+                 eliminate_duplicates=CanonicalDuplicateElimination())
+
+
 def run_search(config: Config, run: RunDir, *, resume: bool = False) -> SearchResult:
     """Run (or continue) the search described by ``config`` in ``run``."""
     t0 = time.perf_counter()
@@ -193,12 +201,7 @@ def run_search(config: Config, run: RunDir, *, resume: bool = False) -> SearchRe
             caches = open_caches(config, spec, pool.device_kind)
             evaluator = Evaluator(pool, spec.scores, log=candidates, memo=memo, caches=caches)
             problem = NB201Problem(config.objectives, evaluator)
-            sc = config.search
-            algorithm = NSGA2(pop_size=sc.pop_size, n_offsprings=sc.n_offsprings, sampling=CellSampling(),
-                              crossover=EdgeCrossover(prob=sc.crossover_prob),
-                              mutation=EdgeMutation(edge_prob=sc.mutation_prob),
-                              eliminate_duplicates=CanonicalDuplicateElimination())
-            minimize(problem, algorithm, ("n_gen", sc.n_gen), seed=config.seed,
+            minimize(problem, make_algorithm(config), ("n_gen", config.search.n_gen), seed=config.seed,
                      callback=Progress(config, run, evaluator), verbose=False, copy_algorithm=False)
             remeasured = remeasure_front(config, evaluator, pool)
     finally:
