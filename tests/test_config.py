@@ -26,11 +26,15 @@ def test_every_config_loads_and_round_trips(path: Path):
     assert again == config
 
 
-def test_main_config_is_knas_and_flops():
+def test_main_config_is_synflow_and_flops_and_the_paper_config_is_knas():
     config = load_config(REPO / "configs" / "nb201_pareto.yaml")
-    assert [(o.score, o.direction) for o in config.objectives] == [("knas", "max"), ("flops", "min")]
+    assert [(o.score, o.direction) for o in config.objectives] == [("synflow", "max"), ("flops", "min")]
     assert (config.network.C, config.network.N) == (16, 5)
     assert config.data.root is None
+    paper = load_config(REPO / "configs" / "knas_paper.yaml")
+    assert [(o.score, o.direction) for o in paper.objectives] == [("knas", "max"), ("flops", "min")]
+    s = paper.scores["knas"]
+    assert (s["n_batches"], s["batch_size"]) == (50, 1)
 
 
 def test_overrides_apply_and_are_validated():
