@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Iterator, Literal
+from typing import Callable, Iterable, Iterator, Literal
 
 import torch
 import torch.nn.functional as F
@@ -64,6 +64,19 @@ def strip_batchnorm(net: nn.Module) -> nn.Module:
     return net
 
 
+def forward_with_hooks(net: nn.Module, x: torch.Tensor, modules: Iterable[nn.Module], hook: Callable,
+                       *, pre: bool = False) -> torch.Tensor:
+    """One forward pass without gradients with ``hook`` on ``modules`` (a pre-hook if ``pre``), removed after."""
+    register = (lambda m: m.register_forward_pre_hook(hook)) if pre else (lambda m: m.register_forward_hook(hook))
+    handles = [register(m) for m in modules]
+    try:
+        with torch.no_grad():
+            return net(x)
+    finally:
+        for h in handles:
+            h.remove()
+
+
 def relu_codes(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """Binary activation codes (batch, units): 1 where a ReLU's output is positive, all ReLUs concatenated."""
     codes: list[torch.Tensor] = []
@@ -71,17 +84,11 @@ def relu_codes(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
     def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
         codes.append((output.detach() > 0).flatten(1))
 
-    handles = [m.register_forward_hook(hook) for m in _relus(net)]
-    try:
-        with torch.no_grad():
-            net(x)
-    finally:
-        for h in handles:
-            h.remove()
+    forward_with_hooks(net, x, relus(net), hook)
     return torch.cat(codes, dim=1)
 
 
-def _relus(net: nn.Module) -> Iterator[nn.Module]:
+def relus(net: nn.Module) -> Iterator[nn.Module]:
     return (m for m in net.modules() if isinstance(m, nn.ReLU))
 
 

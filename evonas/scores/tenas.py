@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from evonas.schema import check
-from evonas.scores._grad import network_for, relu_codes, resolve_seed
+from evonas.scores._grad import forward_with_hooks, network_for, relu_codes, resolve_seed
 from evonas.scores._registry import ScoreContext, register_score
 
 __all__ = ["NtkSettings", "RegionSettings", "ntk_cond", "linear_regions", "condition_number", "count_patterns",
@@ -98,13 +98,7 @@ def _freeze_batch_statistics(net: nn.Module, x: torch.Tensor) -> None:
         module.running_mean.copy_(v.mean(dim=(0, 2, 3)))
         module.running_var.copy_(v.var(dim=(0, 2, 3), unbiased=False))
 
-    handles = [m.register_forward_pre_hook(keep) for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
-    try:
-        with torch.no_grad():
-            net(x)
-    finally:
-        for h in handles:
-            h.remove()
+    forward_with_hooks(net, x, (m for m in net.modules() if isinstance(m, nn.BatchNorm2d)), keep, pre=True)
     net.eval()
 
 

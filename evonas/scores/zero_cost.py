@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from evonas.schema import check
-from evonas.scores._grad import network_for, resolve_seed, strip_batchnorm, weighted_layers
+from evonas.scores._grad import forward_with_hooks, network_for, relus, resolve_seed, strip_batchnorm, weighted_layers
 from evonas.scores._registry import ScoreContext, register_score
 
 __all__ = ["ZeroCostSettings", "SynflowSettings", "grad_norm", "snip", "fisher", "jacob_cov", "synflow",
@@ -185,11 +185,5 @@ def naswot(ctx: ScoreContext, s: ZeroCostSettings) -> float:
     def accumulate(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
         kernel.add_(code_kernel((output.detach() > 0).flatten(1)))
 
-    handles = [m.register_forward_hook(accumulate) for m in net.modules() if isinstance(m, nn.ReLU)]
-    try:
-        with torch.no_grad():
-            net(x)
-    finally:
-        for h in handles:
-            h.remove()
+    forward_with_hooks(net, x, relus(net), accumulate)
     return _logdet(kernel)
