@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import accuracy, machine, print_table, rank_correlations, sample_connected, write_json  # noqa: E402
@@ -42,7 +43,7 @@ def score_all(cells, scores, dataset, root, args) -> tuple[dict, dict, int]:
     times = {s: np.full(len(cells), np.nan) for s in scores}
     failures = 0
     with make_pool(spec, backend=args.backend, num_actors=args.actors) as pool:
-        for ev in pool.map_unordered(cells):
+        for ev in tqdm(pool.map_unordered(cells), total=len(cells), desc=f"scoring on {dataset}", unit="cell"):
             i = position[ev.arch]
             failures += not ev.ok
             for s in scores:

@@ -61,6 +61,7 @@ SETTINGS: dict[str, Setting] = {
     "tfmoenas": Setting(("ntk_cond", "linear_regions", "flops")),
     "params+flops": Setting(("params", "flops")),
     "random": Setting(("knas", "flops"), random=True),
+    "random-synflow": Setting(("synflow", "flops"), random=True),
     "valid12+flops": Setting(("valid_12ep", "flops")),
 }
 
@@ -90,6 +91,11 @@ class EvaluationBudget(Termination):
 
     def _update(self, algorithm: Any) -> float:
         return max(self.count() / self.budget, (algorithm.n_gen or 0) / self.max_gen)
+
+
+def max_generations(budget: int, pop_size: int) -> int:
+    """A cap on generations: a search that keeps proposing cells it has already scored stops here."""
+    return 5 * budget // pop_size + 50
 
 
 def setting_config(base: Config, setting: Setting, score_settings: dict[str, dict[str, Any]],
@@ -137,7 +143,8 @@ def run_setting(name: str, config: Config, seeds: Sequence[int], budget: int,
                     evaluator(cells[start:start + config.search.pop_size])
             else:
                 problem = NB201Problem(config.objectives, evaluator)
-                minimize(problem, make_algorithm(config), EvaluationBudget(lambda: len(evaluator.memo), budget, 10 * budget),
+                stop = EvaluationBudget(lambda: len(evaluator.memo), budget, max_generations(budget, config.search.pop_size))
+                minimize(problem, make_algorithm(config), stop,
                          seed=seed, verbose=False, copy_algorithm=False)
             evs = list(evaluator.memo.values())[:budget]
             F = [to_minimised(ev.values, config.objectives) if ev.ok else [np.inf] * len(config.objectives)

@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from evonas.errors import ConfigError, EvonasError
-from evonas.front import non_dominated
+from evonas.quality import true_front as nondominated_rows
 from evonas.table import ACCURACY_COLUMNS, BenchmarkTable
 
 __all__ = ["TrueFront", "true_front", "table_columns", "true_front_of_table", "reference_cost",
@@ -48,8 +48,8 @@ def true_front(accuracy: np.ndarray, cost: np.ndarray) -> np.ndarray:
     accuracy, cost = np.asarray(accuracy, float), np.asarray(cost, float)
     if accuracy.shape != cost.shape:
         raise EvonasError(f"accuracy and cost differ in length ({accuracy.shape} vs {cost.shape})")
-    finite = np.flatnonzero(np.isfinite(accuracy) & np.isfinite(cost))
-    front = finite[non_dominated(np.column_stack([-accuracy[finite], cost[finite]]))]
+    F = np.column_stack([-accuracy, cost])
+    front = nondominated_rows(F, np.isfinite(F).all(axis=1))
     return front[np.lexsort((-accuracy[front], cost[front]))]
 
 
