@@ -12,7 +12,7 @@ from evonas.datasets import load_images
 from evonas.errors import ConfigError
 from evonas.scores import SCORES, ScoreContext, get_score, make_settings
 from evonas.scores.tenas import condition_number, count_patterns, random_crops
-from evonas.scores.zero_cost import code_kernel, jacob_cov_from_jacobians, naswot_from_codes, synflow_of
+from evonas.scores.zero_cost import code_kernel, grasp_of, jacob_cov_from_jacobians, naswot_from_codes, synflow_of
 from evonas.space import Cell
 
 CONNECTED = Cell.parse("|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|")
@@ -84,6 +84,23 @@ def test_synflow_ranks_convolutions_above_skips(images) -> None:
     settings = make_settings("synflow")
     assert SCORES["synflow"](tiny_context(ALL_CONV, images), settings) > \
         SCORES["synflow"](tiny_context(ALL_SKIP, images), settings)
+
+
+def test_grasp_is_minus_weights_times_hessian_gradient() -> None:
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 4, bias=False), nn.Tanh(), nn.Linear(4, 2, bias=False)).double()
+    x, y = torch.randn(5, 3, dtype=torch.float64), torch.tensor([0, 1, 1, 0, 1])
+    weights = [net[0].weight, net[2].weight]
+    flat = torch.cat([w.detach().reshape(-1) for w in weights])
+    sizes = [w.numel() for w in weights]
+
+    def loss(v: torch.Tensor) -> torch.Tensor:
+        w0, w2 = v[:sizes[0]].reshape(4, 3), v[sizes[0]:].reshape(2, 4)
+        return nn.functional.cross_entropy(torch.tanh(x @ w0.T) @ w2.T, y)
+
+    g = torch.autograd.functional.jacobian(loss, flat)
+    h = torch.autograd.functional.hessian(loss, flat)
+    assert grasp_of(net, weights, x, y) == pytest.approx(float(-(flat * (h @ g)).sum()), rel=1e-10)
 
 
 def test_jacob_cov_of_uncorrelated_jacobians() -> None:

@@ -9,6 +9,8 @@ a freshly initialised network in train mode, and follows the zero-cost-proxies r
   ``0.5 * mean_batch((sum_space a * dL/da)^2)``.
 - ``jacob_cov``: ``-sum(log(v + k) + 1/(v + k))``, ``k = 1e-5``, over the eigenvalues ``v`` of
   the correlation matrix of the per-image input Jacobians of the summed logits.
+- ``grasp``: ``sum -w * (H g)`` over conv/linear weights, with ``g`` the loss gradient and
+  ``H g`` its Hessian-gradient product (one double-backward pass, as GraSP computes it).
 - ``synflow``: ``sum |w * dR/dw|`` where ``R`` is the summed output of the network with every
   batch norm removed and every parameter replaced by its absolute value, on an all-ones
   input, in double precision (the reference's ``bn=False`` mode).
@@ -16,7 +18,8 @@ a freshly initialised network in train mode, and follows the zero-cost-proxies r
   ReLU codes of the batch. It is ``-inf`` when two images share one code (never seen on a
   connected cell with the default batch).
 
-All are larger-is-better and deterministic for a fixed seed.
+All are larger-is-better and deterministic for a fixed seed (grasp follows the reference's
+sign, under which it correlates positively with accuracy on NB201).
 """
 from __future__ import annotations
 
@@ -30,7 +33,8 @@ from evonas.schema import check
 from evonas.scores._grad import forward_with_hooks, network_for, relus, resolve_seed, strip_batchnorm, weighted_layers
 from evonas.scores._registry import ScoreContext, register_score
 
-__all__ = ["ZeroCostSettings", "SynflowSettings", "grad_norm", "snip", "fisher", "jacob_cov", "synflow",
+__all__ = ["ZeroCostSettings", "SynflowSettings", "grad_norm", "snip", "fisher", "grasp", "grasp_of", "jacob_cov",
+           "synflow",
            "naswot", "naswot_from_codes", "code_kernel", "jacob_cov_from_jacobians", "synflow_of"]
 
 _PROXIES = "Abdelfattah et al., Zero-Cost Proxies for Lightweight NAS, ICLR 2021"
@@ -105,6 +109,24 @@ def fisher(ctx: ScoreContext, s: ZeroCostSettings) -> float:
         g = g.sum(dim=tuple(range(2, g.dim()))) if g.dim() > 2 else g
         total += 0.5 * g.pow(2).mean(0).sum()
     return float(total)
+
+
+def grasp_of(net: nn.Module, weights: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> float:
+    """``sum -w * (H g)`` for the cross-entropy of ``net`` on ``(x, y)``: Hessian-gradient product by double backward."""
+    g = torch.autograd.grad(F.cross_entropy(net(x), y), weights)
+    g_graph = torch.autograd.grad(F.cross_entropy(net(x), y), weights, create_graph=True)
+    hg = torch.autograd.grad(sum((a.detach() * b).sum() for a, b in zip(g, g_graph)), weights)
+    return float(sum((-w.detach() * h).double().sum() for w, h in zip(weights, hg)))
+
+
+@register_score("grasp", direction="max", needs=("data", "labels"), settings=ZeroCostSettings,
+                reference="Wang et al., GraSP, ICLR 2020; " + _PROXIES)
+def grasp(ctx: ScoreContext, s: ZeroCostSettings) -> float:
+    """Gradient-signal preservation: ``sum -w * Hg`` of conv and linear weights."""
+    net = network_for(ctx, resolve_seed(ctx, s.seed))
+    net.train()
+    x, y = ctx.batch(s.batch_size)
+    return grasp_of(net, [m.weight for m in weighted_layers(net)], x, y)
 
 
 def jacob_cov_from_jacobians(jacobians: torch.Tensor, k: float = 1e-5) -> float:
