@@ -5,7 +5,8 @@
 
 Runs ``python -m evonas`` (score cache off, so every score is computed), then prints one
 table: wall time, cells scored, archs/s, front size, and the Kendall tau / Spearman rho of
-each objective with the 200-epoch test accuracy of the run's data set over the scored cells.
+each objective with the 200-epoch test accuracy of the run's data set over the scored cells;
+then, when the run trained front members (``train.after_search``), one row per trained cell.
 """
 from __future__ import annotations
 
@@ -45,7 +46,21 @@ def analyse(run_dir: Path, wall_s: float | None) -> dict:
         values = [float(r[o.score]) for r in rows]
         out["correlation"][o.score] = {"kendall_tau": float(kendalltau(values, truth)[0]),
                                        "spearman": float(spearmanr(values, truth)[0])}
+    out["search_wall_time_s"] = state.get("wall_time_s")
+    out["trained"] = trained_rows(run_dir, acc)
     return out
+
+
+def trained_rows(run_dir: Path, acc) -> list[dict]:
+    """The run's trained.csv rows with the 200-epoch benchmark accuracy of each cell (empty if none)."""
+    path = run_dir / "trained.csv"
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return [{"id": r["id"], "index": int(r["index"]), "epochs": r["epochs"], "status": r["status"],
+             "test_acc": r["test_acc"], "benchmark_acc": float(acc[int(r["index"])]),
+             "wall_time_s": r["wall_time_s"], "device": r["device"]} for r in rows]
 
 
 def main() -> None:
@@ -69,6 +84,12 @@ def main() -> None:
     print(f"| {res['config']} | {res['device']} | {res['wall_time_s']:.0f} | {res['scored']} | "
           f"{res['archs_per_s']:.2f} | {res['front_size']} | "
           + " | ".join(f"{v['kendall_tau']:+.3f} / {v['spearman']:+.3f}" for v in res["correlation"].values()) + " |")
+    if res["trained"]:
+        print("\n| id | NB201 index | epochs | test acc (%) | 200-epoch benchmark acc (%) | wall (s) | device | status |")
+        print("|---|---|---|---|---|---|---|---|")
+        for t in res["trained"]:
+            print(f"| {t['id']} | {t['index']} | {t['epochs']} | {t['test_acc']} | {t['benchmark_acc']:.2f} | "
+                  f"{t['wall_time_s']} | {t['device']} | {t['status']} |")
     if args.json:
         args.json.write_text(json.dumps(res, indent=2))
 
