@@ -72,6 +72,9 @@ class Evaluator:
                 self.on_result(ev)
             for i in waiting[key]:
                 results[i] = ev
+        for cell in new:  # the memo in submission order, whatever order the results arrived in
+            if cell.canonical in self.memo:
+                self.memo[cell.canonical] = self.memo.pop(cell.canonical)
         return results
 
     def _cached(self, canonical: str) -> dict[str, float]:

@@ -60,3 +60,22 @@ def test_resume_refuses_an_incompatible_config_edit(tmp_path):
                                                  "scores": {"knas": {"n_batches": 4}}}))
     with pytest.raises(RunDirError, match="exists and is not empty"):
         RunDir.create(tmp_path / "run", config)
+
+
+def test_evaluator_memo_keeps_submission_order_when_some_cells_come_from_the_cache(tmp_path):
+    from evonas.evaluator import Evaluator
+    from evonas.pool import ScorerSpec, SerialPool
+    from evonas.space import Cell
+    from evonas.table import load_table
+
+    table = load_table()
+    cells = [c for c in (table.cell(i) for i in range(40, 400, 7)) if c.is_connected][:6]
+    spec = ScorerSpec(scores=("params",), C=8, N=1)
+    pool = SerialPool(spec)
+    cache = ScoreCache(tmp_path, cache_key("params", {}, seed=0, dataset="cifar10", data_root=None, C=8, N=1,
+                                           device_kind=pool.device_kind))
+    cache.put(cells[4].canonical, 1.5)  # answered from the cache, so it arrives before the computed ones
+    evaluator = Evaluator(pool, ("params",), caches={"params": cache})
+    results = evaluator(cells)
+    assert list(evaluator.memo) == [c.canonical for c in cells]
+    assert results[4].values["params"] == 1.5 and results[0].device != "cache"
