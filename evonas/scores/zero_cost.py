@@ -113,9 +113,8 @@ def fisher(ctx: ScoreContext, s: ZeroCostSettings) -> float:
 
 def grasp_of(net: nn.Module, weights: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> float:
     """``sum -w * (H g)`` for the cross-entropy of ``net`` on ``(x, y)``: Hessian-gradient product by double backward."""
-    g = torch.autograd.grad(F.cross_entropy(net(x), y), weights)
-    g_graph = torch.autograd.grad(F.cross_entropy(net(x), y), weights, create_graph=True)
-    hg = torch.autograd.grad(sum((a.detach() * b).sum() for a, b in zip(g, g_graph)), weights)
+    g = torch.autograd.grad(F.cross_entropy(net(x), y), weights, create_graph=True)
+    hg = torch.autograd.grad(sum((a.detach() * a).sum() for a in g), weights)  # d(g0 . g)/dw = H g0
     return float(sum((-w.detach() * h).double().sum() for w, h in zip(weights, hg)))
 
 
