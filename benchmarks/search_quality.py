@@ -306,7 +306,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                "score_set": args.score_set, "knas_score": args.knas_score, "settings": {},
                                "true_front_size": {ds: int(len(f)) for ds, f in fronts.items()}}
     headers = ["setting", "budget", "dataset", "HV ratio eval", "HV ratio returned", "IGD eval", "IGD+ eval",
-               "IGD+ returned", "best acc eval", "best acc returned", "front size", "score s/search"]
+               "IGD+ returned", "best acc eval", "best acc returned", "front size", "cells reached", "score s/search"]
     rows = []
     for name, recs in records.items():
         objectives = [o.score for o in configs[name].objectives]
@@ -324,7 +324,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                              mean_std(agg[f"{ds}/returned/hv_ratio"]), mean_std(agg[f"{ds}/evaluated/igd"]),
                              mean_std(agg[f"{ds}/evaluated/igd_plus"]), mean_std(agg[f"{ds}/returned/igd_plus"]),
                              mean_std(agg[f"{ds}/evaluated/best_acc"]), mean_std(agg[f"{ds}/returned/best_acc"]),
-                             mean_std(agg[f"{ds}/returned/size"]), f"{b * cost_per_cell:.0f}"])
+                             mean_std(agg[f"{ds}/returned/size"]), f"{np.mean(agg['n']):.0f}",
+                             f"{b * cost_per_cell:.0f}"])
     print(f"\n{machine()}; scores on {sorted(devices) or ['cache only']}; {args.seeds} seeds; wall {wall:.0f} s; "
           f"score s/cell: " + ", ".join(f"{s}={v:.3f}" for s, v in per_cell.items()))
     print_table(headers, rows)
