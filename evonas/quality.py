@@ -1,5 +1,9 @@
 """Search quality against the true NB201 front: true objectives, scaling, HV ratio, IGD, IGD+.
 
+Two measures of a score on a sample of cells predict how well a search over (score, FLOPs) does:
+``within_bin_tau`` (its ranking among cells of similar cost) and ``score_front_hv_ratio`` (the
+front it returns on the sample when paired with FLOPs, judged on true objectives).
+
 Objectives are minimised: (200-epoch test error in %, MFLOPs). Every indicator is computed
 after scaling both objectives to [0, 1] by the true front's ideal (best value of each) and
 nadir (worst value of each over the front); the hypervolume reference point is 1.1 in each
@@ -13,13 +17,14 @@ import numpy as np
 from pymoo.indicators.hv import HV
 from pymoo.indicators.igd import IGD
 from pymoo.indicators.igd_plus import IGDPlus
+from scipy.stats import kendalltau, rankdata
 
 from evonas.errors import DataError
 from evonas.front import non_dominated
 from evonas.table import DATASET_ACCURACY, BenchmarkTable, load_table
 
 __all__ = ["Scaling", "true_objectives", "connected_mask", "true_front", "scaling", "hv_ratio",
-           "indicators", "prefix_front", "REF_POINT"]
+           "indicators", "prefix_front", "true_front_points", "within_bin_tau", "score_front_hv_ratio", "REF_POINT"]
 
 #: hypervolume reference point in each scaled objective
 REF_POINT = 1.1
@@ -92,3 +97,62 @@ def prefix_front(F: np.ndarray, n: int) -> np.ndarray:
     F = np.asarray(F, dtype=float)[:n]
     rows = np.flatnonzero(np.isfinite(F).all(axis=1))
     return rows[non_dominated(F[rows])]
+
+
+def true_front_points(dataset: str, table: BenchmarkTable | None = None) -> np.ndarray:
+    """(test error %, MFLOPs) of the true NB201 front on ``dataset`` (connected cells only)."""
+    table = table or load_table()
+    T = true_objectives(dataset, table)
+    return T[true_front(T, connected_mask(table))]
+
+
+def _finite(*columns: np.ndarray) -> tuple[np.ndarray, ...]:
+    arrays = [np.asarray(c, dtype=float) for c in columns]
+    if len({len(a) for a in arrays}) != 1:
+        raise DataError(f"columns of different lengths {[len(a) for a in arrays]}")
+    keep = np.logical_and.reduce([np.isfinite(a) for a in arrays])
+    return tuple(a[keep] for a in arrays)
+
+
+def within_bin_tau(score: np.ndarray, accuracy: np.ndarray, cost: np.ndarray, n_bins: int = 5) -> float:
+    """Kendall tau-b of ``score`` with ``accuracy`` inside equal-count bins of ``cost``, mean weighted by bin size.
+
+    Rows with a non-finite value are dropped first. Bins follow the average rank of ``cost``, so
+    cells of equal cost share a bin (bins hold ``n / n_bins`` cells up to ties). A bin where either
+    column is constant has no tau and is left out of the mean; nan if no bin has one. The sign is
+    raw: a ``min`` score that ranks well has a negative value.
+    """
+    if n_bins < 1:
+        raise DataError(f"n_bins must be >= 1, got {n_bins}")
+    x, y, c = _finite(score, accuracy, cost)
+    if len(x) == 0:
+        return float("nan")
+    bins = np.minimum(((rankdata(c) - 1) * n_bins / len(c)).astype(int), n_bins - 1)
+    taus, sizes = [], []
+    for b in np.unique(bins):
+        xb, yb = x[bins == b], y[bins == b]
+        if len(xb) >= 2 and np.ptp(xb) > 0 and np.ptp(yb) > 0:
+            taus.append(kendalltau(xb, yb)[0])
+            sizes.append(len(xb))
+    return float(np.average(taus, weights=sizes)) if taus else float("nan")
+
+
+def score_front_hv_ratio(score: np.ndarray, direction: str, flops: np.ndarray, error: np.ndarray,
+                         front: np.ndarray) -> tuple[float, int]:
+    """HV ratio (and size) of the front a score returns on a sample when paired with FLOPs.
+
+    The sample's cells non-dominated under (``score`` in its ``direction``, ``flops`` minimised)
+    are judged on (true ``error`` %, ``flops``) against the true ``front`` (rows of (error,
+    MFLOPs), e.g. ``true_front_points(dataset)``) with ``hv_ratio``: the scaling and reference
+    point of the search-quality benchmark. Cells tied on (score, FLOPs) with a front member are
+    kept too (the score cannot tell them apart). Rows with a non-finite value are dropped first.
+    """
+    if direction not in ("min", "max"):
+        raise DataError(f"direction must be 'min' or 'max', got {direction!r}")
+    s, f, e = _finite(score, flops, error)
+    if len(s) == 0:
+        return 0.0, 0
+    G = np.stack([s if direction == "min" else -s, f], axis=1)
+    members = G[non_dominated(G)]
+    rows = (G[:, None, :] == members[None, :, :]).all(axis=2).any(axis=1)
+    return hv_ratio(np.stack([e[rows], f[rows]], axis=1), front), int(rows.sum())

@@ -12,8 +12,8 @@ import torch
 
 from evonas.cost import dataset_spec
 from evonas.errors import DataError
-from evonas.quality import (connected_mask, hv_ratio, indicators, prefix_front, scaling, true_front,
-                            true_objectives)
+from evonas.quality import (connected_mask, hv_ratio, indicators, prefix_front, scaling, score_front_hv_ratio,
+                            true_front, true_front_points, true_objectives, within_bin_tau)
 from evonas.scores import SCORES, ScoreContext
 from evonas.space import Cell
 from evonas.table import load_table
@@ -80,6 +80,51 @@ def test_true_objectives_reads_error_and_flops() -> None:
     with pytest.raises(DataError, match="build_cost"):
         true_objectives("cifar10", without)
     assert connected_mask(table).sum() < 15625 and connected_mask(table)[6111]
+
+
+def test_within_bin_tau_ranks_inside_cost_bins_only() -> None:
+    cost = np.array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], dtype=float)
+    acc = cost.copy()
+    assert within_bin_tau(cost, acc, cost, n_bins=1) == pytest.approx(1.0)
+    # a score that follows cost across bins but reverses it inside each: overall tau high, within-bin -1
+    score = np.array([2, 1, 4, 3, 6, 5, 8, 7, 10, 9], dtype=float)
+    assert within_bin_tau(score, acc, cost, n_bins=5) == pytest.approx(-1.0)
+    assert within_bin_tau(score, acc, cost, n_bins=1) > 0.7
+    # ties in cost share a bin: sizes 6 and 4, taus +1 and -1 -> (6 - 4) / 10
+    tied = np.array([1, 1, 1, 1, 1, 1, 2, 2, 2, 2], dtype=float)
+    score = np.array([1, 2, 3, 4, 5, 6, 4, 3, 2, 1], dtype=float)
+    acc = np.array([1, 2, 3, 4, 5, 6, 1, 2, 3, 4], dtype=float)
+    assert within_bin_tau(score, acc, tied, n_bins=2) == pytest.approx(0.2)
+    # a failed (nan) cell is dropped; a bin with a constant score has no tau and is left out
+    assert within_bin_tau(np.append(score, np.nan), np.append(acc, 9.0), np.append(tied, 2.0), 2) == pytest.approx(0.2)
+    flat = np.array([1, 2, 3, 4, 5, 6, 0, 0, 0, 0], dtype=float)
+    assert within_bin_tau(flat, acc, tied, n_bins=2) == pytest.approx(1.0)
+    assert np.isnan(within_bin_tau(np.zeros(10), acc, tied, n_bins=2))
+
+
+def test_score_front_hv_ratio_judges_the_score_front_on_true_objectives() -> None:
+    error, flops = POINTS[:, 0], POINTS[:, 1]
+    # a perfect score (minus the error, maximised) returns the true front
+    assert score_front_hv_ratio(-error, "max", flops, error, FRONT) == (pytest.approx(1.0), 5)
+    assert score_front_hv_ratio(error, "min", flops, error, FRONT) == (pytest.approx(1.0), 5)
+    # the wrong direction, or a constant score, returns the cheapest cell only: (9, 1) scales to (1, 0)
+    assert score_front_hv_ratio(error, "max", flops, error, FRONT) == (pytest.approx(0.11 / HV_FRONT), 1)
+    assert score_front_hv_ratio(np.zeros(10), "min", flops, error, FRONT) == (pytest.approx(0.11 / HV_FRONT), 1)
+    # two cells tied on (score, FLOPs) are both kept; a nan score drops its cell
+    two = np.vstack([POINTS, [[4.0, 1.0]]])
+    assert score_front_hv_ratio(np.zeros(11), "min", two[:, 1], two[:, 0], FRONT)[1] == 2
+    nan_best = np.append(np.zeros(10), np.nan)
+    assert score_front_hv_ratio(nan_best, "min", two[:, 1], two[:, 0], FRONT) == (pytest.approx(0.11 / HV_FRONT), 1)
+    with pytest.raises(DataError, match="direction"):
+        score_front_hv_ratio(error, "up", flops, error, FRONT)
+
+
+def test_true_front_points_is_the_benchmarks_front() -> None:
+    table = load_table()
+    T = true_objectives("cifar10", table)
+    front = true_front_points("cifar10", table)
+    assert front.tolist() == T[true_front(T, connected_mask(table))].tolist()
+    assert score_front_hv_ratio(-T[:, 0], "max", T[:, 1], T[:, 0], front)[0] == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize("dataset, column", [("cifar10", "cifar10_valid_12ep"), ("cifar100", "cifar100_valid_12ep"),
