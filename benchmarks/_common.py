@@ -13,7 +13,8 @@ from scipy.stats import kendalltau, spearmanr
 from evonas.space import Cell
 from evonas.table import DATASET_ACCURACY, load_table
 
-__all__ = ["sample_connected", "accuracy", "rank_correlations", "print_table", "write_json", "machine"]
+__all__ = ["sample_connected", "accuracy", "rank_correlations", "print_table", "write_json", "machine",
+           "parse_score_settings"]
 
 
 def sample_connected(n: int | str, seed: int) -> list[Cell]:
@@ -38,6 +39,14 @@ def rank_correlations(scores: Sequence[float], targets: Sequence[float]) -> tupl
     if keep.sum() < 3 or np.ptp(x[keep]) == 0 or np.ptp(y[keep]) == 0:
         return float("nan"), float("nan")
     return float(kendalltau(x[keep], y[keep])[0]), float(spearmanr(x[keep], y[keep])[0])
+
+
+def parse_score_settings(items: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``score.key=value`` strings -> {score: {key: value}} (values parsed as YAML)."""
+    from evonas.config import apply_overrides
+
+    tree = apply_overrides({}, list(items))
+    return {k: v for k, v in tree.items() if isinstance(v, dict)}
 
 
 def _cell(value: Any) -> str:
