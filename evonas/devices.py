@@ -1,14 +1,27 @@
-"""Device choice (``auto|cpu|cuda``) and a readable name for the device a number came from."""
+"""Devices: the choice (``auto|cpu|cuda``), a readable name, the CUDA numerics of scoring and
+training, and how many actors or training tasks share a GPU.
+
+Scores must not depend on where they run: ``configure_scoring`` turns TF32 off for matmuls
+and cuDNN convolutions (TF32 keeps 10 mantissa bits, and gradient-kernel scores amplify
+float32 round-off) and asks cuDNN for deterministic kernels without autotuning. Training
+wants speed instead: ``training_numerics`` allows TF32 and cuDNN autotuning inside a block
+and restores the previous flags afterwards.
+"""
 from __future__ import annotations
 
+import contextlib
+import math
 import platform
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import Iterator, Literal
 
 import torch
 
 from evonas.errors import ConfigError
 
-__all__ = ["resolve_device", "device_name", "DEVICE_CHOICES"]
+__all__ = ["resolve_device", "device_name", "DEVICE_CHOICES", "configure_scoring", "scoring_flags",
+           "training_numerics", "ActorPlan", "plan_actors", "gpu_share", "per_gpu_from_memory"]
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
@@ -45,3 +58,158 @@ def device_name(device: torch.device | str) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     return _cpu_name()
+
+
+# -- CUDA numerics ------------------------------------------------------------------------
+def _new_precision_api() -> bool:
+    """torch >= 2.9 sets TF32 per backend with ``fp32_precision``; mixing it with ``allow_tf32`` fails."""
+    return hasattr(torch.backends.cuda.matmul, "fp32_precision") and hasattr(torch.backends.cudnn, "conv")
+
+
+def _set_tf32(enabled: bool) -> None:
+    if _new_precision_api():
+        value = "tf32" if enabled else "ieee"
+        torch.backends.cuda.matmul.fp32_precision = value
+        torch.backends.cudnn.conv.fp32_precision = value
+        torch.backends.cudnn.rnn.fp32_precision = value
+    else:
+        torch.backends.cuda.matmul.allow_tf32 = enabled
+        torch.backends.cudnn.allow_tf32 = enabled
+
+
+def _tf32() -> tuple[bool, bool]:
+    """(matmul, cuDNN conv) TF32 allowed."""
+    if _new_precision_api():
+        return (torch.backends.cuda.matmul.fp32_precision == "tf32",
+                torch.backends.cudnn.conv.fp32_precision == "tf32")
+    return bool(torch.backends.cuda.matmul.allow_tf32), bool(torch.backends.cudnn.allow_tf32)
+
+
+def scoring_flags() -> dict[str, bool]:
+    """The process-wide flags that change CUDA results: TF32 for matmul and conv, cuDNN determinism."""
+    matmul, conv = _tf32()
+    return {"tf32_matmul": matmul, "tf32_conv": conv,
+            "cudnn_deterministic": bool(torch.backends.cudnn.deterministic),
+            "cudnn_benchmark": bool(torch.backends.cudnn.benchmark)}
+
+
+def configure_scoring(device: torch.device | str | None = None) -> dict[str, bool]:
+    """Full float32 and deterministic cuDNN kernels for scores; returns the flags now in force.
+
+    Call once where a scorer starts (it sets process-wide flags). Safe on a CPU-only build:
+    the flags exist there and change nothing. ``device`` is accepted for symmetry and ignored:
+    the flags hold for every GPU of the process.
+    """
+    del device
+    _set_tf32(False)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+    return scoring_flags()
+
+
+@contextlib.contextmanager
+def training_numerics(device: torch.device | str) -> Iterator[None]:
+    """On CUDA: TF32 and cuDNN autotuning inside the block, the previous flags restored after.
+
+    On the CPU nothing changes.
+    """
+    if torch.device(device).type != "cuda":
+        yield
+        return
+    matmul, conv = _tf32()
+    deterministic, benchmark = torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark
+    _set_tf32(True)
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = False, True
+    try:
+        yield
+    finally:
+        if _new_precision_api():
+            torch.backends.cuda.matmul.fp32_precision = "tf32" if matmul else "ieee"
+            torch.backends.cudnn.conv.fp32_precision = torch.backends.cudnn.rnn.fp32_precision = \
+                "tf32" if conv else "ieee"
+        else:
+            torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = matmul, conv
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = deterministic, benchmark
+
+
+# -- actors and tasks on GPUs -------------------------------------------------------------
+@dataclass(frozen=True)
+class ActorPlan:
+    """How many scoring actors go where: ``gpu_actors`` sharing the GPUs, ``cpu_actors`` beside them.
+
+    A GPU actor asks Ray for ``gpu_fraction`` of a GPU and one CPU; a CPU actor for one CPU.
+    """
+
+    gpu_actors: int
+    gpu_fraction: float
+    cpu_actors: int
+
+    @property
+    def total(self) -> int:
+        return self.gpu_actors + self.cpu_actors
+
+    def ray_options(self) -> list[dict[str, float]]:
+        """Ray resource options, one per actor (GPU actors first)."""
+        return ([{"num_cpus": 1, "num_gpus": self.gpu_fraction}] * self.gpu_actors
+                + [{"num_cpus": 1, "num_gpus": 0}] * self.cpu_actors)
+
+    def describe(self) -> str:
+        parts = []
+        if self.gpu_actors:
+            per = round(1 / self.gpu_fraction) if self.gpu_fraction else 0
+            parts.append(f"{self.gpu_actors} GPU actor(s) ({per} per GPU)")
+        if self.cpu_actors:
+            parts.append(f"{self.cpu_actors} CPU actor(s)")
+        return " + ".join(parts) or "no actors"
+
+
+def gpu_share(per_gpu: int) -> float:
+    """The fraction of a GPU that each of ``per_gpu`` actors or tasks sharing one asks for."""
+    if per_gpu < 1:
+        raise ConfigError(f"actors or tasks per GPU must be >= 1, got {per_gpu}")
+    return 1.0 / per_gpu
+
+
+def plan_actors(device: Literal["auto", "cpu", "cuda"] | str, *, cpus: float, gpus: float, actors_per_gpu: int = 1,
+                cpu_actors: int | Literal["auto"] = 0, num_actors: int | None = None) -> ActorPlan:
+    """Place scoring actors on a cluster with ``cpus`` CPU slots and ``gpus`` GPUs.
+
+    Without GPUs (or ``device: cpu``): ``num_actors`` CPU actors, default one per CPU slot.
+    With GPUs: ``num_actors`` GPU actors (default ``gpus * actors_per_gpu``), plus ``cpu_actors``
+    CPU actors beside them (``auto``: the CPU slots the GPU actors leave free). Asking for more
+    actors than the cluster can place raises ``ConfigError`` naming both numbers, rather than
+    leaving actors waiting for slots that never come.
+    """
+    slots = int(math.floor(cpus + 1e-9))
+    if device.startswith("cuda") and gpus <= 0:
+        raise ConfigError(f"device: {device!r} was requested but the cluster has no GPU")
+    if device == "cpu" or gpus <= 0:
+        n = num_actors if num_actors is not None else max(1, slots)
+        if n > slots:
+            raise ConfigError(f"ray.num_actors: {n} CPU actors requested but the cluster has {slots} CPU slot(s)")
+        return ActorPlan(0, 0.0, n)
+    fraction = gpu_share(actors_per_gpu)
+    capacity = int(math.floor(gpus * actors_per_gpu + 1e-9))
+    n_gpu = num_actors if num_actors is not None else capacity
+    if n_gpu > capacity:
+        raise ConfigError(f"ray.num_actors: {n_gpu} GPU actors requested but {gpus:g} GPU(s) x "
+                          f"actors_per_gpu {actors_per_gpu} place {capacity}")
+    if n_gpu > slots:
+        raise ConfigError(f"{n_gpu} GPU actors need one CPU slot each but the cluster has {slots}")
+    free = slots - n_gpu
+    n_cpu = free if cpu_actors == "auto" else int(cpu_actors)
+    if n_cpu < 0 or n_cpu > free:
+        raise ConfigError(f"ray.cpu_actors: {cpu_actors} CPU actors requested beside {n_gpu} GPU actors but "
+                          f"only {free} of {slots} CPU slot(s) are free")
+    return ActorPlan(n_gpu, fraction, n_cpu)
+
+
+def per_gpu_from_memory(peak_bytes: int, gpu_bytes: int, *, headroom: float = 0.8, cap: int = 8) -> int:
+    """How many jobs of peak memory ``peak_bytes`` fit on a GPU of ``gpu_bytes`` (at least 1, at most ``cap``).
+
+    ``headroom`` is the share of the GPU's memory they may use together (the CUDA context and
+    allocator caches need the rest).
+    """
+    if peak_bytes <= 0 or gpu_bytes <= 0:
+        raise ValueError(f"need positive sizes, got peak {peak_bytes} and GPU {gpu_bytes} bytes")
+    return max(1, min(cap, int(gpu_bytes * headroom // peak_bytes)))

@@ -1,0 +1,100 @@
+"""Device choice, the CUDA numerics of scoring and training, and the actor plan."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from evonas.devices import (ActorPlan, configure_scoring, device_name, gpu_share, per_gpu_from_memory, plan_actors,
+                            resolve_device, scoring_flags, training_numerics)
+from evonas.errors import ConfigError
+
+
+@pytest.fixture
+def restore_flags():
+    """Leave the process-wide flags as the test found them."""
+    from evonas import devices
+
+    before = scoring_flags()
+    yield
+    devices._set_tf32(before["tf32_conv"])
+    if devices._new_precision_api():
+        torch.backends.cuda.matmul.fp32_precision = "tf32" if before["tf32_matmul"] else "ieee"
+    else:
+        torch.backends.cuda.matmul.allow_tf32 = before["tf32_matmul"]
+    torch.backends.cudnn.deterministic = before["cudnn_deterministic"]
+    torch.backends.cudnn.benchmark = before["cudnn_benchmark"]
+
+
+def test_configure_scoring_turns_tf32_off_and_cudnn_deterministic(restore_flags) -> None:
+    from evonas import devices
+
+    devices._set_tf32(True)  # torch's default for cuDNN convolutions
+    torch.backends.cudnn.benchmark = True
+    assert scoring_flags()["tf32_conv"] and scoring_flags()["cudnn_benchmark"]
+    flags = configure_scoring("cpu")
+    assert flags == {"tf32_matmul": False, "tf32_conv": False, "cudnn_deterministic": True,
+                     "cudnn_benchmark": False}
+    assert scoring_flags() == flags and configure_scoring() == flags  # idempotent, any device
+
+
+def test_training_numerics_restores_the_scoring_flags(restore_flags) -> None:
+    scoring = configure_scoring()
+    with training_numerics("cpu"):
+        assert scoring_flags() == scoring  # nothing changes on the CPU
+    with training_numerics(torch.device("cuda")):  # the flags exist on a CPU build too
+        inside = scoring_flags()
+        assert inside["tf32_conv"] and inside["tf32_matmul"] and inside["cudnn_benchmark"]
+        assert not inside["cudnn_deterministic"]
+    assert scoring_flags() == scoring
+
+
+def test_resolve_device_and_name() -> None:
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert isinstance(device_name("cpu"), str) and device_name("cpu")
+    with pytest.raises(ConfigError, match="unknown value 'tpu'"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        assert resolve_device("auto").type == "cpu"
+        with pytest.raises(ConfigError, match="no CUDA GPU"):
+            resolve_device("cuda")
+
+
+def test_plan_without_gpus_is_one_cpu_actor_per_slot() -> None:
+    assert plan_actors("auto", cpus=16, gpus=0) == ActorPlan(0, 0.0, 16)
+    assert plan_actors("cpu", cpus=16, gpus=1) == ActorPlan(0, 0.0, 16)
+    assert plan_actors("cpu", cpus=2, gpus=0, num_actors=1).total == 1
+    with pytest.raises(ConfigError, match="16 CPU actors requested but the cluster has 2"):
+        plan_actors("cpu", cpus=2, gpus=0, num_actors=16)
+    with pytest.raises(ConfigError, match="no GPU"):
+        plan_actors("cuda", cpus=16, gpus=0)
+
+
+def test_plan_with_gpus_shares_them_and_fills_cpus_beside() -> None:
+    plan = plan_actors("auto", cpus=16, gpus=1, actors_per_gpu=4)
+    assert plan == ActorPlan(4, 0.25, 0)
+    assert plan.ray_options() == [{"num_cpus": 1, "num_gpus": 0.25}] * 4
+    mixed = plan_actors("cuda", cpus=16, gpus=1, actors_per_gpu=4, cpu_actors="auto")
+    assert mixed == ActorPlan(4, 0.25, 12) and mixed.total == 16
+    assert mixed.ray_options()[-1] == {"num_cpus": 1, "num_gpus": 0}
+    assert "4 GPU actor(s) (4 per GPU)" in mixed.describe() and "12 CPU" in mixed.describe()
+    assert plan_actors("auto", cpus=16, gpus=2, actors_per_gpu=2, num_actors=3) == ActorPlan(3, 0.5, 0)
+
+
+def test_plan_never_asks_for_slots_the_cluster_lacks() -> None:
+    with pytest.raises(ConfigError, match=r"4 GPU actors requested but 1 GPU\(s\) x actors_per_gpu 1 place 1"):
+        plan_actors("cuda", cpus=16, gpus=1, num_actors=4)
+    with pytest.raises(ConfigError, match="one CPU slot each"):
+        plan_actors("cuda", cpus=2, gpus=1, actors_per_gpu=4)
+    with pytest.raises(ConfigError, match="only 12 of 16"):
+        plan_actors("cuda", cpus=16, gpus=1, actors_per_gpu=4, cpu_actors=13)
+    with pytest.raises(ConfigError, match=">= 1"):
+        gpu_share(0)
+
+
+def test_per_gpu_from_memory() -> None:
+    gib = 1 << 30
+    assert per_gpu_from_memory(2 * gib, 80 * gib) == 8  # capped
+    assert per_gpu_from_memory(20 * gib, 80 * gib) == 3  # 64 GiB usable
+    assert per_gpu_from_memory(100 * gib, 80 * gib) == 1  # never 0
+    with pytest.raises(ValueError):
+        per_gpu_from_memory(0, 80 * gib)
