@@ -17,6 +17,8 @@ import numpy as np
 from pymoo.indicators.hv import HV
 from pymoo.indicators.igd import IGD
 from pymoo.indicators.igd_plus import IGDPlus
+from pymoo.operators.survival.rank_and_crowding.metrics import calc_crowding_distance
+from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 from scipy.stats import kendalltau, rankdata
 
 from evonas.errors import DataError
@@ -24,7 +26,7 @@ from evonas.front import non_dominated
 from evonas.table import DATASET_ACCURACY, BenchmarkTable, load_table
 
 __all__ = ["Scaling", "true_objectives", "connected_mask", "true_front", "scaling", "hv_ratio",
-           "indicators", "prefix_front", "true_front_points", "within_bin_tau", "score_front_hv_ratio", "REF_POINT"]
+           "indicators", "prefix_front", "true_front_points", "within_bin_tau", "score_front_hv_ratio", "best_k", "trained_front", "REF_POINT"]
 
 #: hypervolume reference point in each scaled objective
 REF_POINT = 1.1
@@ -156,3 +158,38 @@ def score_front_hv_ratio(score: np.ndarray, direction: str, flops: np.ndarray, e
     members = G[non_dominated(G)]
     rows = (G[:, None, :] == members[None, :, :]).all(axis=2).any(axis=1)
     return hv_ratio(np.stack([e[rows], f[rows]], axis=1), front), int(rows.sum())
+
+
+def best_k(F: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` rows of ``F`` (minimised) that NSGA-II's survival keeps, best first.
+
+    Whole non-dominated layers in order (the front, then the front of the rest, ...); the layer
+    that does not fit is cut by crowding distance, largest first (pymoo's rank-and-crowding
+    survival). Rows with a non-finite value are never chosen; fewer than ``k`` if fewer are finite.
+    """
+    F = np.asarray(F, dtype=float)
+    rows = np.flatnonzero(np.isfinite(F).all(axis=1)) if len(F) else np.zeros(0, dtype=int)
+    if k <= 0 or len(rows) == 0:
+        return np.zeros(0, dtype=int)
+    chosen: list[int] = []
+    for layer in NonDominatedSorting().do(F[rows], n_stop_if_ranked=k):
+        layer = np.asarray(layer, dtype=int)
+        if len(chosen) + len(layer) > k:
+            crowding = calc_crowding_distance(F[rows][layer])
+            layer = layer[np.argsort(-crowding, kind="stable")[: k - len(chosen)]]
+        chosen.extend(rows[layer].tolist())
+        if len(chosen) >= k:
+            break
+    return np.asarray(chosen, dtype=int)
+
+
+def trained_front(F: np.ndarray, accuracy: np.ndarray, cost: np.ndarray, k: int) -> np.ndarray:
+    """The front after a training stage: ``best_k(F, k)`` re-judged on (``accuracy`` max, ``cost`` min).
+
+    ``F`` holds the search's own objectives (minimised), ``accuracy`` the accuracy a short training
+    gives each row and ``cost`` its cost; returns indices into the rows, non-dominated under
+    (accuracy, cost) among the ``k`` candidates.
+    """
+    candidates = best_k(F, k)
+    G = np.stack([-np.asarray(accuracy, dtype=float)[candidates], np.asarray(cost, dtype=float)[candidates]], axis=1)
+    return np.sort(candidates[non_dominated(G)])

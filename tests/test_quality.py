@@ -12,8 +12,8 @@ import torch
 
 from evonas.cost import dataset_spec
 from evonas.errors import DataError
-from evonas.quality import (connected_mask, hv_ratio, indicators, prefix_front, scaling, score_front_hv_ratio,
-                            true_front, true_front_points, true_objectives, within_bin_tau)
+from evonas.quality import (best_k, connected_mask, hv_ratio, indicators, prefix_front, scaling, score_front_hv_ratio,
+                            trained_front, true_front, true_front_points, true_objectives, within_bin_tau)
 from evonas.scores import SCORES, ScoreContext
 from evonas.space import Cell
 from evonas.table import load_table
@@ -117,6 +117,31 @@ def test_score_front_hv_ratio_judges_the_score_front_on_true_objectives() -> Non
     assert score_front_hv_ratio(nan_best, "min", two[:, 1], two[:, 0], FRONT) == (pytest.approx(0.11 / HV_FRONT), 1)
     with pytest.raises(DataError, match="direction"):
         score_front_hv_ratio(error, "up", flops, error, FRONT)
+
+
+def test_best_k_takes_whole_layers_then_the_least_crowded() -> None:
+    # layers of POINTS: rows 0-4 (the front), then 5, 6, 7, then 8, then 9
+    assert sorted(best_k(POINTS, 5)) == [0, 1, 2, 3, 4]
+    # the second layer (3, 8), (5, 6), (8, 3) is cut by crowding distance: its two extremes (infinite) stay
+    assert sorted(best_k(POINTS, 7)) == [0, 1, 2, 3, 4, 5, 7]
+    # inside the front: extremes first, then (4, 4) (crowding 10/8) before (2, 7) and (7, 2) (crowding 1)
+    assert sorted(best_k(POINTS, 3)) == [0, 2, 4]
+    assert sorted(best_k(POINTS, 9)) == [0, 1, 2, 3, 4, 5, 6, 7, 8]
+    failed = np.vstack([[[np.inf, np.inf]], POINTS])
+    assert sorted(best_k(failed, 20)) == list(range(1, 11))
+    assert len(best_k(POINTS, 0)) == 0 and len(best_k(np.empty((0, 2)), 3)) == 0
+
+
+def test_trained_front_rejudges_the_candidates_on_accuracy() -> None:
+    error, cost = POINTS[:, 0], POINTS[:, 1]
+    # the candidates are rows 0-5 and 7; a training that measures the true error keeps the true front
+    assert trained_front(POINTS, 100 - error, cost, 7).tolist() == [0, 1, 2, 3, 4]
+    # a training that gets accuracy backwards keeps the candidate it thinks best and cheapest: (9, 1)
+    assert trained_front(POINTS, error, cost, 7).tolist() == [4]
+    # the accuracy of a cell outside the k candidates never counts
+    acc = 100 - error
+    acc[6] = 1000.0
+    assert 6 not in trained_front(POINTS, acc, cost, 7)
 
 
 def test_true_front_points_is_the_benchmarks_front() -> None:
