@@ -2,6 +2,9 @@
 
     python benchmarks/search_quality.py --config configs/nb201_pareto.yaml --seeds 10 \
         --budgets 300,1000,3000 --json OUT.json --plot OUT.png
+    # the main job's budget (the config's population for its search.n_gen generations), any score with FLOPs
+    python benchmarks/search_quality.py --config configs/nb201_pareto.yaml --seeds 10 --budgets 800 \
+        --generations 20 --settings synflow+flops,gradient_kernel+flops --json OUT.json
 
 Each setting runs the product's NSGA-II (same Problem, operators, Evaluator, pool and score
 cache as ``evonas.search.run_search``) until it has scored the largest budget of distinct
@@ -10,8 +13,18 @@ use the config's seed, so each (cell, score) is computed once across seeds and s
 (``cache.dir``). At each budget both fronts of a run are judged on true objectives (200-epoch
 test error, fvcore MFLOPs): the *evaluated* front (non-dominated among everything scored, on
 true objectives) and the *returned* front (pareto.csv: non-dominated under the search's own
-objectives). Prints one table (mean and std over seeds), a KNAS-style single-objective table,
-and saves the anytime plot (HV ratio vs evaluations, evaluated and returned fronts).
+objectives). A third front stands for the training stage: the k best candidates of the run
+(``evonas.quality.best_k``: NSGA-II's rank-and-crowding survival under the search's objectives,
+i.e. the returned front, then further non-dominated layers, the last one cut by crowding
+distance) get the benchmark's 12-epoch validation accuracy on the judged data set as the result
+of a short training, and the *trained@k* front is non-dominated on (that accuracy, FLOPs) among
+them (``--train-k``, 20 and 40 by default). Prints one table (mean and std over seeds), a
+KNAS-style single-objective table, and saves the anytime plot (HV ratio vs evaluations, evaluated
+and returned fronts).
+
+Settings: the named ones in ``SETTINGS``, or any registered scores joined by ``+`` (e.g.
+``gradient_kernel+flops``, ``naswot+synflow+flops``; ``valid12`` stands for ``valid_12ep``), or
+``random-SCORE`` (uniform sampling ranked by (SCORE, flops)).
 """
 from __future__ import annotations
 
@@ -31,11 +44,14 @@ from pymoo.optimize import minimize
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import machine, print_table, write_json  # noqa: E402
-from evonas.config import Config, apply_overrides, config_from_mapping, load_config  # noqa: E402
+from benchmarks._common import machine, parse_score_settings, print_table, write_json  # noqa: E402
+from evonas.config import Config, config_from_mapping, load_config  # noqa: E402
+from evonas.errors import ConfigError  # noqa: E402
 from evonas.evaluator import Evaluator  # noqa: E402
 from evonas.pool import Evaluation, make_pool  # noqa: E402
-from evonas.quality import connected_mask, indicators, prefix_front, true_front, true_objectives  # noqa: E402
+from evonas.quality import (connected_mask, indicators, prefix_front, trained_front, true_front,  # noqa: E402
+                            true_objectives)
+from evonas.scores import get_score  # noqa: E402
 from evonas.schema import to_mapping  # noqa: E402
 from evonas.scores.table_scores import TABLE_PREFIX  # noqa: E402
 from evonas.search import make_algorithm, open_caches, scorer_spec  # noqa: E402
@@ -64,6 +80,24 @@ SETTINGS: dict[str, Setting] = {
     "random-synflow": Setting(("synflow", "flops"), random=True),
     "valid12+flops": Setting(("valid_12ep", "flops")),
 }
+#: short names accepted in a ``+`` setting
+ALIASES = {"valid12": "valid_12ep"}
+#: k of the training-stage fronts
+TRAIN_K = (20, 40)
+
+
+def resolve_setting(name: str) -> Setting:
+    """A named setting, ``SCORE+SCORE[+...]`` (NSGA-II over those scores) or ``random-SCORE`` (sampling, with flops)."""
+    if name in SETTINGS:
+        return SETTINGS[name]
+    random = name.startswith("random-")
+    parts = [ALIASES.get(s, s) for s in (name[len("random-"):] + "+flops" if random else name).split("+")]
+    if len(parts) < 2 or not all(parts):
+        raise ConfigError(f"unknown setting {name!r}; choose from {list(SETTINGS)}, or join scores by '+' "
+                          f"(e.g. gradient_kernel+flops), or random-SCORE")
+    for score in parts:
+        get_score(score)  # an unknown score fails here, naming the registered ones
+    return Setting(tuple(parts), random=random)
 
 
 @dataclass
@@ -125,9 +159,13 @@ def random_cells(budget: int, seed: int) -> list[int]:
 
 
 def run_setting(name: str, config: Config, seeds: Sequence[int], budget: int,
-                on_result: Callable[[Evaluation], None]) -> list[RunRecord]:
-    """Every seed of one setting through one pool; records truncated to ``budget`` cells."""
-    setting, spec, rc = SETTINGS[name], scorer_spec(config), config.ray
+                on_result: Callable[[Evaluation], None], generations: int | None = None) -> list[RunRecord]:
+    """Every seed of one setting through one pool; records truncated to ``budget`` cells.
+
+    NSGA-II stops at ``budget`` distinct cells or after ``generations`` generations (default: a
+    cap, ``max_generations``); random sampling takes ``budget`` cells.
+    """
+    setting, spec, rc = resolve_setting(name), scorer_spec(config), config.ray
     records = []
     with make_pool(spec, backend=rc.backend, num_actors=rc.num_actors, address=rc.address,
                    max_retries=rc.max_retries, actors_per_gpu=rc.actors_per_gpu,
@@ -143,7 +181,8 @@ def run_setting(name: str, config: Config, seeds: Sequence[int], budget: int,
                     evaluator(cells[start:start + config.search.pop_size])
             else:
                 problem = NB201Problem(config.objectives, evaluator)
-                stop = EvaluationBudget(lambda: len(evaluator.memo), budget, max_generations(budget, config.search.pop_size))
+                stop = EvaluationBudget(lambda: len(evaluator.memo), budget,
+                                        generations or max_generations(budget, config.search.pop_size))
                 minimize(problem, make_algorithm(config), stop,
                          seed=seed, verbose=False, copy_algorithm=False)
             evs = list(evaluator.memo.values())[:budget]
@@ -156,20 +195,27 @@ def run_setting(name: str, config: Config, seeds: Sequence[int], budget: int,
     return records
 
 
-def analyse(record: RunRecord, budget: int, truth: dict[str, np.ndarray], fronts: dict[str, np.ndarray]
-            ) -> dict[str, Any]:
-    """Indicators of the evaluated and returned fronts after ``budget`` cells, on each dataset."""
+def analyse(record: RunRecord, budget: int, truth: dict[str, np.ndarray], fronts: dict[str, np.ndarray],
+            valid: dict[str, np.ndarray] | None = None, train_k: Sequence[int] = TRAIN_K) -> dict[str, Any]:
+    """Indicators of the evaluated, returned and trained@k fronts after ``budget`` cells, on each dataset.
+
+    ``valid[ds]``: the 12-epoch validation accuracy of every NB201 cell on ``ds`` (the training
+    stage's stand-in); without it no trained@k fronts.
+    """
     idx = np.asarray(record.indices[:budget])
-    returned = prefix_front(np.asarray(record.search_F), budget)
+    search_F = np.asarray(record.search_F, dtype=float)[:budget]
+    returned = prefix_front(search_F, budget)
     out: dict[str, Any] = {"n": int(len(idx))}
     for ds, T in truth.items():
         F = T[idx]
-        evaluated = prefix_front(F, budget)
-        for kind, rows in (("evaluated", evaluated), ("returned", returned)):
+        kinds = [("evaluated", prefix_front(F, budget)), ("returned", returned)]
+        if valid is not None:
+            kinds += [(f"trained{k}", trained_front(search_F, valid[ds][idx], F[:, 1], k)) for k in train_k]
+        for kind, rows in kinds:
             ind = indicators(F[rows], fronts[ds])
             out.update({f"{ds}/{kind}/{k}": v for k, v in ind.items()})
             out[f"{ds}/{kind}/best_acc"] = float(100 - F[rows, 0].min()) if len(rows) else float("nan")
-        out[f"{ds}/returned/size"] = int(len(returned))
+            out[f"{ds}/{kind}/size"] = int(len(rows))
     return out
 
 
@@ -232,19 +278,19 @@ def anytime_plot(path: Path, records: dict[str, list[RunRecord]], truth: np.ndar
     return curves
 
 
-def parse_score_settings(items: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """``score.key=value`` strings -> {score: {key: value}} (values parsed as YAML)."""
-    tree = apply_overrides({}, list(items))
-    return {k: v for k, v in tree.items() if isinstance(v, dict)}
-
-
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--config", default="configs/nb201_pareto.yaml")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override the base config")
     p.add_argument("--seeds", type=int, default=10)
     p.add_argument("--budgets", default="300,1000,3000")
-    p.add_argument("--settings", default=",".join(SETTINGS), help=f"comma list of {list(SETTINGS)}")
+    p.add_argument("--settings", default=",".join(SETTINGS),
+                   help=f"comma list of {list(SETTINGS)}, SCORE+flops (any registered score) or random-SCORE")
+    p.add_argument("--generations", type=int, default=None,
+                   help="stop each NSGA-II run after this many generations (the main job: its search.n_gen), "
+                        "or at the largest budget if sooner")
+    p.add_argument("--train-k", default=",".join(map(str, TRAIN_K)),
+                   help="sizes k of the training-stage fronts (k best candidates, 12-epoch validation accuracy)")
     p.add_argument("--score-set", action="append", default=[], metavar="SCORE.KEY=VALUE",
                    help="settings of a score in every setting, e.g. ntk_cond.repeats=1")
     p.add_argument("--knas-score", default="knas", choices=["knas", "knas_fast"],
@@ -258,9 +304,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     base = load_config(args.config, args.set)
     budgets = sorted(int(b) for b in args.budgets.split(","))
     names = [s.strip() for s in args.settings.split(",") if s.strip()]
-    unknown = [n for n in names if n not in SETTINGS]
-    if unknown:
-        p.error(f"unknown setting(s) {unknown}; choose from {list(SETTINGS)}")
+    try:
+        settings = {n: resolve_setting(n) for n in names}
+    except (ConfigError, KeyError) as err:
+        p.error(str(err))
+    train_k = sorted(int(k) for k in args.train_k.split(",") if k.strip())
+    if args.generations is not None and args.generations < 1:
+        p.error(f"--generations must be >= 1, got {args.generations}")
     score_settings = parse_score_settings(args.score_set)
     rename = {"knas": args.knas_score}
 
@@ -268,6 +318,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     eligible = connected_mask(table)
     truth = {ds: true_objectives(ds, table) for ds in DATASETS}
     fronts = {ds: truth[ds][true_front(truth[ds], eligible)] for ds in DATASETS}
+    valid = {ds: table.column(f"{TABLE_PREFIX[ds]}_valid_12ep") for ds in DATASETS}
 
     times: dict[str, list[float]] = defaultdict(list)
     devices: set[str] = set()
@@ -280,7 +331,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     t0 = time.perf_counter()
     records: dict[str, list[RunRecord]] = {}
-    configs = {name: setting_config(base, SETTINGS[name], score_settings, rename) for name in names}
+    configs = {name: setting_config(base, settings[name], score_settings, rename) for name in names}
     if args.records is not None:  # analyse the runs of an earlier --json instead of searching again
         earlier = json.loads(args.records.read_text())
         records = {name: [RunRecord(name, r["seed"], r["indices"], r["search_F"], r["computed"], r["from_cache"],
@@ -291,7 +342,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     else:
         for name in names:
             print(f"{name}: {[o.score for o in configs[name].objectives]}", flush=True)
-            records[name] = run_setting(name, configs[name], range(args.seeds), budgets[-1], on_result)
+            records[name] = run_setting(name, configs[name], range(args.seeds), budgets[-1], on_result,
+                                        args.generations)
             write_json(args.json, {"partial": True, "wall_s": time.perf_counter() - t0, "devices": sorted(devices),
                                    "score_s_per_cell": {s: float(np.mean(v)) for s, v in times.items()},
                                    "cells_computed": {s: len(v) for s, v in times.items()},
@@ -304,9 +356,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                "score_s_per_cell": per_cell, "cells_computed": {s: len(v) for s, v in times.items()},
                                "budgets": budgets, "seeds": args.seeds, "config": args.config, "set": args.set,
                                "score_set": args.score_set, "knas_score": args.knas_score, "settings": {},
+                               "generations": args.generations, "train_k": train_k,
                                "true_front_size": {ds: int(len(f)) for ds, f in fronts.items()}}
-    headers = ["setting", "budget", "dataset", "HV ratio eval", "HV ratio returned", "IGD eval", "IGD+ eval",
-               "IGD+ returned", "best acc eval", "best acc returned", "front size", "cells reached", "score s/search"]
+    headers = ["setting", "budget", "dataset", "HV ratio eval", "HV ratio returned",
+               *(f"HV ratio trained@{k}" for k in train_k), "IGD eval", "IGD+ eval",
+               "IGD+ returned", "best acc eval", "best acc returned", *(f"best acc trained@{k}" for k in train_k),
+               "front size", *(f"trained@{k} size" for k in train_k), "cells reached", "score s/search"]
     rows = []
     for name, recs in records.items():
         objectives = [o.score for o in configs[name].objectives]
@@ -315,17 +370,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             {"seed": r.seed, "indices": r.indices, "search_F": r.search_F, "computed": r.computed,
              "from_cache": r.from_cache, "wall_s": r.wall_s} for r in recs], "budgets": {}}
         for b in budgets:
-            stats = [analyse(r, b, truth, fronts) for r in recs]
+            stats = [analyse(r, b, truth, fronts, valid, train_k) for r in recs]
             agg = {k: [s[k] for s in stats] for k in stats[0]}
             results["settings"][name]["budgets"][str(b)] = {k: {"mean": float(np.mean(v)), "std": float(np.std(v))}
                                                            for k, v in agg.items()}
             for ds in DATASETS:
                 rows.append([name, b, ds, mean_std(agg[f"{ds}/evaluated/hv_ratio"]),
-                             mean_std(agg[f"{ds}/returned/hv_ratio"]), mean_std(agg[f"{ds}/evaluated/igd"]),
+                             mean_std(agg[f"{ds}/returned/hv_ratio"]),
+                             *(mean_std(agg[f"{ds}/trained{k}/hv_ratio"]) for k in train_k),
+                             mean_std(agg[f"{ds}/evaluated/igd"]),
                              mean_std(agg[f"{ds}/evaluated/igd_plus"]), mean_std(agg[f"{ds}/returned/igd_plus"]),
                              mean_std(agg[f"{ds}/evaluated/best_acc"]), mean_std(agg[f"{ds}/returned/best_acc"]),
-                             mean_std(agg[f"{ds}/returned/size"]), f"{np.mean(agg['n']):.0f}",
-                             f"{b * cost_per_cell:.0f}"])
+                             *(mean_std(agg[f"{ds}/trained{k}/best_acc"]) for k in train_k),
+                             mean_std(agg[f"{ds}/returned/size"]),
+                             *(mean_std(agg[f"{ds}/trained{k}/size"]) for k in train_k), f"{np.mean(agg['n']):.0f}",
+                             f"{np.mean(agg['n']) * cost_per_cell:.0f}"])
     print(f"\n{machine()}; scores on {sorted(devices) or ['cache only']}; {args.seeds} seeds; wall {wall:.0f} s; "
           f"score s/cell: " + ", ".join(f"{s}={v:.3f}" for s, v in per_cell.items()))
     print_table(headers, rows)

@@ -46,3 +46,31 @@ def test_score_correlation_stores_cells_and_reanalyses_them(tmp_path, capsys) ->
     with pytest.raises(SystemExit):
         sc.main(["--from-json", str(out), "--scores", "synflow"])
     assert "not in" in capsys.readouterr().err
+
+
+def test_search_quality_trained_fronts_and_generic_settings(tmp_path, capsys) -> None:
+    import benchmarks.search_quality as sq
+
+    args = ["--config", str(ROOT / "configs/smoke.yaml"), "--set", "ray.backend=serial", "--set", "search.pop_size=4",
+            "--set", f"cache.dir={tmp_path / 'cache'}", "--seeds", "2", "--budgets", "6,12", "--generations", "2",
+            "--settings", "valid12+flops,valid_12ep+params,random-valid12", "--train-k", "3,40",
+            "--single-n", "8", "--plot", str(tmp_path / "q.png")]
+    res = sq.main(args)
+    assert res["settings"]["valid_12ep+params"]["objectives"] == ["valid_12ep", "params"]
+    assert res["settings"]["random-valid12"]["objectives"] == ["valid_12ep", "flops"]
+    for name in ("valid12+flops", "valid_12ep+params"):  # two generations of 4: at most 8 cells, not 12
+        assert all(len(r["indices"]) <= 8 for r in res["settings"][name]["runs"])
+    assert all(len(r["indices"]) == 12 for r in res["settings"]["random-valid12"]["runs"])
+    for name, setting in res["settings"].items():
+        at = setting["budgets"]["12"]
+        for ds in ("cifar10", "cifar100", "imagenet16-120"):
+            assert at[f"{ds}/trained3/size"]["mean"] <= 3
+            assert 0 < at[f"{ds}/trained40/hv_ratio"]["mean"] <= at[f"{ds}/evaluated/hv_ratio"]["mean"] + 1e-12
+    # searching the 12-epoch accuracy itself: with every cell a candidate, training changes nothing on CIFAR-10
+    at = res["settings"]["valid12+flops"]["budgets"]["12"]
+    assert at["cifar10/trained40/hv_ratio"]["mean"] == pytest.approx(at["cifar10/returned/hv_ratio"]["mean"])
+    assert at["cifar10/trained40/size"]["mean"] == at["cifar10/returned/size"]["mean"]
+
+    with pytest.raises(SystemExit):
+        sq.main(args[:args.index("--settings")] + ["--settings", "nope+flops"])
+    assert "nope" in capsys.readouterr().err
