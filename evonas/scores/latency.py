@@ -8,12 +8,16 @@ with ``statistic: min``, their minimum) in ms per batch.
 on one device setting; the default is ``2080ti_bs1`` (an RTX 2080 Ti at batch 1). The table
 holds one measurement per cell whatever the data set, so for data sets other than the one
 it was measured on it is a proxy.
+
+``EXCLUSIVE_SCORES`` names the scores that time the device and so need it to themselves:
+a pool scores them in a phase of their own, one cell at a time, with no other work on that
+device (``split_exclusive`` separates them from the rest).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Literal
+from typing import Iterable, Literal
 
 import numpy as np
 
@@ -23,11 +27,20 @@ from evonas.latency import cpu_threads, measure_latency
 from evonas.schema import check, suggest
 from evonas.scores._registry import ScoreContext, register_score
 
-__all__ = ["LatencySettings", "LatencyTableSettings", "latency", "latency_table", "latency_columns",
+__all__ = ["EXCLUSIVE_SCORES", "split_exclusive", "LatencySettings", "LatencyTableSettings", "latency", "latency_table", "latency_columns",
            "LATENCY_TABLE", "DEFAULT_TABLE_DEVICE"]
 
 LATENCY_TABLE = DATA_DIR / "nb201_latency.npz"
 DEFAULT_TABLE_DEVICE = "2080ti_bs1"
+#: scores whose value is a timing of the device: measured with the device to themselves
+EXCLUSIVE_SCORES = frozenset({"latency"})
+
+
+def split_exclusive(scores: Iterable[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(scores that may share the device, scores that need it to themselves), order kept."""
+    names = tuple(scores)
+    return (tuple(n for n in names if n not in EXCLUSIVE_SCORES),
+            tuple(n for n in names if n in EXCLUSIVE_SCORES))
 
 
 @lru_cache(maxsize=1)
