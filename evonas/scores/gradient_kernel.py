@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Callable, Literal
 
 import torch
 import torch.nn.functional as F
@@ -36,19 +36,27 @@ from evonas.scores._grad import GroupStatNorm, layer_io, network_for, owners, pe
     swap_batchnorms
 from evonas.scores._registry import ScoreContext, register_score
 
-__all__ = ["GradientKernelSettings", "TensorGrams", "tensor_grams", "kernel_statistic", "gradient_kernel"]
+__all__ = ["GradientKernelSettings", "TensorGrams", "STATISTICS", "tensor_grams", "kernel_statistic", "gradient_kernel",
+           "log_determinant", "spectral_entropy", "effective_rank", "decile_entropy", "inverse_condition",
+           "centred_alignment", "cosine", "class_balanced"]
+
+
+Statistic = Literal["mean", "offdiag", "diag", "logdet", "entropy", "decile_entropy", "effective_rank",
+                    "inverse_condition", "alignment"]
 
 
 @dataclass(frozen=True)
 class GradientKernelSettings:
     n_examples: int = field(default=32, metadata=check(lambda v: v >= 2, ">= 2"))
     batch_size: int = field(default=1, metadata=check(lambda v: v >= 1, ">= 1"))
+    per_class: int = field(default=0, metadata=check(lambda v: v >= 0, ">= 0 (0: the first n_examples images)"))
     bn: Literal["sample", "batch", "eval"] = "sample"
     params: Literal["all", "weights", "first"] = "all"
     n_tensors: int = field(default=11, metadata=check(lambda v: v >= 1, ">= 1"))
     centre: bool = False
     normalise: Literal["none", "params", "norm"] = "none"
-    statistic: Literal["mean", "offdiag", "diag"] = "diag"
+    statistic: Statistic = "diag"
+    layers: Literal["sum", "log_sum"] = "sum"
     log: bool = False
     seed: int | None = None
 
@@ -62,10 +70,16 @@ class GradientKernelSettings:
             raise ConfigError("centre: true with statistic: mean is always 0; use statistic offdiag or diag")
         if self.normalise == "norm" and self.statistic == "diag":
             raise ConfigError("normalise: norm with statistic: diag is always 1; use statistic mean or offdiag")
+        if self.statistic == "alignment" and self.batch_size != 1:
+            raise ConfigError(f"statistic: alignment needs one label per gradient (batch_size: 1), "
+                              f"got batch_size {self.batch_size}")
+        if self.per_class and self.n_examples % self.per_class:
+            raise ConfigError(f"n_examples ({self.n_examples}) must be a multiple of per_class ({self.per_class})")
 
     @property
     def n_images(self) -> int:
-        return self.n_examples
+        """Images read: the first ``n_examples``, or a pool 4x larger to draw ``per_class`` of each class from."""
+        return self.n_examples * (4 if self.per_class else 1)
 
 
 @dataclass(frozen=True)
@@ -75,9 +89,27 @@ class TensorGrams:
     grams: torch.Tensor       # (tensors, batches, batches) float64
     numels: torch.Tensor      # (tensors,) entries per tensor
     is_weight: torch.Tensor   # (tensors,) bool: a conv or linear weight
+    labels: torch.Tensor | None = None  # (batches,) the examples' labels when batch_size is 1
 
 
-def tensor_grams(ctx: ScoreContext, n_examples: int, batch_size: int, bn: str, seed: int) -> TensorGrams:
+def class_balanced(x: torch.Tensor, y: torch.Tensor, n: int, per_class: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``per_class`` examples of each of the first ``n // per_class`` classes met in ``y``, in order of appearance."""
+    from evonas.errors import ConfigError
+
+    picked: dict[int, list[int]] = {}
+    for i, label in enumerate(y.tolist()):
+        if len(picked.get(label, ())) < per_class and (label in picked or len(picked) < n // per_class):
+            picked.setdefault(label, []).append(i)
+    index = [i for rows in picked.values() for i in rows]
+    if len(index) < n:
+        raise ConfigError(f"per_class: {per_class} needs {n // per_class} classes with {per_class} examples each "
+                          f"among the first {len(y)} images; found {len(index)} usable examples")
+    index_t = torch.tensor(index, device=y.device)
+    return x[index_t], y[index_t]
+
+
+def tensor_grams(ctx: ScoreContext, n_examples: int, batch_size: int, bn: str, seed: int,
+                 per_class: int = 0) -> TensorGrams:
     """The exact Gram matrix of each parameter tensor's per-mini-batch loss gradients at initialisation."""
     net = network_for(ctx, seed)
     params = list(net.parameters())
@@ -86,7 +118,10 @@ def tensor_grams(ctx: ScoreContext, n_examples: int, batch_size: int, bn: str, s
     swap_batchnorms(net, {"sample": batch_size, "batch": n_examples, "eval": None}[bn])
     net.train(bn != "eval")
     where = owners(net, params)
-    x, y = ctx.batch(n_examples)
+    if per_class:
+        x, y = class_balanced(*ctx.batch(n_examples * 4), n_examples, per_class)
+    else:
+        x, y = ctx.batch(n_examples)
     io = layer_io(net, list(dict.fromkeys(m for m, _ in where)), x,
                   lambda logits: F.cross_entropy(logits, y, reduction="sum") / batch_size)
     grams = []
@@ -95,7 +130,7 @@ def tensor_grams(ctx: ScoreContext, n_examples: int, batch_size: int, bn: str, s
         g = g.view(n_examples // batch_size, batch_size, -1).sum(dim=1)
         grams.append(g @ g.T)
     numels = torch.tensor([p.numel() for p in params], dtype=torch.float64)
-    return TensorGrams(torch.stack(grams), numels, is_weight)
+    return TensorGrams(torch.stack(grams), numels, is_weight, y.cpu() if batch_size == 1 else None)
 
 
 def _selection(tg: TensorGrams, s: GradientKernelSettings) -> torch.Tensor:
@@ -109,26 +144,116 @@ def _selection(tg: TensorGrams, s: GradientKernelSettings) -> torch.Tensor:
     return mask
 
 
-def kernel_statistic(tg: TensorGrams, s: GradientKernelSettings) -> float:
-    """The score from per-tensor Gram matrices under the settings' choices."""
-    mask = _selection(tg, s)
-    gram = tg.grams[mask].sum(dim=0)
-    n = gram.shape[0]
+def _tiny(k: torch.Tensor) -> float:
+    return torch.finfo(k.dtype).tiny
+
+
+def eigenvalues(k: torch.Tensor) -> torch.Tensor:
+    """Eigenvalues of symmetric PSD kernels (..., n, n), ascending, negatives from round-off set to 0."""
+    return torch.linalg.eigvalsh(k).clamp_min(0.0)
+
+
+def cosine(k: torch.Tensor) -> torch.Tensor:
+    """The normalised kernel K_ij / sqrt(K_ii K_jj) (unit diagonal)."""
+    d = k.diagonal(dim1=-2, dim2=-1).clamp_min(_tiny(k)).sqrt()
+    return k / (d[..., :, None] * d[..., None, :])
+
+
+def log_determinant(k: torch.Tensor) -> torch.Tensor:
+    """log det K from its eigenvalues (-inf when singular)."""
+    return eigenvalues(k).log().sum(-1)
+
+
+def spectral_entropy(k: torch.Tensor) -> torch.Tensor:
+    """Shannon entropy (nats) of the eigenvalues normalised to sum 1; 0 for a rank-1 or zero kernel."""
+    lam = eigenvalues(k)
+    p = lam / lam.sum(-1, keepdim=True).clamp_min(_tiny(k))
+    return -torch.special.xlogy(p, p).sum(-1)
+
+
+def effective_rank(k: torch.Tensor) -> torch.Tensor:
+    """exp of the spectral entropy (Roy and Vetterli): r for r equal non-zero eigenvalues."""
+    return spectral_entropy(k).exp()
+
+
+def decile_entropy(k: torch.Tensor) -> torch.Tensor:
+    """Entropy of the 9 eigenvalue deciles normalised to sum 1 (at most log 9; VKDNW's spectrum summary)."""
+    lam = eigenvalues(k)
+    q = torch.quantile(lam, torch.arange(1, 10, dtype=lam.dtype, device=lam.device) / 10, dim=-1).movedim(0, -1)
+    p = q / q.sum(-1, keepdim=True).clamp_min(_tiny(k))
+    return -torch.special.xlogy(p, p).sum(-1)
+
+
+def inverse_condition(k: torch.Tensor) -> torch.Tensor:
+    """Smallest over largest eigenvalue, in [0, 1] (1 / condition number; larger is better conditioned)."""
+    lam = eigenvalues(k)
+    return lam[..., 0] / lam[..., -1].clamp_min(_tiny(k))
+
+
+def centred_alignment(k: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Centred kernel-target alignment <HKH, HLH>_F / (|HKH| |HLH|) with L_ij = [y_i == y_j] (Cortes et al. 2012)."""
+    n = k.shape[-1]
+    h = torch.eye(n, dtype=k.dtype, device=k.device) - 1.0 / n
+    target = (labels[:, None] == labels[None, :]).to(k.dtype).to(k.device)
+    kc, lc = h @ k @ h, h @ target @ h
+    inner = (kc * lc).sum((-2, -1))
+    return inner / (kc.norm(dim=(-2, -1)) * lc.norm()).clamp_min(_tiny(k))
+
+
+def _moment(kind: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    def stat(k: torch.Tensor) -> torch.Tensor:
+        n = k.shape[-1]
+        total, diag = k.sum((-2, -1)), k.diagonal(dim1=-2, dim2=-1).sum(-1)
+        return {"mean": total / n ** 2, "diag": diag / n, "offdiag": (total - diag) / (n * (n - 1))}[kind]
+    return stat
+
+
+#: statistic -> (function of kernels (..., n, n) [and labels], whether per-layer values are log-transformed)
+STATISTICS: dict[str, tuple[Callable[..., torch.Tensor], bool]] = {
+    "mean": (_moment("mean"), True),
+    "diag": (_moment("diag"), True),
+    "offdiag": (_moment("offdiag"), True),
+    "logdet": (log_determinant, False),
+    "entropy": (spectral_entropy, False),
+    "decile_entropy": (decile_entropy, False),
+    "effective_rank": (effective_rank, True),
+    "inverse_condition": (inverse_condition, True),
+    "alignment": (centred_alignment, False),
+}
+
+
+def _prepare(k: torch.Tensor, numels: torch.Tensor, s: GradientKernelSettings) -> torch.Tensor:
+    """Centre and normalise kernels (..., n, n) as the settings say; ``numels`` (...) entries behind each."""
     if s.centre:
-        h = torch.eye(n, dtype=gram.dtype) - 1.0 / n
-        gram = h @ gram @ h
+        n = k.shape[-1]
+        h = torch.eye(n, dtype=k.dtype, device=k.device) - 1.0 / n
+        k = h @ k @ h
     if s.normalise == "params":
-        gram = gram / tg.numels[mask].sum()
+        k = k / numels.to(k.device)[..., None, None]
     elif s.normalise == "norm":
-        d = gram.diagonal().clamp_min(torch.finfo(gram.dtype).tiny).sqrt()
-        gram = gram / (d[:, None] * d[None, :])
-    if s.statistic == "mean":
-        value = gram.mean()
-    elif s.statistic == "diag":
-        value = gram.diagonal().mean()
+        k = cosine(k)
+    return k
+
+
+def kernel_statistic(tg: TensorGrams, s: GradientKernelSettings) -> float:
+    """The score from per-tensor Gram matrices under the settings' choices.
+
+    ``layers: sum`` takes the statistic of the summed kernel of the selected tensors;
+    ``log_sum`` takes it per tensor and sums the logs over tensors (the statistics that
+    are already logarithmic or bounded, ``logdet``, ``entropy``, ``decile_entropy`` and
+    ``alignment``, are summed as they are).
+    """
+    mask = _selection(tg, s).to(tg.grams.device)
+    fn, log_per_layer = STATISTICS[s.statistic]
+    args = (tg.labels,) if s.statistic == "alignment" else ()
+    if s.statistic == "alignment" and tg.labels is None:
+        raise ValueError("statistic alignment needs the examples' labels (per-example gradients)")
+    if s.layers == "sum":
+        value = float(fn(_prepare(tg.grams[mask].sum(dim=0), tg.numels[mask.cpu()].sum(), s), *args))
     else:
-        value = (gram.sum() - gram.diagonal().sum()) / (n * (n - 1))
-    value = float(value)
+        per = fn(_prepare(tg.grams[mask], tg.numels[mask.cpu()], s), *args)
+        per = per.clamp_min(_tiny(per)).log() if log_per_layer else per
+        value = float(per.sum())
     if s.log:
         return math.log(value) if value > 0 else float("-inf")
     return value
@@ -138,5 +263,5 @@ def kernel_statistic(tg: TensorGrams, s: GradientKernelSettings) -> float:
                 reference="Xu et al., KNAS: Green Neural Architecture Search, ICML 2021 (the paper's definition)")
 def gradient_kernel(ctx: ScoreContext, s: GradientKernelSettings) -> float:
     """Statistic of the exact Gram matrix of per-example gradients at initialisation (configurable)."""
-    tg = tensor_grams(ctx, s.n_examples, s.batch_size, s.bn, resolve_seed(ctx, s.seed))
-    return kernel_statistic(TensorGrams(tg.grams.cpu(), tg.numels, tg.is_weight), s)
+    return kernel_statistic(tensor_grams(ctx, s.n_examples, s.batch_size, s.bn, resolve_seed(ctx, s.seed),
+                                         s.per_class), s)
