@@ -6,6 +6,12 @@ every iteration, random crop (zero padding 4 on 32x32 inputs, 2 on 16x16) and ho
 flip. Augmentation runs in torch on the image tensors. Shuffling and augmentation draw
 from generators seeded by ``(seed, epoch)``, so a run resumed from a checkpoint repeats
 the uninterrupted run exactly (on the CPU; cuDNN kernels may differ in the last bits).
+
+On CUDA the defaults are bf16 autocast, channels-last tensors, TF32 and cuDNN autotuning
+(``evonas.devices.training_numerics``, restored afterwards). An epoch's shuffling and
+augmentation draws are made on the CPU up front and copied to the GPU once, and the loss and
+accuracy are summed on the device, so no batch waits for the host; the CPU path computes
+the same numbers as before.
 """
 from __future__ import annotations
 
@@ -25,14 +31,14 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from evonas.cost import dataset_spec
 from evonas.datasets import MEAN_STD, ImageSet
-from evonas.devices import device_name, resolve_device
+from evonas.devices import device_name, resolve_device, training_numerics
 from evonas.errors import DataError, RunDirError
 from evonas.model import build_network
 from evonas.schema import check, to_mapping
 from evonas.space import Cell
 
 __all__ = ["TrainSettings", "TrainResult", "Progress", "train_cell", "evaluate",
-           "augment", "save_model", "load_model_file", "export_torchscript",
+           "augment", "padding_fill", "peak_train_memory", "save_model", "load_model_file", "export_torchscript",
            "export_program"]
 
 _CHECKPOINT_FORMAT = "evonas-train-checkpoint-1"
@@ -61,7 +67,9 @@ class TrainSettings:
     flip: bool = True
     label_smoothing: float = field(default=0.0, metadata=check(lambda v: 0 <= v < 1, "in [0, 1)"))
     #: mixed precision on CUDA ("fp16" adds a gradient scaler); ignored on the CPU
-    amp: Literal["none", "bf16", "fp16"] = "none"
+    amp: Literal["none", "bf16", "fp16"] = "bf16"
+    #: channels-last memory format on CUDA (faster convolutions under AMP); ignored on the CPU
+    channels_last: bool = True
     num_workers: int = field(default=0, metadata=check(lambda v: v >= 0, ">= 0"))
     seed: int = 0
     #: evaluate every k epochs (the last epoch always)
@@ -96,28 +104,78 @@ class TrainResult:
 
 
 # -- augmentation and schedule ---------------------------------------------------------
-def augment(images: torch.Tensor, padding: int, flip: bool, fill: torch.Tensor,
-            generator: torch.Generator) -> torch.Tensor:
-    """Random crop of the ``padding``-padded images and random horizontal flip, per image.
+def padding_fill(dataset: str) -> torch.Tensor:
+    """The normalised value (per channel) of a black pixel: what the random crop pads with."""
+    mean, std = MEAN_STD[dataset]
+    return -torch.tensor(mean) / torch.tensor(std)
 
-    ``fill`` (3,) is the padding value per channel: the normalised value of a black pixel,
-    so the padding matches a crop of the raw image padded with zeros.
-    """
+
+def _draw(n: int, padding: int, flip: bool, generator: torch.Generator
+          ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+    """One batch's crop offsets (dy, dx) and flip mask, drawn on the CPU in a fixed order."""
+    dy = dx = mask = None
+    if padding > 0:
+        dy = torch.randint(0, 2 * padding + 1, (n,), generator=generator)
+        dx = torch.randint(0, 2 * padding + 1, (n,), generator=generator)
+    if flip:
+        mask = torch.rand(n, generator=generator) < 0.5
+    return dy, dx, mask
+
+
+def _apply(images: torch.Tensor, padding: int, fill: torch.Tensor, dy: torch.Tensor | None,
+           dx: torch.Tensor | None, mask: torch.Tensor | None) -> torch.Tensor:
+    """Crop the ``padding``-padded images at (dy, dx) and flip where ``mask``; the draws on ``images``' device."""
     n, c, h, w = images.shape
     device = images.device
-    if padding > 0:
+    if dy is not None and dx is not None:
         padded = fill.to(images).view(1, c, 1, 1).expand(n, c, h + 2 * padding, w + 2 * padding).clone()
         padded[:, :, padding:padding + h, padding:padding + w] = images
-        dy = torch.randint(0, 2 * padding + 1, (n,), generator=generator).to(device)
-        dx = torch.randint(0, 2 * padding + 1, (n,), generator=generator).to(device)
         rows = (dy[:, None] + torch.arange(h, device=device))[:, None, :, None]
         cols = (dx[:, None] + torch.arange(w, device=device))[:, None, None, :]
         images = padded[torch.arange(n, device=device)[:, None, None, None],
                         torch.arange(c, device=device)[None, :, None, None], rows, cols]
-    if flip:
-        mask = (torch.rand(n, generator=generator) < 0.5).to(device)
+    if mask is not None:
         images = torch.where(mask[:, None, None, None], images.flip(3), images)
     return images
+
+
+def augment(images: torch.Tensor, padding: int, flip: bool, fill: torch.Tensor,
+            generator: torch.Generator) -> torch.Tensor:
+    """Random crop of the ``padding``-padded images and random horizontal flip, per image.
+
+    ``fill`` (3,) is the padding value per channel: the normalised value of a black pixel
+    (``padding_fill``), so the padding matches a crop of the raw image padded with zeros.
+    """
+    dy, dx, mask = _draw(len(images), padding, flip, generator)
+    move = (lambda t: None if t is None else t.to(images.device))  # noqa: E731
+    return _apply(images, padding, fill, move(dy), move(dx), move(mask))
+
+
+@dataclass(frozen=True)
+class _EpochPlan:
+    """An epoch's index batches and augmentation draws, on the training device."""
+
+    batches: tuple[torch.Tensor, ...]
+    draws: tuple[tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None], ...]
+
+
+def _epoch_plan(n: int, batch_size: int, padding: int, flip: bool, generator: torch.Generator,
+                device: torch.device) -> _EpochPlan:
+    """Draw the permutation, then each batch's augmentation, in the order ``augment`` draws them
+    batch by batch; copy everything to ``device`` in one transfer."""
+    cpu_batches = _batches(n, batch_size, generator)
+    cpu_draws = [_draw(len(b), padding, flip, generator) for b in cpu_batches]
+    sizes = [len(b) for b in cpu_batches]
+    parts = [torch.cat(cpu_batches)]
+    kinds = [d is not None for d in cpu_draws[0]]
+    parts += [torch.cat([d[k] for d in cpu_draws]).long() for k in range(3) if kinds[k]]
+    packed = torch.stack(parts)
+    moved = packed.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else packed.to(device)
+    rows = iter(moved)
+    batches = tuple(next(rows).split(sizes))
+    columns = [tuple(next(rows).split(sizes)) if kinds[k] else (None,) * len(sizes) for k in range(3)]
+    draws = tuple((dy, dx, None if m is None else m.bool()) for dy, dx, m in zip(*columns))
+    return _EpochPlan(batches, draws)
 
 
 def _lr_factor(step: int, total: int, warmup: int) -> float:
@@ -139,23 +197,29 @@ def _autocast(device: torch.device, amp: str):
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, data: ImageSet, *, batch_size: int = 512, amp: str = "none") -> tuple[float, float]:
-    """(mean cross-entropy, top-1 accuracy in %) of ``model`` in eval mode over ``data``."""
+def evaluate(model: nn.Module, data: ImageSet, *, batch_size: int = 512, amp: str = "none",
+             channels_last: bool = False) -> tuple[float, float]:
+    """(mean cross-entropy, top-1 accuracy in %) of ``model`` in eval mode over ``data``.
+
+    Sums stay on the device until the end (one host sync per call).
+    """
     device = next(model.parameters()).device
+    fmt = torch.channels_last if channels_last and device.type == "cuda" else torch.contiguous_format
     was_training = model.training
     model.eval()
-    loss_sum, correct = 0.0, 0
+    loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+    correct = torch.zeros((), device=device, dtype=torch.int64)
     try:
         for start in range(0, len(data), batch_size):
-            x = data.images[start:start + batch_size].to(device, non_blocking=True)
+            x = data.images[start:start + batch_size].to(device, non_blocking=True).contiguous(memory_format=fmt)
             y = data.labels[start:start + batch_size].to(device, non_blocking=True)
             with _autocast(device, amp):
                 logits = model(x)
-            loss_sum += float(F.cross_entropy(logits.float(), y, reduction="sum"))
-            correct += int((logits.argmax(1) == y).sum())
+            loss_sum += F.cross_entropy(logits.float(), y, reduction="sum")
+            correct += (logits.argmax(1) == y).sum()
     finally:
         model.train(was_training)
-    return loss_sum / len(data), 100.0 * correct / len(data)
+    return float(loss_sum) / len(data), 100.0 * int(correct) / len(data)
 
 
 # -- checkpoints ------------------------------------------------------------------------
@@ -166,8 +230,15 @@ def _atomic_save(obj: Any, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _fingerprint(cell: Cell, settings: TrainSettings, dataset: str, C: int, N: int, n_train: int) -> dict[str, Any]:
+def _fingerprint(cell: Cell, settings: TrainSettings, dataset: str, C: int, N: int, n_train: int,
+                 device: torch.device) -> dict[str, Any]:
+    """What the weights depend on. CUDA-only switches enter with the value in effect on
+    ``device``, and ``channels_last`` only when in effect, so CPU checkpoints written before
+    these switches existed still resume."""
     recipe = {k: v for k, v in to_mapping(settings).items() if k not in _RESUMABLE_KEYS}
+    recipe["amp"] = settings.amp if device.type == "cuda" else "none"
+    if not (settings.channels_last and device.type == "cuda"):
+        recipe.pop("channels_last")
     return {"arch": cell.arch, "dataset": dataset, "C": C, "N": N, "n_train": n_train, **recipe}
 
 
@@ -224,14 +295,19 @@ def _batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.
 def _train_epoch(model: nn.Module, stream: Iterable[tuple[torch.Tensor, torch.Tensor]],
                  optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LRScheduler,
                  scaler: torch.amp.GradScaler, *, device: torch.device, amp: str, label_smoothing: float,
-                 augmentation: Callable[[torch.Tensor], torch.Tensor]) -> tuple[float, float]:
-    """One pass of SGD over ``stream``; (mean loss, accuracy in %) on the augmented batches."""
+                 augmentation: Callable[[int, torch.Tensor], torch.Tensor],
+                 memory_format: torch.memory_format = torch.contiguous_format) -> tuple[float, float]:
+    """One pass of SGD over ``stream``; (mean loss, accuracy in %) on the augmented batches.
+
+    ``augmentation(k, x)`` augments batch ``k``. Loss and accuracy are summed on the device
+    and read once at the end.
+    """
     loss_sum = torch.zeros((), device=device, dtype=torch.float64)
     correct = torch.zeros((), device=device, dtype=torch.int64)
     seen = 0
-    for x, y in stream:
+    for k, (x, y) in enumerate(stream):
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        x = augmentation(x)
+        x = augmentation(k, x).contiguous(memory_format=memory_format)
         with _autocast(device, amp):
             logits = model(x)
             loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
@@ -255,15 +331,23 @@ def train_cell(cell: Cell, *, train: ImageSet, test: ImageSet, valid: ImageSet |
     With ``checkpoint_path`` the state is saved after every epoch; an existing checkpoint of
     the same run is resumed, one of another run raises ``RunDirError``.
     """
-    s = settings
-    num_classes = _check_sets(train, {"test": test, "valid": valid})
+    _check_sets(train, {"test": test, "valid": valid})
     device = resolve_device(device) if isinstance(device, str) else torch.device(device)
+    with training_numerics(device):
+        return _train(cell, train, test, valid, settings, C, N, device, checkpoint_path, progress)
+
+
+def _train(cell: Cell, train: ImageSet, test: ImageSet, valid: ImageSet | None, s: TrainSettings, C: int, N: int,
+           device: torch.device, checkpoint_path: Path | str | None, progress: Progress | None) -> TrainResult:
+    num_classes = dataset_spec(train.dataset).num_classes
     resolution = train.images.shape[-1]
     padding = s.crop_padding if s.crop_padding is not None else resolution // 8
-    fill = -torch.tensor(MEAN_STD[train.dataset][0]) / torch.tensor(MEAN_STD[train.dataset][1])
+    fill = padding_fill(train.dataset).to(device)
     amp = s.amp if device.type == "cuda" else "none"
+    channels_last = s.channels_last and device.type == "cuda"
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
 
-    model = build_network(cell, C=C, N=N, num_classes=num_classes, seed=s.seed).to(device)
+    model = build_network(cell, C=C, N=N, num_classes=num_classes, seed=s.seed).to(device, memory_format=fmt)
     optimizer = torch.optim.SGD(model.parameters(), lr=s.lr, momentum=s.momentum, nesterov=s.nesterov,
                                 weight_decay=s.weight_decay)
     steps_per_epoch = math.ceil(len(train) / s.batch_size)
@@ -272,7 +356,7 @@ def train_cell(cell: Cell, *, train: ImageSet, test: ImageSet, valid: ImageSet |
     scaler = torch.amp.GradScaler(device.type, enabled=amp == "fp16")
 
     path = Path(checkpoint_path) if checkpoint_path is not None else None
-    fingerprint = _fingerprint(cell, s, train.dataset, C, N, len(train))
+    fingerprint = _fingerprint(cell, s, train.dataset, C, N, len(train), device)
     start_epoch, history, elapsed = 0, [], 0.0
     if path is not None and path.exists():
         state = _load_checkpoint(path, fingerprint)
@@ -292,22 +376,22 @@ def train_cell(cell: Cell, *, train: ImageSet, test: ImageSet, valid: ImageSet |
     for epoch in range(start_epoch, s.epochs):
         tic = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
-        generator = _epoch_generator(s.seed, epoch)
-        batches = _batches(len(train), s.batch_size, generator)
+        plan = _epoch_plan(len(train), s.batch_size, padding, s.flip, _epoch_generator(s.seed, epoch), device)
         if s.num_workers == 0:
-            stream = ((train_x[idx.to(device)], train_y[idx.to(device)]) for idx in batches)
+            stream = ((train_x[idx], train_y[idx]) for idx in plan.batches)
         else:
-            stream = DataLoader(loader_set, batch_sampler=[b.tolist() for b in batches], num_workers=s.num_workers,
-                                pin_memory=device.type == "cuda")
+            stream = DataLoader(loader_set, batch_sampler=[b.tolist() for b in plan.batches],
+                                num_workers=s.num_workers, pin_memory=device.type == "cuda")
         train_loss, train_acc = _train_epoch(model, stream, optimizer, scheduler, scaler, device=device, amp=amp,
-                                             label_smoothing=s.label_smoothing,
-                                             augmentation=lambda x: augment(x, padding, s.flip, fill, generator))
+                                             label_smoothing=s.label_smoothing, memory_format=fmt,
+                                             augmentation=lambda k, x: _apply(x, padding, fill, *plan.draws[k]))
         last = epoch + 1 == s.epochs
         evaluated = last or (epoch + 1) % s.eval_every == 0
-        test_acc = evaluate(model, test, batch_size=s.batch_size, amp=amp)[1] if evaluated else None
+        test_acc = (evaluate(model, test, batch_size=s.batch_size, amp=amp, channels_last=channels_last)[1]
+                    if evaluated else None)
         valid_acc = None
         if evaluated and valid is not None:
-            valid_acc = evaluate(model, valid, batch_size=s.batch_size, amp=amp)[1]
+            valid_acc = evaluate(model, valid, batch_size=s.batch_size, amp=amp, channels_last=channels_last)[1]
         seconds = time.perf_counter() - tic
         elapsed += seconds
         history.append({"epoch": epoch + 1, "lr": lr, "train_loss": train_loss,
@@ -329,6 +413,37 @@ def train_cell(cell: Cell, *, train: ImageSet, test: ImageSet, valid: ImageSet |
     return TrainResult(arch=cell.arch, dataset=train.dataset, epochs=s.epochs, train_acc=final["train_acc"],
                        train_loss=final["train_loss"], valid_acc=final["valid_acc"], test_acc=final["test_acc"],
                        wall_time_s=elapsed, device=device_name(device), history=tuple(history), model=model)
+
+
+def peak_train_memory(cell: Cell, *, num_classes: int, resolution: int, batch_size: int, C: int = 16, N: int = 5,
+                      device: torch.device | str = "cuda", amp: str = "bf16", channels_last: bool = True) -> int | None:
+    """Peak GPU memory (bytes) of one training step of ``cell`` at ``batch_size``; None off CUDA.
+
+    The basis for how many training tasks share a GPU (``evonas.devices.per_gpu_from_memory``):
+    measure the largest candidate once.
+    """
+    device = torch.device(device)
+    if device.type != "cuda":
+        return None
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    with training_numerics(device), torch.cuda.device(device):
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        base = torch.cuda.memory_allocated(device)
+        model = build_network(cell, C=C, N=N, num_classes=num_classes).to(device, memory_format=fmt).train()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        x = torch.randn(batch_size, 3, resolution, resolution, device=device).contiguous(memory_format=fmt)
+        y = torch.randint(0, num_classes, (batch_size,), device=device)
+        for _ in range(2):  # the second step holds the momentum buffers too
+            with _autocast(device, amp):
+                loss = F.cross_entropy(model(x).float(), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        torch.cuda.synchronize(device)
+        peak = torch.cuda.max_memory_allocated(device) - base
+        del model, optimizer, x, y, loss
+    return int(peak)
 
 
 # -- trained model files ----------------------------------------------------------------

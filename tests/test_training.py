@@ -2,18 +2,22 @@
 from __future__ import annotations
 
 import math
+import pickle
 import warnings
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 
-from evonas.datasets import MEAN_STD, load_images
+from evonas.datasets import load_images
 from evonas.errors import ConfigError, DataError, RunDirError
 from evonas.schema import from_mapping
 from evonas.space import Cell
-from evonas.training import (TrainSettings, _lr_factor, augment, evaluate, export_program,
-                             export_torchscript, load_model_file, save_model, train_cell)
+from evonas.training import (TrainSettings, _apply, _epoch_plan, _fingerprint, _lr_factor, augment, evaluate,
+                             export_program, export_torchscript, load_model_file, padding_fill, peak_train_memory,
+                             save_model, train_cell)
+from fixtures_data import write_cifar10
 
 CELL = Cell.parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|")
 SETTINGS = TrainSettings(epochs=3, batch_size=64, seed=3)
@@ -164,10 +168,67 @@ def test_augment_crops_windows_of_the_padded_image_and_flips():
     assert all(torch.equal(flipped[i], images[i]) or torch.equal(flipped[i], images[i].flip(2)) for i in range(2))
 
 
-def test_black_padding_value_is_the_normalised_zero():
-    mean, std = MEAN_STD["cifar10"]
-    fill = -torch.tensor(mean) / torch.tensor(std)
+def test_padding_fill_is_what_the_data_pipeline_makes_of_a_black_pixel(tmp_path):
+    """The crop pads with the value load_images gives a black pixel: read a black image back."""
+    written = write_cifar10(tmp_path)
+    black = np.zeros((2, 32, 32, 3), dtype=np.uint8)
+    with open(tmp_path / "cifar-10-batches-py" / "test_batch", "wb") as f:
+        pickle.dump({"batch_label": "testing batch 1 of 1", "data": black.transpose(0, 3, 1, 2).reshape(2, -1),
+                     "labels": [0, 1]}, f, protocol=2)
+    assert len(written["test"][0]) == 6
+    images = load_images("cifar10", root=tmp_path, split="test").images
+    fill = padding_fill("cifar10")
+    assert fill.shape == (3,)
+    torch.testing.assert_close(images, fill.view(1, 3, 1, 1).expand_as(images), rtol=0, atol=1e-6)
+    # a crop of a black image padded with the fill is black again, wherever it lands
+    cropped = augment(images, 4, True, fill, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(cropped, images, rtol=0, atol=1e-6)
     assert fill[0] == pytest.approx((0 - 125.3 / 255) / (63.0 / 255))
+    assert not torch.equal(padding_fill("cifar100"), fill)
+
+
+def test_epoch_plan_repeats_augment_batch_by_batch():
+    """The draws made up front for an epoch are those augment would make batch by batch."""
+    images = torch.randn(10, 3, 8, 8)
+    fill = torch.tensor([0.5, -0.5, 1.0])
+    plan = _epoch_plan(10, 4, 2, True, torch.Generator().manual_seed(7), torch.device("cpu"))
+    g = torch.Generator().manual_seed(7)
+    batches = torch.randperm(10, generator=g).split(4)
+    assert [b.tolist() for b in plan.batches] == [b.tolist() for b in batches]
+    for k, idx in enumerate(batches):
+        expected = augment(images[idx], 2, True, fill, g)
+        assert torch.equal(_apply(images[plan.batches[k]], 2, fill, *plan.draws[k]), expected), k
+    bare = _epoch_plan(10, 4, 0, False, torch.Generator().manual_seed(7), torch.device("cpu"))
+    assert all(d == (None, None, None) for d in bare.draws) and len(bare.batches) == 3
+
+
+def test_cuda_switches_are_off_the_cpu_fingerprint():
+    """bf16 and channels-last are CUDA-only: a CPU checkpoint's fingerprint does not change with them."""
+    cpu = torch.device("cpu")
+    a = _fingerprint(CELL, TrainSettings(), "cifar10", 8, 1, 256, cpu)
+    b = _fingerprint(CELL, TrainSettings(amp="none", channels_last=False), "cifar10", 8, 1, 256, cpu)
+    assert a == b and a["amp"] == "none" and "channels_last" not in a
+    gpu = _fingerprint(CELL, TrainSettings(), "cifar10", 8, 1, 256, torch.device("cuda"))
+    assert gpu["amp"] == "bf16" and gpu["channels_last"] is True
+    assert TrainSettings().amp == "bf16" and TrainSettings().channels_last
+
+
+def test_peak_train_memory_is_none_off_cuda():
+    assert peak_train_memory(CELL, num_classes=10, resolution=32, batch_size=8, C=8, N=1, device="cpu") is None
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_training_runs_bf16_channels_last_and_restores_flags(data):
+    from evonas.devices import configure_scoring, scoring_flags
+
+    flags = configure_scoring()
+    result = train_cell(CELL, train=data[0], test=data[1], settings=replace(SETTINGS, epochs=2), C=8, N=1,
+                        device="cuda")
+    assert scoring_flags() == flags
+    assert 0.0 <= result.test_acc <= 100.0 and result.history[-1]["train_loss"] < result.history[0]["train_loss"] + 1
+    assert next(result.model.parameters()).device.type == "cuda"
+    peak = peak_train_memory(CELL, num_classes=10, resolution=32, batch_size=64, C=8, N=1)
+    assert peak is not None and peak > 0
 
 
 def test_lr_factor_warmup_then_cosine_to_zero():
