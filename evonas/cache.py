@@ -2,7 +2,7 @@
 
 One file per (score, its settings, seed, data set, data source, network shape, device
 kind) under ``cache.dir``; its first line is a JSON header with that key, each further line
-``canonical<TAB>value``. Files whose header does not match (foreign) or lines that do not
+``arch<TAB>value``: the value of that cell, a reduced one (``Cell.reduced``) when the search writes it. Files whose header does not match (foreign) or lines that do not
 parse (corrupt, e.g. cut by a crash) are ignored with one warning, never fatal.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any, Mapping
 __all__ = ["ScoreCache", "cache_key"]
 
 log = logging.getLogger("evonas")
-MAGIC = "evonas-score-cache-v1"
+MAGIC = "evonas-score-cache-v2"  # v2: lines are keyed by the (reduced) arch string, not the class
 
 
 def cache_key(score: str, settings: Mapping[str, Any], *, seed: int, dataset: str, data_root: str | None,
@@ -33,7 +33,7 @@ def _file_name(key: Mapping[str, Any]) -> str:
 
 
 class ScoreCache:
-    """Values of one score under one key, by canonical form; appended and flushed per value."""
+    """Values of one score under one key, by arch string; appended and flushed per value."""
 
     def __init__(self, directory: str | Path, key: Mapping[str, Any]) -> None:
         self.key = json.loads(json.dumps(dict(key), sort_keys=True))
@@ -60,23 +60,23 @@ class ScoreCache:
             for line in f:
                 parts = line.rstrip("\n").split("\t")
                 try:
-                    canonical, value = parts[0], float(parts[1])
-                    if len(parts) != 2 or not canonical:
+                    arch, value = parts[0], float(parts[1])
+                    if len(parts) != 2 or not arch:
                         raise ValueError
                 except (IndexError, ValueError):
                     bad += 1
                     continue
-                self.values[canonical] = value
+                self.values[arch] = value
         if bad:
             log.warning(f"score cache {self.path}: ignored {bad} unreadable line(s)")
 
-    def get(self, canonical: str) -> float | None:
-        return self.values.get(canonical)
+    def get(self, arch: str) -> float | None:
+        return self.values.get(arch)
 
-    def put(self, canonical: str, value: float) -> None:
-        if canonical in self.values:
+    def put(self, arch: str, value: float) -> None:
+        if arch in self.values:
             return
-        self.values[canonical] = value
+        self.values[arch] = value
         self.path.parent.mkdir(parents=True, exist_ok=True)
         new = not self.path.exists() or self.path.stat().st_size == 0
         with open(self.path, "a", encoding="utf-8") as f:
@@ -84,7 +84,7 @@ class ScoreCache:
                 f.write(json.dumps(self.key, sort_keys=True) + "\n")
             elif not _ends_with_newline(self.path):
                 f.write("\n")
-            f.write(f"{canonical}\t{value!r}\n" if math.isfinite(value) else f"{canonical}\t{value}\n")
+            f.write(f"{arch}\t{value!r}\n" if math.isfinite(value) else f"{arch}\t{value}\n")
             f.flush()
             os.fsync(f.fileno())
 

@@ -1,9 +1,12 @@
 """Scoring a population through a pool, never scoring an isomorphic cell twice.
 
-Within a run, a memo by canonical form answers cells already scored (in this process or,
+Every cell is replaced by its cheapest equivalent (``Cell.reduced``, one per isomorphism
+class) before it is scored: an evaluation names the cell its values belong to, whichever
+member of the class the search proposed (the first proposed one is kept in ``proposed``).
+Within a run, a memo by canonical form answers classes already scored (in this process or,
 on resume, read back from candidates.csv). Across runs, an optional score cache answers
-single scores computed before under the same settings; only what is missing goes to the
-pool, and each new result is appended to the log the moment it arrives.
+single scores of the reduced cell computed before under the same settings; only what is
+missing goes to the pool, and each new result is appended to the log the moment it arrives.
 """
 from __future__ import annotations
 
@@ -24,11 +27,13 @@ class Evaluator:
 
     def __init__(self, pool: Pool, scores: tuple[str, ...], *, log: CandidateLog | None = None,
                  memo: dict[str, Evaluation] | None = None, caches: dict[str, ScoreCache] | None = None,
-                 on_result: Callable[[Evaluation], None] | None = None) -> None:
+                 on_result: Callable[[Evaluation], None] | None = None,
+                 proposed: dict[str, str] | None = None) -> None:
         self.pool = pool
         self.scores = tuple(scores)
         self.log = log
         self.memo: dict[str, Evaluation] = dict(memo or {})
+        self.proposed: dict[str, str] = dict(proposed or {})  # canonical -> the arch the search first proposed
         self.caches = caches or {}
         self.on_result = on_result
         self.generation = 0
@@ -53,8 +58,9 @@ class Evaluator:
                 waiting[key].append(i)
             else:
                 waiting[key] = [i]
-                new.append(cell)
-        cached = {cell.arch: self._cached(cell.canonical) for cell in new}
+                new.append(cell.reduced)
+                self.proposed.setdefault(key, cell.arch)
+        cached = {cell.arch: self._cached(cell.arch) for cell in new}
         todo = {cell.arch: tuple(s for s in self.scores if s not in cached[cell.arch]) for cell in new}
         from_cache = [Evaluation(c.arch, c.index, cached[c.arch], device="cache") for c in new if not todo[c.arch]]
         self.n_cached += len(from_cache)
@@ -62,12 +68,12 @@ class Evaluator:
         for ev in itertools.chain(from_cache, computed):
             key = Cell.from_string(ev.arch).canonical
             if ev.device != "cache":
-                self._store(key, ev, cached[ev.arch])
+                self._store(ev, cached[ev.arch])
             self.memo[key] = ev
             self.n_scored += 1
             self.score_seconds += ev.wall_time
             if self.log is not None:
-                self.log.append(ev, self.generation)
+                self.log.append(ev, self.generation, proposed=self.proposed[key])
             if self.on_result is not None:
                 self.on_result(ev)
             for i in waiting[key]:
@@ -77,15 +83,15 @@ class Evaluator:
                 self.memo[cell.canonical] = self.memo.pop(cell.canonical)
         return results
 
-    def _cached(self, canonical: str) -> dict[str, float]:
-        values = {name: cache.get(canonical) for name, cache in self.caches.items()}
+    def _cached(self, arch: str) -> dict[str, float]:
+        values = {name: cache.get(arch) for name, cache in self.caches.items()}
         return {name: v for name, v in values.items() if v is not None}
 
-    def _store(self, canonical: str, ev: Evaluation, cached: dict[str, float]) -> None:
+    def _store(self, ev: Evaluation, cached: dict[str, float]) -> None:
         """Put fresh values into the cache; give the evaluation every score, in objective order."""
         for name, value in ev.values.items():
             if name in self.caches:
-                self.caches[name].put(canonical, value)
+                self.caches[name].put(ev.arch, value)
         merged = {**cached, **ev.values}
         ev.values = {s: merged[s] for s in self.scores if s in merged}
 

@@ -4,7 +4,9 @@
 back with ``evonas.training.load_model_file``) and optionally a TorchScript file next to it.
 A front member trained by the training stage (``RUN_DIR/models/<id>.pt``) is exported with
 its trained weights; anything else is a freshly initialised network (seeded by the run's
-seed), which the result says plainly.
+seed), which the result says plainly. A fresh network is built for the cell's cheapest
+equivalent (``Cell.reduced``, what the run scored and reported), never with dead convolutions
+the user is not told of.
 """
 from __future__ import annotations
 
@@ -29,12 +31,15 @@ class Exported:
     source: str                   # models/<id>.pt, or "fresh (seed N)"
     torchscript: Path | None = None
     hint: str = ""                # how to get trained weights
+    note: str = ""                # the reduction made, or dead edges the cell keeps
 
     def describe(self) -> str:
         what = (f"trained weights from {self.source}" if self.trained else
                 f"a FRESHLY INITIALISED network ({self.source}): it was not trained; {self.hint}")
         lines = [f"wrote {self.path}: {self.arch}", f"  weights: {what}",
                  f"  load:    evonas.training.load_model_file({str(self.path)!r})"]
+        if self.note:
+            lines.insert(1, f"  note:    {self.note}")
         if self.torchscript is not None:
             lines.append(f"  TorchScript: {self.torchscript} (torch.jit.load)")
         return "\n".join(lines)
@@ -62,6 +67,18 @@ def find_member(front: Sequence[Mapping[str, Any]], *, id: int | None = None,
     return (int(same["id"]) if same is not None else None), cell
 
 
+def reduction_note(asked: Cell, built: Cell) -> str:
+    """What the user must know about the exported cell: the reduction made, dead edges it keeps."""
+    notes = []
+    if built != asked:
+        notes.append(f"{asked.arch} was reduced to its cheapest equivalent (same function; dead edges "
+                     f"{asked.describe_edges(asked.dead_edges) or 'none'} dropped)")
+    if built.dead_edges:
+        notes.append(f"the cell keeps dead edges {built.describe_edges(built.dead_edges)} (their input is always "
+                     f"zero; NAS-Bench-201 counts the cell without them as another cell)")
+    return "; ".join(notes)
+
+
 def export_arch(run: RunDir, out: Path | str, *, id: int | None = None, arch: str | None = None,
                 torchscript: bool = False) -> Exported:
     """Write the model file of front member ``id`` (or of ``arch``) to ``out``."""
@@ -80,15 +97,19 @@ def export_arch(run: RunDir, out: Path | str, *, id: int | None = None, arch: st
         save_model(out, model, Cell.parse(blob["arch"]), dataset=blob["dataset"], C=blob["C"], N=blob["N"],
                    metrics=blob.get("metrics"))
         trained, source, dataset = True, str(weights), blob["dataset"]
+        built = Cell.parse(blob["arch"])
+        note = reduction_note(built, built)
     else:
+        built = cell.reduced
+        note = reduction_note(cell, built)
         dataset = config.train.dataset or config.dataset
         torch.manual_seed(config.seed)
-        model = build_network(cell, C=config.network.C, N=config.network.N,
+        model = build_network(built, C=config.network.C, N=config.network.N,
                               num_classes=dataset_spec(dataset).num_classes).eval()
-        save_model(out, model, cell, dataset=dataset, C=config.network.C, N=config.network.N,
+        save_model(out, model, built, dataset=dataset, C=config.network.C, N=config.network.N,
                    metrics={"trained": False})
         trained, source = False, f"seed {config.seed}, C={config.network.C}, N={config.network.N}"
     ts = export_torchscript(model, dataset_spec(dataset).resolution, torchscript_path(out)) if torchscript else None
     hint = (f"train it with python -m evonas train {run.path} --ids {member} and export again" if member is not None
             else "it is not on the front: train it yourself (evonas.training.train_cell)")
-    return Exported(out, cell.arch, trained, source, ts, hint)
+    return Exported(out, built.arch, trained, source, ts, hint, note)

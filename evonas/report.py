@@ -70,6 +70,9 @@ def describe_pick(config: Config, row: dict[str, Any], run_path: str | Path = "R
     on_front = row.get("id") not in (None, "")
     lines = [f"id          {row['id'] if on_front else '- (not on the front)'}", f"arch        {row['arch']}",
              f"index       {row['index']}"]
+    if row.get("dead_edges"):
+        lines.append(f"dead edges  {row['dead_edges']} (input always zero; NB201 counts the cell without them "
+                     f"as another cell)")
     if why:
         lines.insert(0, f"chosen      {why}")
     lines += [f"{o.score:<11} {float(row[o.score]):.6g}  ({o.direction})" for o in config.objectives

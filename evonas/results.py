@@ -26,7 +26,8 @@ from evonas.errors import RunDirError
 from evonas.pool import Evaluation
 from evonas.space import Cell
 
-__all__ = ["RunDir", "CandidateLog", "default_run_dir", "read_csv", "write_csv"]
+__all__ = ["RunDir", "CandidateLog", "candidate_columns", "dead_edges_text", "default_run_dir", "read_csv",
+           "write_csv"]
 
 CONFIG, CANDIDATES, PARETO, STATE, LOG, PLOT = (
     "config.yaml", "candidates.csv", "pareto.csv", "state.json", "run.log", "pareto.png")
@@ -82,16 +83,32 @@ def _drop_partial_last_line(path: Path) -> None:
             f.truncate(data.rfind(b"\n") + 1)
 
 
+def candidate_columns(scores: Sequence[str]) -> list[str]:
+    return ["generation", "arch", "index", "canonical", "proposed", "dead_edges", "status", *scores,
+            "wall_time_s", "device", "attempts", "error"]
+
+
+def dead_edges_text(arch: str) -> str:
+    """The dead edges of a (reduced) cell that its isomorphism class cannot lose, e.g. ``3<-2 nor_conv_3x3``."""
+    cell = Cell.from_string(arch)
+    return cell.describe_edges(cell.dead_edges)
+
+
 class CandidateLog:
-    """``candidates.csv``: every evaluation is appended and flushed the moment it arrives."""
+    """``candidates.csv``: every evaluation is appended and flushed the moment it arrives.
+
+    ``arch``/``index`` name the cell the values belong to: the cheapest equivalent
+    (``Cell.reduced``) of ``proposed``, the cell the search asked for first in that class.
+    ``dead_edges`` lists dead edges the reported cell keeps (empty for almost every cell).
+    """
 
     def __init__(self, path: Path, scores: Sequence[str]) -> None:
         self.path = path
-        self.columns = ["generation", "arch", "index", "canonical", "status", *scores,
-                        "wall_time_s", "device", "attempts", "error"]
+        self.columns = candidate_columns(scores)
         self.scores = tuple(scores)
         fresh = not path.exists() or path.stat().st_size == 0
         if not fresh:
+            _check_columns(path, self.columns)
             _drop_partial_last_line(path)
         self._file = open(path, "a", newline="")
         self._writer = csv.DictWriter(self._file, fieldnames=self.columns, extrasaction="ignore")
@@ -99,9 +116,10 @@ class CandidateLog:
             self._writer.writeheader()
             self._file.flush()
 
-    def append(self, ev: Evaluation, generation: int) -> None:
+    def append(self, ev: Evaluation, generation: int, *, proposed: str | None = None) -> None:
         row = {"generation": generation, "arch": ev.arch, "index": ev.index,
-               "canonical": Cell.from_string(ev.arch).canonical, "status": ev.status,
+               "canonical": Cell.from_string(ev.arch).canonical, "proposed": proposed or ev.arch,
+               "dead_edges": dead_edges_text(ev.arch), "status": ev.status,
                "wall_time_s": round(ev.wall_time, 4), "device": ev.device, "attempts": ev.attempts,
                "error": ev.error.strip().splitlines()[0] if ev.error else ""}
         row.update({k: _fmt(v) for k, v in ev.values.items()})
@@ -113,14 +131,15 @@ class CandidateLog:
         self._file.close()
 
     @staticmethod
-    def load(path: Path, scores: Sequence[str]) -> dict[str, Evaluation]:
-        """Evaluations already on disk, by canonical form (what a resumed run must not rescore).
-
-        A last line cut short by a crash is ignored.
+    def load(path: Path, scores: Sequence[str]) -> tuple[dict[str, Evaluation], dict[str, str]]:
+        """Evaluations already on disk and the proposed arch of each, by canonical form (what a
+        resumed run must not rescore). A last line cut short by a crash is ignored.
         """
-        if not path.exists():
-            return {}
+        if not path.exists() or path.stat().st_size == 0:
+            return {}, {}
+        _check_columns(path, candidate_columns(scores))
         done: dict[str, Evaluation] = {}
+        proposed: dict[str, str] = {}
         for row in read_csv(path):
             try:
                 values = {s: float(row[s]) for s in scores} if row["status"] == "ok" else {}
@@ -130,7 +149,18 @@ class CandidateLog:
             except (KeyError, TypeError, ValueError):
                 continue
             done[row["canonical"]] = ev
-        return done
+            proposed[row["canonical"]] = row["proposed"] or row["arch"]
+        return done, proposed
+
+
+def _check_columns(path: Path, columns: Sequence[str]) -> None:
+    """Refuse to append to (or resume from) a candidates.csv with other columns."""
+    with open(path, newline="") as f:
+        header = next(csv.reader(f), [])
+    if header != list(columns):
+        raise RunDirError(f"{path} has the columns {header}, this evonas writes {list(columns)} (a run of an "
+                          f"older evonas, whose rows may name other cells than their values belong to, or of "
+                          f"other scores); start a new run")
 
 
 @dataclass(frozen=True)

@@ -135,8 +135,13 @@ def remeasure_front(config: Config, evaluator: Evaluator, pool: Any) -> dict[str
 
 
 def front_rows(config: Config, evaluations: list[Evaluation],
-               remeasured: dict[str, dict[str, float]] | None = None) -> list[dict[str, Any]]:
-    """The non-dominated set of the successful evaluations, ranked, with ids and table columns."""
+               remeasured: dict[str, dict[str, float]] | None = None,
+               proposed: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """The non-dominated set of the successful evaluations, ranked, with ids and table columns.
+
+    ``arch``/``index`` name the evaluated (reduced) cell; ``proposed`` the cell the search asked
+    for (by canonical form), ``dead_edges`` the dead edges the reported cell cannot lose.
+    """
     ok = [ev for ev in evaluations if ev.ok]
     if not ok:
         return []
@@ -147,7 +152,9 @@ def front_rows(config: Config, evaluations: list[Evaluation],
     for rank, i in enumerate(order):
         ev = ok[i]
         cell = Cell.from_string(ev.arch)
-        row: dict[str, Any] = {"id": rank, "arch": ev.arch, "index": ev.index, "canonical": cell.canonical}
+        row: dict[str, Any] = {"id": rank, "arch": ev.arch, "index": ev.index, "canonical": cell.canonical,
+                               "proposed": (proposed or {}).get(cell.canonical, ev.arch),
+                               "dead_edges": cell.describe_edges(cell.dead_edges)}
         row.update(ev.values)
         if remeasured is not None and any(o.score in NOISY_SCORES for o in config.objectives):
             row["remeasured"] = cell.canonical in remeasured
@@ -186,7 +193,7 @@ def run_search(config: Config, run: RunDir, *, resume: bool = False) -> SearchRe
     t0 = time.perf_counter()
     spec = scorer_spec(config)
     spec.validate()
-    memo = CandidateLog.load(run.file(CANDIDATES), spec.scores) if resume else {}
+    memo, proposed = CandidateLog.load(run.file(CANDIDATES), spec.scores) if resume else ({}, {})
     if memo:
         log.info(f"resuming {run.path}: {len(memo)} cells already scored are read back, not rescored")
     candidates = CandidateLog(run.file(CANDIDATES), spec.scores)
@@ -199,15 +206,16 @@ def run_search(config: Config, run: RunDir, *, resume: bool = False) -> SearchRe
                      f"{rc.backend} worker(s); objectives "
                      + ", ".join(f"{o.direction} {o.score}" for o in config.objectives))
             caches = open_caches(config, spec, pool.device_kind)
-            evaluator = Evaluator(pool, spec.scores, log=candidates, memo=memo, caches=caches)
+            evaluator = Evaluator(pool, spec.scores, log=candidates, memo=memo, caches=caches, proposed=proposed)
             problem = NB201Problem(config.objectives, evaluator)
             minimize(problem, make_algorithm(config), ("n_gen", config.search.n_gen), seed=config.seed,
                      callback=Progress(config, run, evaluator), verbose=False, copy_algorithm=False)
             remeasured = remeasure_front(config, evaluator, pool)
     finally:
         candidates.close()
-    rows = benchmark_columns(front_rows(config, list(evaluator.memo.values()), remeasured), config)
-    columns = list(rows[0]) if rows else ["id", "arch", "index", "canonical", *spec.scores]
+    rows = benchmark_columns(front_rows(config, list(evaluator.memo.values()), remeasured, evaluator.proposed),
+                             config)
+    columns = list(rows[0]) if rows else ["id", "arch", "index", "canonical", "proposed", "dead_edges", *spec.scores]
     run.write_pareto(rows, columns)
     failed = sum(not ev.ok for ev in evaluator.memo.values())
     wall = time.perf_counter() - t0

@@ -1,15 +1,20 @@
-"""The NAS-Bench-201 cell space: encoding, arch strings, connectivity, canonical form.
+"""The NAS-Bench-201 cell space: encoding, arch strings, connectivity, canonical form, reduction.
 
 One encoding is used everywhere in evonas: a tuple of 6 ints, one per edge, in the
 order the arch string lists them, ``(1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2)``; each int
 indexes ``OPS``. Other libraries (NASLib) order ops and edges differently: convert at
 the boundary, never here.
+
+Isomorphic cells (equal ``canonical``) compute the same function but not at the same cost:
+the network still runs edges whose output never reaches the cell output, or whose input is
+always zero. ``Cell.reduced`` is the cheapest member of a cell's isomorphism class, one per
+class; evonas scores, reports and exports that cell.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -131,6 +136,41 @@ class Cell:
         return _N_NODES - 1 in reach
 
     @cached_property
+    def dead_edges(self) -> tuple[int, ...]:
+        """Non-``none`` edges on no input->output path: their output never reaches node 3, or
+        their input is never reached from node 0 (it is always zero)."""
+        forward, backward = {0}, {_N_NODES - 1}
+        for e, (target, source) in enumerate(EDGES):
+            if source in forward and self.ops[e] != 0:
+                forward.add(target)
+        for e, (target, source) in reversed(list(enumerate(EDGES))):
+            if target in backward and self.ops[e] != 0:
+                backward.add(source)
+        return tuple(e for e, (target, source) in enumerate(EDGES)
+                     if self.ops[e] != 0 and not (source in forward and target in backward))
+
+    @cached_property
+    def reduced(self) -> "Cell":
+        """The cheapest cell of this cell's isomorphism class (the same ``canonical``).
+
+        Cheapest by the count of 3x3 convolutions, then 1x1 convolutions, then pools, then
+        non-``none`` edges (the encoding breaks the remaining ties): every op costs the same
+        wherever it sits in the cell, so this is the class's minimum of fvcore FLOPs and of
+        parameters for every network shape (tested over all cells against the shipped table).
+        Dead edges are dropped unless NB201's class keeps them apart: ``(#+#)@op`` (an op on a
+        node that sums only zeros) is a class of its own, so such an edge stays (see ``dead_edges``).
+        """
+        return Cell(_cheapest_of_class()[self.canonical])
+
+    @property
+    def is_reduced(self) -> bool:
+        return self.reduced == self
+
+    def describe_edges(self, edges: Sequence[int]) -> str:
+        """``"3<-2 nor_conv_3x3, 2<-0 skip_connect"`` for the given edge positions."""
+        return ", ".join(f"{EDGES[e][0]}<-{EDGES[e][1]} {OPS[self.ops[e]]}" for e in edges)
+
+    @cached_property
     def canonical(self) -> str:
         """A string equal for cells NAS-Bench-201 deems isomorphic (its ``isomorph_key``).
 
@@ -152,6 +192,24 @@ class Cell:
                     terms.append(f"({value})@{op}")
             nodes[target] = "+".join(sorted(terms))
         return nodes[_N_NODES - 1]
+
+
+_COST_ORDER = (OPS.index("nor_conv_3x3"), OPS.index("nor_conv_1x1"), OPS.index("avg_pool_3x3"))
+
+
+def _cost_key(ops: tuple[int, ...]) -> tuple:
+    return (*(ops.count(op) for op in _COST_ORDER), sum(o != 0 for o in ops), ops)
+
+
+@lru_cache(maxsize=1)
+def _cheapest_of_class() -> dict[str, tuple[int, ...]]:
+    """canonical -> encoding of the cheapest member of that class (built once, about 0.2 s)."""
+    best: dict[str, tuple[int, ...]] = {}
+    for cell in all_cells():
+        known = best.get(cell.canonical)
+        if known is None or _cost_key(cell.ops) < _cost_key(known):
+            best[cell.canonical] = cell.ops
+    return best
 
 
 def all_cells() -> Iterator[Cell]:

@@ -1,4 +1,8 @@
-"""Duplicate elimination by canonical form: isomorphic cells count as the same individual."""
+"""Duplicate elimination by canonical form: isomorphic cells count as the same individual.
+
+They are the same individual for the search: every member of a class is scored as the class's
+cheapest cell (``Cell.reduced``), so all of them carry the same objective values.
+"""
 from __future__ import annotations
 
 import numpy as np

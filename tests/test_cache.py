@@ -74,7 +74,7 @@ def test_evaluator_memo_keeps_submission_order_when_some_cells_come_from_the_cac
     pool = SerialPool(spec)
     cache = ScoreCache(tmp_path, cache_key("params", {}, seed=0, dataset="cifar10", data_root=None, C=8, N=1,
                                            device_kind=pool.device_kind))
-    cache.put(cells[4].canonical, 1.5)  # answered from the cache, so it arrives before the computed ones
+    cache.put(cells[4].reduced.arch, 1.5)  # answered from the cache, so it arrives before the computed ones
     evaluator = Evaluator(pool, ("params",), caches={"params": cache})
     results = evaluator(cells)
     assert list(evaluator.memo) == [c.canonical for c in cells]

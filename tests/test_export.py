@@ -46,7 +46,10 @@ def test_untrained_member_is_exported_fresh_and_said_so(trained_run, tmp_path, c
     said = capsys.readouterr().out
     assert "FRESHLY INITIALISED" in said and f"evonas train {trained_run.path} --ids 0" in said
     model = load_model_file(out)
-    assert torch.load(out, weights_only=True)["arch"] == trained_run.pareto()[0]["arch"]
+    # the hand-made front names index 0, which is not the cheapest of its class: exported reduced, and said so
+    asked = trained_run.pareto()[0]["arch"]
+    assert torch.load(out, weights_only=True)["arch"] == Cell.from_string(asked).reduced.arch
+    assert f"{asked} was reduced to its cheapest equivalent" in said
     assert sum(p.numel() for p in model.parameters()) > 0
 
 
@@ -65,3 +68,21 @@ def test_export_errors(trained_run, tmp_path, capsys, args, needle):
     assert main(["export", str(trained_run.path), *args, "--out", str(tmp_path / "x.pt")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("evonas: error:") and needle in err
+
+
+def test_an_arch_with_dead_convolutions_is_exported_reduced_and_said_so(trained_run, tmp_path, capsys):
+    dear = "|none~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|none~2|"
+    out = tmp_path / "r.pt"
+    assert main(["export", str(trained_run.path), "--arch", dear, "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    reduced = Cell.from_string(dear).reduced
+    assert torch.load(out, weights_only=True)["arch"] == reduced.arch != dear
+    assert f"wrote {out}: {reduced.arch}" in said
+    assert f"{dear} was reduced to its cheapest equivalent" in said
+    assert "2<-0 nor_conv_3x3, 2<-1 nor_conv_3x3, 3<-1 nor_conv_3x3 dropped" in said
+
+
+def test_a_cell_that_keeps_dead_edges_is_exported_with_a_note(trained_run, tmp_path, capsys):
+    kept = "|none~0|+|none~0|none~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
+    assert main(["export", str(trained_run.path), "--arch", kept, "--out", str(tmp_path / "k.pt")]) == 0
+    assert "the cell keeps dead edges 3<-2 nor_conv_3x3" in capsys.readouterr().out

@@ -142,3 +142,19 @@ def test_benchmark_columns_add_nats_figures_only_when_configured():
     out = benchmark_columns(rows, {"dataset": "cifar10", "benchmark": {"path": "x", "hp": "12"}}, lookup=_FakeLookup())
     assert out[1]["nats12_test_acc"] == 93.0 and out[0]["nats12_latency_ms"] == 2.0
     assert out[1]["nats12_latency_ms"] is None and out[0]["nats12_valid_acc"] == 80.0
+
+
+def test_pick_tells_of_dead_edges_the_chosen_cell_keeps(tmp_path, capsys):
+    from evonas.results import read_csv, write_csv
+    from evonas.space import Cell
+
+    run = make_run(tmp_path)
+    rows = read_csv(run / "pareto.csv")
+    kept = Cell.from_string("|none~0|+|none~0|none~1|+|skip_connect~0|none~1|nor_conv_3x3~2|")
+    rows[1].update(arch=kept.arch, index=kept.index, dead_edges=kept.describe_edges(kept.dead_edges))
+    write_csv(run / "pareto.csv", rows, [*rows[0], "dead_edges"])
+    rc, out, err = _pick(run, "--id", "1", capsys=capsys)
+    assert rc == 0, err
+    assert "dead edges  3<-2 nor_conv_3x3" in out
+    rc, out, err = _pick(run, "--id", "0", capsys=capsys)
+    assert "dead edges" not in out

@@ -122,3 +122,88 @@ def test_table_indices_vectorised_agree_with_scalar():
     ops = np.array(list(itertools.islice((c.ops for c in all_cells()), 0, 15625, 97)))
     assert table.indices(ops).tolist() == [Cell(tuple(o)).index for o in ops]
     assert OPS[3] == "nor_conv_3x3"
+
+
+# -- the cheapest equivalent of a cell (what evonas scores, reports and exports) --------------------
+ISSUE_CHEAP = "|skip_connect~0|+|skip_connect~0|avg_pool_3x3~1|+|none~0|skip_connect~1|none~2|"
+ISSUE_DEAR = "|none~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|none~2|"
+
+
+def _live_edges(ops: tuple[int, ...]) -> set[int]:
+    """Independent check: edges on some input->output path of non-none edges."""
+    fwd, back = {0}, {3}
+    for e, (t, s) in enumerate(EDGES):
+        if s in fwd and ops[e]:
+            fwd.add(t)
+    for e, (t, s) in reversed(list(enumerate(EDGES))):
+        if t in back and ops[e]:
+            back.add(s)
+    return {e for e, (t, s) in enumerate(EDGES) if ops[e] and s in fwd and t in back}
+
+
+def test_the_issues_two_isomorphs_reduce_to_one_cell_at_the_lower_cost():
+    table = load_table()
+    flops = table.column("flops_cifar10")
+    cheap, dear = Cell.from_string(ISSUE_CHEAP), Cell.from_string(ISSUE_DEAR)
+    assert cheap.canonical == dear.canonical
+    assert round(float(flops[cheap.index]), 1) == 7.9 and round(float(flops[dear.index]), 1) == 114.9
+    assert cheap.reduced == dear.reduced
+    assert float(flops[dear.reduced.index]) <= float(flops[cheap.index])
+    assert dear.reduced.reduced == dear.reduced and dear.reduced.is_reduced and not dear.is_reduced
+    assert set(dear.dead_edges) == {1, 2, 4}  # 2<-0, 2<-1 never reach node 3; 3<-1 reads the zero node 1
+    assert dear.reduced.dead_edges == ()
+
+
+def test_every_cell_reduces_within_its_class_to_the_class_minimum_of_flops_and_params():
+    """Over all 15,625 cells and the three data sets of the shipped fvcore table."""
+    table = load_table()
+    members: dict[str, list[int]] = defaultdict(list)
+    for i in range(N_ARCHS):
+        members[table.cell(i).canonical].append(i)
+    kinds = [f"{k}_{d}" for d in ("cifar10", "cifar100", "imagenet16-120") for k in ("flops", "params")]
+    for canonical, indices in members.items():
+        cells = [table.cell(i) for i in indices]
+        reduced = {c.reduced for c in cells}
+        assert len(reduced) == 1, canonical          # a function of the class: one representative
+        rep = reduced.pop()
+        assert rep.canonical == canonical and rep.is_connected == cells[0].is_connected
+        assert rep.index in indices
+        for kind in kinds:
+            column = table.column(kind)
+            assert column[rep.index] == column[indices].min(), (canonical, kind)
+        if rep.is_connected:
+            # no dead edge is left that could go without leaving the class
+            for e in rep.dead_edges:
+                ops = list(rep.ops)
+                ops[e] = 0
+                assert Cell(tuple(ops)).canonical != canonical
+
+
+def test_dead_edges_against_an_independent_path_search():
+    for cell in itertools.islice(all_cells(), 0, N_ARCHS, 7):
+        live = _live_edges(cell.ops)
+        assert set(cell.dead_edges) == {e for e in range(6) if cell.ops[e] and e not in live}
+
+
+def test_unavoidable_dead_edges_are_named():
+    # node 2 sums two zeros: NB201 keeps '(#+#)@nor_conv_3x3' apart from a cell without that conv
+    cell = Cell.from_string("|none~0|+|none~0|none~1|+|skip_connect~0|none~1|nor_conv_3x3~2|")
+    assert cell.reduced == cell and cell.dead_edges == (5,)
+    assert cell.describe_edges(cell.dead_edges) == "3<-2 nor_conv_3x3"
+
+
+def test_info_shows_the_reduced_cell_and_the_saving():
+    from evonas.info import arch_info, format_info
+
+    info = arch_info(ISSUE_DEAR)
+    reduced = Cell.from_string(ISSUE_DEAR).reduced
+    assert info["arch"] == ISSUE_DEAR and round(info["flops_M"], 1) == 114.9
+    assert info["dead_edges"] == "2<-0 nor_conv_3x3, 2<-1 nor_conv_3x3, 3<-1 nor_conv_3x3"
+    assert info["reduced"] == reduced.arch and info["reduced_index"] == reduced.index
+    table = load_table()
+    assert info["reduced_flops_M"] == pytest.approx(float(table.column("flops_cifar10")[reduced.index]), rel=1e-6)
+    assert info["reduced_params_M"] == pytest.approx(float(table.column("params_cifar10")[reduced.index]), rel=1e-6)
+    text = format_info(info)
+    assert "114.9 -> 7.877 MFLOPs" in text and "evonas scores, reports and exports the reduced cell" in text
+    cheapest = arch_info(reduced.index)
+    assert cheapest["reduced"] == reduced.arch and "already the cheapest" in format_info(cheapest)
