@@ -1,7 +1,7 @@
 """A score cache shared across runs: a score is never recomputed for the same inputs.
 
-One file per (score, its settings, seed, data set, data source, network shape, device
-kind) under ``cache.dir``; its first line is a JSON header with that key, each further line
+One file per (score, its version, its settings, seed, data set, data source, network shape,
+device kind, the versions of the libraries that change values) under ``cache.dir``; its first line is a JSON header with that key, each further line
 ``arch<TAB>value``: the value of that cell, a reduced one (``Cell.reduced``) when the search writes it. Files whose header does not match (foreign) or lines that do not
 parse (corrupt, e.g. cut by a crash) are ignored with one warning, never fatal.
 """
@@ -15,16 +15,33 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-__all__ = ["ScoreCache", "cache_key"]
+__all__ = ["ScoreCache", "cache_key", "library_versions"]
 
 log = logging.getLogger("evonas")
-MAGIC = "evonas-score-cache-v2"  # v2: lines are keyed by the (reduced) arch string, not the class
+MAGIC = "evonas-score-cache-v3"  # v2: lines keyed by the (reduced) arch string; v3: versions in the key
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries whose releases can change a score's value: torch (major.minor) and fvcore."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    import torch
+
+    try:
+        fvcore = version("fvcore")
+    except PackageNotFoundError:
+        fvcore = "absent"
+    return {"torch": ".".join(str(torch.__version__).split("+")[0].split(".")[:2]), "fvcore": fvcore}
 
 
 def cache_key(score: str, settings: Mapping[str, Any], *, seed: int, dataset: str, data_root: str | None,
               C: int, N: int, device_kind: str) -> dict[str, Any]:
-    return {"magic": MAGIC, "score": score, "settings": dict(sorted(settings.items())), "seed": seed,
-            "dataset": dataset, "data": data_root or "packaged", "C": C, "N": N, "device": device_kind}
+    """Everything a cached value depends on, the score's registered ``version`` and the library versions included."""
+    from evonas.scores import get_score
+
+    return {"magic": MAGIC, "score": score, "version": get_score(score).version,
+            "settings": dict(sorted(settings.items())), "seed": seed, "dataset": dataset,
+            "data": data_root or "packaged", "C": C, "N": N, "device": device_kind, "libraries": library_versions()}
 
 
 def _file_name(key: Mapping[str, Any]) -> str:

@@ -39,6 +39,7 @@ class Evaluator:
         self.generation = 0
         self.n_scored = 0           # new evaluations made by this process (pool or cache)
         self.n_cached = 0           # of which answered entirely from the score cache
+        self.n_cache_values = 0     # single score values read from the score cache
         self.n_reused = 0           # answered from the run's memo
         self.score_seconds = 0.0    # worker time spent scoring
         self.started = time.perf_counter()
@@ -61,6 +62,7 @@ class Evaluator:
                 new.append(cell.reduced)
                 self.proposed.setdefault(key, cell.arch)
         cached = {cell.arch: self._cached(cell.arch) for cell in new}
+        self.n_cache_values += sum(map(len, cached.values()))
         todo = {cell.arch: tuple(s for s in self.scores if s not in cached[cell.arch]) for cell in new}
         from_cache = [Evaluation(c.arch, c.index, cached[c.arch], device="cache") for c in new if not todo[c.arch]]
         self.n_cached += len(from_cache)
@@ -94,6 +96,11 @@ class Evaluator:
                 self.caches[name].put(ev.arch, value)
         merged = {**cached, **ev.values}
         ev.values = {s: merged[s] for s in self.scores if s in merged}
+
+    @property
+    def n_failed(self) -> int:
+        """Classes of this run whose scoring failed."""
+        return sum(not ev.ok for ev in self.memo.values())
 
     def rate(self) -> float:
         """Cells scored per second of wall time since the start."""

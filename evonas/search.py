@@ -71,7 +71,8 @@ def _fmt_eta(seconds: float) -> str:
 
 
 class Progress(Callback):
-    """One line per generation: evaluations, front size, rate, ETA; state.json updated."""
+    """One line per generation: evaluations, values from the cache, failed cells, front size, rate, ETA;
+    state.json updated."""
 
     def __init__(self, config: Config, run: RunDir, evaluator: Evaluator) -> None:
         super().__init__()
@@ -89,9 +90,10 @@ class Progress(Callback):
         best = {o.score: (max if o.direction == "max" else min)(ev.values[o.score] for ev in ok)
                 for o in self.config.objectives} if ok else {}
         best_txt = " ".join(f"{k}={v:.4g}" for k, v in best.items())
-        log.info(f"gen {gen:3d}/{n_gen} | evals {algorithm.evaluator.n_eval:5d} | scored {self.evaluator.n_scored:5d}"
-                 f" ({self.evaluator.n_cached} cached, {self.evaluator.n_reused} reused) | front {front:3d} | {self.evaluator.rate():5.2f} archs/s"
-                 f" | best {best_txt} | ETA {_fmt_eta(eta)}")
+        ev = self.evaluator
+        log.info(f"gen {gen:3d}/{n_gen} | evals {algorithm.evaluator.n_eval:5d} | scored {ev.n_scored:5d}"
+                 f" ({ev.n_cache_values} values from cache, {ev.n_reused} reused) | failed {ev.n_failed} |"
+                 f" front {front:3d} | {ev.rate():5.2f} archs/s | best {best_txt} | ETA {_fmt_eta(eta)}")
         self.run.write_state(generation=gen, n_evaluated=len(self.evaluator.memo))
 
 

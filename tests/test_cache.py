@@ -79,3 +79,40 @@ def test_evaluator_memo_keeps_submission_order_when_some_cells_come_from_the_cac
     results = evaluator(cells)
     assert list(evaluator.memo) == [c.canonical for c in cells]
     assert results[4].values["params"] == 1.5 and results[0].device != "cache"
+
+
+def test_a_new_score_version_or_torch_minor_version_misses_the_cache(tmp_path, monkeypatch):
+    import dataclasses
+
+    import torch
+
+    from evonas.scores import SCORES, get_score
+
+    def key():
+        return cache_key("knas", {"n_batches": 10}, seed=0, dataset="cifar10", data_root=None, C=8, N=1,
+                         device_kind="cpu")
+
+    assert get_score("knas").version == 1 and {"torch", "fvcore"} <= set(key()["libraries"])
+    ScoreCache(tmp_path, key()).put("a", 1.0)
+    assert ScoreCache(tmp_path, key()).get("a") == 1.0
+    major, minor = torch.__version__.split(".")[:2]
+    monkeypatch.setattr(torch, "__version__", f"{major}.{minor}.99+other")    # a patch release: same values
+    assert ScoreCache(tmp_path, key()).get("a") == 1.0
+    monkeypatch.setattr(torch, "__version__", f"{major}.{int(minor) + 1}.0")  # a minor release may change them
+    assert ScoreCache(tmp_path, key()).get("a") is None
+    monkeypatch.undo()
+    monkeypatch.setitem(SCORES, "knas", dataclasses.replace(SCORES["knas"], version=2))
+    assert ScoreCache(tmp_path, key()).get("a") is None
+
+
+def test_register_score_takes_a_version():
+    from evonas.scores import SCORES, register_score
+
+    @register_score("test_versioned", direction="max", version=3)
+    def versioned(ctx, settings):
+        return 1.0
+
+    try:
+        assert SCORES["test_versioned"].version == 3 and SCORES["flops"].version == 1
+    finally:
+        del SCORES["test_versioned"]

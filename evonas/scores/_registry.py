@@ -70,6 +70,7 @@ class ScoreInfo:
     settings: type = NoSettings
     reference: str = ""
     description: str = ""
+    version: int = 1  # bumped whenever a change to the score changes its values (keys the score cache)
 
     def __call__(self, ctx: ScoreContext, settings: Any = None) -> float:
         return float(self.fn(ctx, self.settings() if settings is None else settings))
@@ -84,17 +85,23 @@ SCORES: dict[str, ScoreInfo] = {}
 
 
 def register_score(name: str, *, direction: Direction, needs: tuple[Need, ...] = (),
-                   settings: type = NoSettings, reference: str = "") -> Callable:
-    """Decorator registering ``fn(ctx, settings) -> float`` under ``name``."""
+                   settings: type = NoSettings, reference: str = "", version: int = 1) -> Callable:
+    """Decorator registering ``fn(ctx, settings) -> float`` under ``name``.
+
+    ``version``: bump it with every change that changes the score's values, so that the score
+    cache does not serve values computed before the change.
+    """
     if direction not in ("max", "min"):
         raise ValueError(f"direction must be 'max' or 'min', got {direction!r}")
+    if not isinstance(version, int) or version < 1:
+        raise ValueError(f"version must be a positive int, got {version!r}")
 
     def decorate(fn: Callable[[ScoreContext, Any], float]) -> Callable[[ScoreContext, Any], float]:
         if name in SCORES:
             raise ValueError(f"score {name!r} is registered twice")
         doc = (fn.__doc__ or "").strip().splitlines()
         SCORES[name] = ScoreInfo(name, fn, direction, frozenset(needs), settings, reference,
-                                 doc[0] if doc else "")
+                                 doc[0] if doc else "", version)
         return fn
 
     return decorate
