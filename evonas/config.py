@@ -69,6 +69,10 @@ class RayConfig:
     actors_per_gpu: float = field(default=1.0, metadata=check(lambda v: v > 0, "> 0"))
     max_retries: int = field(default=2, metadata=check(lambda v: v >= 0, ">= 0"))
     connect_timeout_s: float = field(default=10.0, metadata=check(lambda v: v > 0, "> 0"))
+    #: a cell with no result after this long has its worker killed and replaced, and is retried
+    task_timeout_s: float = field(default=600.0, metadata=check(lambda v: v > 0, "> 0"))
+    #: workers not started after this long are given up (none started: an error)
+    start_timeout_s: float = field(default=120.0, metadata=check(lambda v: v > 0, "> 0"))
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,13 @@
 
 Each worker is a long-lived ``Scorer``: it resolves its device, loads the scoring images
 once, and scores arch strings sent to it. ``RayPool.map_unordered`` yields evaluations as
-they finish; a worker that dies is replaced and its cell retried up to ``max_retries``
-times, then reported as failed with the error: a cell is never silently dropped.
+they finish; a worker that dies, or gives no result within ``task_timeout_s``, is killed
+and replaced and its cell retried up to ``max_retries`` times, then reported as failed with
+the reason: a cell is never silently dropped and the run never waits without bound.
 """
 from __future__ import annotations
 
+import logging
 import socket
 import time
 import traceback
@@ -23,7 +25,10 @@ from evonas.errors import ConfigError, EvonasError
 from evonas.scores import ScoreContext, get_score, make_settings
 from evonas.space import Cell
 
-__all__ = ["ScorerSpec", "Evaluation", "Scorer", "SerialPool", "RayPool", "make_pool", "Pool"]
+__all__ = ["ScorerSpec", "Evaluation", "Scorer", "SerialPool", "RayPool", "make_pool", "Pool", "start_ray",
+           "placeable_workers"]
+
+log = logging.getLogger("evonas")
 
 
 @dataclass(frozen=True)
@@ -193,45 +198,137 @@ def _use_cluster_token() -> None:
             pass
 
 
+def start_ray(address: str | None = None, connect_timeout_s: float = 10.0) -> bool:
+    """Connect this process to Ray: check that ``address`` answers, send the cluster token, init.
+
+    ``None`` starts a local Ray unless one is running. Returns True when this call started
+    (or attached) Ray, so that the caller shuts it down when done. Shared by the scoring pool
+    and the training stage.
+    """
+    if address is not None:
+        _check_reachable(address, connect_timeout_s)
+        _use_cluster_token()
+    import ray
+
+    if ray.is_initialized():
+        return False
+    ray.init(address=address, include_dashboard=False, logging_level="ERROR",
+             log_to_driver=True, configure_logging=True)
+    return True
+
+
+def placeable_workers(resources: Mapping[str, float], *, gpu: bool, actors_per_gpu: float) -> int:
+    """How many scoring actors a cluster with these total ``resources`` can hold at once.
+
+    Each actor takes one CPU, and ``1 / actors_per_gpu`` of a GPU when ``gpu``.
+    """
+    cpus = int(resources.get("CPU", 0) + 1e-9)
+    if not gpu:
+        return cpus
+    return min(cpus, int(resources.get("GPU", 0) * actors_per_gpu + 1e-9))
+
+
+def _first_line(err: BaseException) -> str:
+    """The root cause of a Ray error in one line (its last non-empty line)."""
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    return lines[-1] if lines else type(err).__name__
+
+
+@dataclass
+class _Task:
+    """A call in flight on an actor: scoring ``cell`` (attempt ``attempt``), or its start-up (cell None)."""
+
+    actor: Any
+    cell: Cell | None
+    attempt: int
+    deadline: float
+
+
 class RayPool:
-    """Persistent Ray actors, one per CPU slot (or per GPU / fraction of a GPU)."""
+    """Persistent Ray actors, one per CPU slot (or per GPU / fraction of a GPU).
+
+    Never waits without bound: more actors than the cluster can place are capped (with a
+    warning); actors that do not start within ``start_timeout_s`` are given up; a cell with
+    no result within ``task_timeout_s`` has its actor killed and replaced and is retried up to
+    ``max_retries`` times, then reported failed.
+    """
 
     def __init__(self, spec: ScorerSpec, *, num_actors: int | None = None, address: str | None = None,
-                 max_retries: int = 2, actors_per_gpu: float = 1.0, connect_timeout_s: float = 10.0) -> None:
-        if address is not None:
-            _check_reachable(address, connect_timeout_s)
-            _use_cluster_token()
+                 max_retries: int = 2, actors_per_gpu: float = 1.0, connect_timeout_s: float = 10.0,
+                 task_timeout_s: float = 600.0, start_timeout_s: float = 120.0) -> None:
+        spec.validate()
+        started = start_ray(address, connect_timeout_s)
         import ray
 
-        spec.validate()
         self.spec, self.max_retries = spec, max_retries
-        self._started_ray = False
-        if not ray.is_initialized():
-            ray.init(address=address, include_dashboard=False, logging_level="ERROR",
-                     log_to_driver=True, configure_logging=True)
-            self._started_ray = address is None
-        resources = ray.cluster_resources()
-        gpus = resources.get("GPU", 0) if spec.device != "cpu" else 0
-        if spec.device.startswith("cuda") and not gpus:
-            raise ConfigError(f"device: {spec.device!r} was requested but the Ray cluster has no GPU")
-        if gpus:
-            options = {"num_gpus": 1.0 / actors_per_gpu, "num_cpus": 1}
-            default_n = int(gpus * actors_per_gpu)
-        else:
-            options = {"num_cpus": 1, "num_gpus": 0}
-            default_n = max(1, int(resources.get("CPU", 1)))
-        self._actor_cls = ray.remote(**options)(Scorer)
-        self.num_workers = num_actors or default_n
-        self.actors = [self._actor_cls.remote(spec) for _ in range(self.num_workers)]
-        self.device_names = ray.get([a.ping.remote() for a in self.actors])
+        self.task_timeout_s, self.start_timeout_s = task_timeout_s, start_timeout_s
+        self._started_ray = started and address is None
+        self.actors: list[Any] = []
+        self._starting: dict[Any, Any] = {}  # start-up ping -> replacement actor not yet ready
+        try:
+            resources = ray.cluster_resources()
+            gpus = resources.get("GPU", 0) if spec.device != "cpu" else 0
+            if spec.device.startswith("cuda") and not gpus:
+                raise ConfigError(f"device: {spec.device!r} was requested but the Ray cluster has no GPU")
+            options = {"num_gpus": 1.0 / actors_per_gpu, "num_cpus": 1} if gpus else {"num_cpus": 1, "num_gpus": 0}
+            room = placeable_workers(resources, gpu=bool(gpus), actors_per_gpu=actors_per_gpu)
+            where = (f"{resources.get('CPU', 0):g} CPU(s)" + (f", {gpus:g} GPU(s) at ray.actors_per_gpu "
+                                                              f"{actors_per_gpu:g}" if gpus else ""))
+            if room < 1:
+                raise EvonasError(f"the Ray cluster ({where}) has no room for one scoring worker "
+                                  f"(each takes 1 CPU{' and a GPU share' if gpus else ''})")
+            self.num_workers = num_actors or room
+            if self.num_workers > room:
+                log.warning(f"ray.num_actors: {self.num_workers} workers asked for, but the cluster ({where}) "
+                            f"can place {room}; using {room}")
+                self.num_workers = room
+            self._actor_cls = ray.remote(**options)(Scorer)
+            self.actors = [self._actor_cls.remote(spec) for _ in range(self.num_workers)]
+            self.device_names = self._await_start(where)
+        except BaseException:
+            self.close()
+            raise
 
-    def _replace(self, actor: Any) -> Any:
+    def _await_start(self, where: str) -> list[str]:
+        """Wait up to ``start_timeout_s`` for every actor; keep those ready, kill the rest."""
+        import ray
+        from ray.exceptions import RayActorError
+
+        pings = {a.ping.remote(): a for a in self.actors}
+        ready, _ = ray.wait(list(pings), num_returns=len(pings), timeout=self.start_timeout_s)
+        names = []
+        for ref in ready:
+            try:
+                names.append(ray.get(ref))
+            except RayActorError as err:
+                raise EvonasError(f"a Ray scoring worker could not start: {_first_line(err)}") from None
+        if not ready:
+            raise EvonasError(f"no Ray worker started within {self.start_timeout_s:g} s (ray.start_timeout_s): "
+                              f"the cluster ({where}) has no free slot for one, or starting it takes longer")
+        if len(ready) < len(pings):
+            live = {pings[r] for r in ready}
+            for actor in self.actors:
+                if actor not in live:
+                    ray.kill(actor, no_restart=True)
+            log.warning(f"only {len(ready)} of {len(pings)} Ray workers started within {self.start_timeout_s:g} s "
+                        f"(ray.start_timeout_s; the cluster has {where}, some may be in use); going on with "
+                        f"{len(ready)}")
+            self.actors = [a for a in self.actors if a in live]
+            self.num_workers = len(self.actors)
+        return names
+
+    def _drop(self, actor: Any) -> None:
         import ray
 
         ray.kill(actor, no_restart=True)
-        new = self._actor_cls.remote(self.spec)
-        self.actors[self.actors.index(actor)] = new
-        return new
+        if actor in self.actors:
+            self.actors.remove(actor)
+
+    def _spawn(self) -> _Task:
+        """A replacement actor, tracked through its start-up ping."""
+        actor = self._actor_cls.remote(self.spec)
+        self.actors.append(actor)
+        return _Task(actor, None, 0, time.monotonic() + self.start_timeout_s)
 
     @property
     def device_kind(self) -> str:
@@ -244,31 +341,75 @@ class RayPool:
         from ray.exceptions import RayActorError, RayTaskError
 
         queue: deque[tuple[Cell, int]] = deque((c, 1) for c in cells)
-        idle = list(self.actors)
-        pending: dict[Any, tuple[Any, Cell, int]] = {}
-        while queue or pending:
+        pending: dict[Any, _Task] = {ref: _Task(a, None, 0, time.monotonic() + self.start_timeout_s)
+                                     for ref, a in self._starting.items()}
+        starting = set(self._starting.values())
+        idle = [a for a in self.actors if a not in starting]
+        self._starting = {}
+
+        def retry_or_fail(task: _Task, reason: str) -> Evaluation | None:
+            if task.attempt <= self.max_retries:
+                queue.appendleft((task.cell, task.attempt + 1))
+                return None
+            return failed(task.cell, reason, task.attempt)
+
+        def replace(task: _Task) -> None:
+            self._drop(task.actor)
+            new = self._spawn()
+            pending[new.actor.ping.remote()] = new
+
+        while queue or any(t.cell is not None for t in pending.values()):
             while idle and queue:
                 actor = idle.pop()
                 cell, attempt = queue.popleft()
-                pending[actor.score.remote(cell.arch, (only or {}).get(cell.arch))] = (actor, cell, attempt)
-            (ref,), _ = ray.wait(list(pending), num_returns=1)
-            actor, cell, attempt = pending.pop(ref)
+                ref = actor.score.remote(cell.arch, (only or {}).get(cell.arch))
+                pending[ref] = _Task(actor, cell, attempt, time.monotonic() + self.task_timeout_s)
+            if not pending:  # every worker is gone and none could be started again
+                while queue:
+                    cell, attempt = queue.popleft()
+                    yield failed(cell, "no Ray scoring worker is left (replacements failed to start)", attempt)
+                break
+            wait_s = max(0.0, min(t.deadline for t in pending.values()) - time.monotonic())
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=wait_s)
+            if not ready:
+                now = time.monotonic()
+                for ref in [r for r, t in pending.items() if t.deadline <= now]:
+                    task = pending.pop(ref)
+                    if task.cell is None:
+                        self._drop(task.actor)
+                        log.warning(f"a replacement Ray worker did not start within {self.start_timeout_s:g} s; "
+                                    f"going on with {len(self.actors)}")
+                        continue
+                    replace(task)
+                    ev = retry_or_fail(task, f"no result within {self.task_timeout_s:g} s (ray.task_timeout_s) "
+                                             f"in {task.attempt} attempt(s); the worker was killed")
+                    if ev is not None:
+                        yield ev
+                continue
+            task = pending.pop(ready[0])
             try:
-                ev = ray.get(ref)
-            except RayActorError as err:  # the worker died: replace it, retry the cell
-                idle.append(self._replace(actor))
-                if attempt <= self.max_retries:
-                    queue.appendleft((cell, attempt + 1))
-                else:
-                    yield failed(cell, f"worker died {attempt} times: {type(err).__name__}: {err}", attempt)
+                out = ray.get(ready[0])
+            except RayActorError as err:
+                if task.cell is None:  # a replacement died while starting: the pool shrinks
+                    self._drop(task.actor)
+                    log.warning(f"a replacement Ray worker could not start: {_first_line(err)}")
+                    continue
+                replace(task)  # the worker died: replace it, retry the cell
+                ev = retry_or_fail(task, f"worker died {task.attempt} times: {type(err).__name__}: {err}")
+                if ev is not None:
+                    yield ev
                 continue
             except RayTaskError as err:
-                idle.append(actor)
-                yield failed(cell, f"{type(err).__name__}: {err}", attempt)
+                idle.append(task.actor)
+                if task.cell is not None:
+                    yield failed(task.cell, f"{type(err).__name__}: {err}", task.attempt)
                 continue
-            idle.append(actor)
-            ev.attempts = attempt
-            yield ev
+            idle.append(task.actor)
+            if task.cell is None:
+                continue
+            out.attempts = task.attempt
+            yield out
+        self._starting = {ref: t.actor for ref, t in pending.items() if t.cell is None}
 
     def close(self) -> None:
         import ray
@@ -276,8 +417,10 @@ class RayPool:
         for actor in self.actors:
             ray.kill(actor, no_restart=True)
         self.actors = []
+        self._starting = {}
         if self._started_ray:
             ray.shutdown()
+            self._started_ray = False
 
     def __enter__(self) -> "RayPool":
         return self
@@ -288,11 +431,13 @@ class RayPool:
 
 def make_pool(spec: ScorerSpec, *, backend: str = "ray", num_actors: int | None = None,
               address: str | None = None, max_retries: int = 2, actors_per_gpu: float = 1.0,
-              connect_timeout_s: float = 10.0) -> SerialPool | RayPool:
+              connect_timeout_s: float = 10.0, task_timeout_s: float = 600.0,
+              start_timeout_s: float = 120.0) -> SerialPool | RayPool:
     """A pool by backend name: ``ray`` (local or cluster) or ``serial`` (in process)."""
     if backend == "serial":
         return SerialPool(spec)
     if backend == "ray":
         return RayPool(spec, num_actors=num_actors, address=address, max_retries=max_retries,
-                       actors_per_gpu=actors_per_gpu, connect_timeout_s=connect_timeout_s)
+                       actors_per_gpu=actors_per_gpu, connect_timeout_s=connect_timeout_s,
+                       task_timeout_s=task_timeout_s, start_timeout_s=start_timeout_s)
     raise ConfigError(f"ray.backend: unknown backend {backend!r}; choose from ['ray', 'serial']")

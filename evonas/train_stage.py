@@ -20,6 +20,7 @@ import torch
 from evonas.config import Config, TrainConfig
 from evonas.datasets import ImageSet, check_available, load_images
 from evonas.errors import EvonasError
+from evonas.pool import start_ray
 from evonas.results import RunDir, read_csv, write_csv
 from evonas.space import Cell
 
@@ -124,9 +125,7 @@ def train_front(config: Config, run: RunDir, ids: Sequence[int] | None = None) -
             Path(job.checkpoint).unlink(missing_ok=True)
     log.info(f"training {len(jobs)} candidate(s) on {dataset} for {tc.recipe.epochs} epoch(s) "
              f"({len(rows) - len(jobs)} already trained)")
-    started = not ray.is_initialized()
-    if started:
-        ray.init(address=config.ray.address, include_dashboard=False, logging_level="ERROR")
+    started = start_ray(config.ray.address, config.ray.connect_timeout_s)
     try:
         gpus = ray.cluster_resources().get("GPU", 0) if config.device != "cpu" else 0
         task = ray.remote(num_gpus=1 if gpus else 0, num_cpus=1, max_retries=config.ray.max_retries)(_train_task)

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
+TESTS = REPO / "tests"
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 torch.set_num_threads(1)
@@ -15,11 +16,16 @@ torch.set_num_threads(1)
 
 @pytest.fixture(scope="session")
 def ray_local():
-    """A real local Ray with 2 CPUs, started once and shut down at the end."""
+    """A real local Ray with 2 CPUs, started once and shut down at the end.
+
+    Its workers register the test-only scores of ``fixture_scores`` at start-up.
+    """
     ray = pytest.importorskip("ray")
     started = False
     if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
+        path = os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH", "")) if p)
+        ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR",
+                 runtime_env={"env_vars": {"PYTHONPATH": path}, "worker_process_setup_hook": "fixture_scores.register"})
         started = True
     yield ray
     if started:

@@ -59,6 +59,8 @@ def test_overrides_apply_and_are_validated():
     ({"scores": {"knas": {"n_batch": 3}}}, r"scores.knas.n_batch: unknown key \(did you mean 'n_batches'\?\)"),
     ({"scores": {"knas": {"n_batches": 3}}}, r"scores.knas.n_batches: 3 is out of range; allowed: an even integer >= 2"),
     ({"ray": {"max_retries": -1}}, r"ray.max_retries: -1 is out of range"),
+    ({"ray": {"task_timeout_s": 0}}, r"ray.task_timeout_s: 0.0 is out of range; allowed: > 0"),
+    ({"ray": {"start_timeout_s": "long"}}, r"ray.start_timeout_s: expected a number, got 'long'"),
     ({"search": 5}, r"search: expected a mapping"),
 ])
 def test_bad_values_name_the_key_and_the_allowed_values(data, message):

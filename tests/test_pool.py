@@ -1,14 +1,17 @@
-"""A real local Ray pool: scores cells, agrees with the serial backend, survives a killed worker."""
+"""A real local Ray pool: scores cells, agrees with the serial backend, survives killed and stuck workers,
+never waits for workers the cluster cannot place."""
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
 import pytest
 
 from evonas.errors import ConfigError, EvonasError
-from evonas.pool import RayPool, ScorerSpec, SerialPool, make_pool
+from evonas.pool import RayPool, ScorerSpec, SerialPool, make_pool, placeable_workers
 from evonas.space import Cell
+from fixture_scores import BLOCK, started
 
 SPEC = ScorerSpec(scores=("knas", "flops"), settings={"knas": {"n_batches": 6}}, C=8, N=1, seed=0)
 CELLS = [Cell.from_index(i) for i in (0, 1, 2, 6111)]
@@ -27,44 +30,146 @@ def test_ray_pool_scores_four_cells_like_the_serial_backend(ray_local):
     assert ray_local.is_initialized()  # the pool did not shut down a Ray it did not start
 
 
-def test_a_killed_worker_is_replaced_and_its_cell_retried(ray_local):
-    spec = ScorerSpec(scores=("knas",), settings={"knas": {"n_batches": 200}}, C=16, N=5, seed=0)  # ~5 s a cell
-    with RayPool(spec, num_actors=1, max_retries=2) as pool:
+def _wait_for(predicate, timeout_s: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.05)
+
+
+def _blocking_spec(index: int, signal_dir, times: int = -1) -> ScorerSpec:
+    return ScorerSpec(scores=(BLOCK,), settings={BLOCK: {"index": index, "signal_dir": str(signal_dir),
+                                                          "times": times}}, C=8, N=1)
+
+
+def test_a_killed_worker_is_replaced_and_its_cell_retried(ray_local, tmp_path):
+    cell = Cell.from_index(6111)
+    with RayPool(_blocking_spec(cell.index, tmp_path, times=1), num_actors=1, max_retries=2) as pool:
         victim = pool.actors[0]
-        killer = threading.Timer(1.0, lambda: ray_local.kill(victim, no_restart=True))
+
+        def kill_once_scoring():  # the first attempt blocks until this kill: no race with a fast machine
+            _wait_for(lambda: started(tmp_path, cell.index) >= 1)
+            ray_local.kill(victim, no_restart=True)
+
+        killer = threading.Thread(target=kill_once_scoring, daemon=True)
         killer.start()
-        try:
-            results = list(pool.map_unordered([Cell.from_index(6111)]))
-        finally:
-            killer.cancel()
+        results = list(pool.map_unordered([cell]))
+        killer.join()
+        assert victim not in pool.actors and len(pool.actors) == 1  # replaced, while the pool is open
     assert len(results) == 1
     ev = results[0]
     assert ev.ok, ev.error
-    assert ev.attempts == 2
-    assert pool.actors == [] or victim not in pool.actors
+    assert ev.attempts == 2 and ev.values == {BLOCK: 1.0 + cell.index}
+    assert started(tmp_path, cell.index) == 2
 
 
-def test_a_cell_whose_workers_keep_dying_is_marked_failed_not_dropped(ray_local):
-    spec = ScorerSpec(scores=("knas",), settings={"knas": {"n_batches": 200}}, C=16, N=5, seed=0)  # ~5 s a cell
-    with RayPool(spec, num_actors=1, max_retries=1) as pool:
-        stop = threading.Event()
-
-        def keep_killing():
-            while not stop.is_set():
-                time.sleep(1.0)
+def test_a_cell_whose_workers_keep_dying_is_marked_failed_not_dropped(ray_local, tmp_path):
+    cell = Cell.from_index(6111)
+    with RayPool(_blocking_spec(cell.index, tmp_path), num_actors=1, max_retries=1) as pool:
+        def kill_every_attempt():
+            for attempt in (1, 2):
+                _wait_for(lambda: started(tmp_path, cell.index) >= attempt)
                 for actor in list(pool.actors):
                     ray_local.kill(actor, no_restart=True)
 
-        t = threading.Thread(target=keep_killing, daemon=True)
-        t.start()
-        try:
-            results = list(pool.map_unordered([Cell.from_index(6111)]))
-        finally:
-            stop.set()
-            t.join()
+        killer = threading.Thread(target=kill_every_attempt, daemon=True)
+        killer.start()
+        results = list(pool.map_unordered([cell]))
+        killer.join()
     assert len(results) == 1
     assert results[0].status == "failed"
     assert "worker died 2 times" in results[0].error
+    assert started(tmp_path, cell.index) == 2
+
+
+def test_a_hanging_cell_times_out_is_retried_on_a_fresh_worker_then_failed(ray_local, tmp_path):
+    hang, others = Cell.from_index(6111), [Cell.from_index(i) for i in (1, 2, 3)]
+    with RayPool(_blocking_spec(hang.index, tmp_path), num_actors=2, max_retries=1, task_timeout_s=3) as pool:
+        first = list(pool.actors)
+        t0 = time.monotonic()
+        results = {ev.index: ev for ev in pool.map_unordered([hang, *others])}
+        assert time.monotonic() - t0 < 90
+        assert len(pool.actors) == 2 and not set(first) <= set(pool.actors)  # the stuck worker was replaced
+        again = list(pool.map_unordered(others))  # and the pool still works
+    assert sorted(results) == sorted([hang.index] + [c.index for c in others])
+    bad = results[hang.index]
+    assert bad.status == "failed" and bad.attempts == 2
+    assert "no result within 3 s (ray.task_timeout_s)" in bad.error
+    assert started(tmp_path, hang.index) == 2
+    assert all(results[c.index].ok for c in others) and all(ev.ok for ev in again)
+
+
+def test_more_actors_than_the_cluster_can_place_are_capped_with_a_warning(ray_local, caplog):
+    t0 = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="evonas"):
+        logging.getLogger("evonas").propagate = True
+        with RayPool(SPEC, num_actors=16) as pool:
+            assert pool.num_workers == 2 and len(pool.actors) == 2
+            assert all(ev.ok for ev in pool.map_unordered(CELLS[:2]))
+    assert time.monotonic() - t0 < 120
+    assert any("16" in r.getMessage() and "2" in r.getMessage() and "ray.num_actors" in r.getMessage()
+               for r in caplog.records)
+
+
+def test_placeable_workers_by_cluster_resources():
+    assert placeable_workers({"CPU": 2.0}, gpu=False, actors_per_gpu=1.0) == 2
+    assert placeable_workers({"CPU": 16.0, "GPU": 1.0}, gpu=True, actors_per_gpu=1.0) == 1
+    assert placeable_workers({"CPU": 16.0, "GPU": 2.0}, gpu=True, actors_per_gpu=4.0) == 8
+    assert placeable_workers({"CPU": 3.0, "GPU": 2.0}, gpu=True, actors_per_gpu=4.0) == 3  # a CPU each too
+    assert placeable_workers({"CPU": 0.5}, gpu=False, actors_per_gpu=1.0) == 0
+
+
+def test_a_worker_that_cannot_start_fails_the_pool_and_leaks_no_actor(ray_local, tmp_path):
+    spec = ScorerSpec(scores=("knas",), settings={"knas": {"n_batches": 2}}, C=8, N=1, data_root=str(tmp_path / "no"))
+    with pytest.raises(EvonasError, match="could not start.*is not a directory"):
+        RayPool(spec, num_actors=2)
+    _wait_for(lambda: ray_local.available_resources().get("CPU", 0) == 2, timeout_s=30)
+
+
+@pytest.mark.slow
+def test_workers_that_never_get_a_slot_are_given_up_and_killed(ray_local, caplog):
+    @ray_local.remote(num_cpus=1)
+    class Holder:
+        def ping(self) -> int:
+            return 1
+
+    holder = Holder.remote()
+    ray_local.get(holder.ping.remote())  # one of the two CPUs is taken by someone else
+    try:
+        with caplog.at_level(logging.WARNING, logger="evonas"):
+            logging.getLogger("evonas").propagate = True
+            with RayPool(SPEC, num_actors=2, start_timeout_s=15) as pool:
+                assert pool.num_workers == 1 and len(pool.actors) == 1
+                ray_local.kill(holder, no_restart=True)
+                holder = None
+                _wait_for(lambda: ray_local.available_resources().get("CPU", 0) >= 1, timeout_s=30)
+                time.sleep(2.0)  # a leaked actor would take the freed slot now
+                assert ray_local.available_resources().get("CPU", 0) == 1
+                assert all(ev.ok for ev in pool.map_unordered(CELLS[:2]))
+        assert any("1 of 2" in r.getMessage() for r in caplog.records)
+    finally:
+        if holder is not None:
+            ray_local.kill(holder, no_restart=True)
+
+
+def test_nothing_starts_within_the_time_limit_is_one_clear_error(ray_local):
+    @ray_local.remote(num_cpus=2)
+    class Holder:
+        def ping(self) -> int:
+            return 1
+
+    holder = Holder.remote()
+    ray_local.get(holder.ping.remote())
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(EvonasError, match="no Ray worker started within 3 s"):
+            RayPool(SPEC, num_actors=1, start_timeout_s=3)
+        assert time.monotonic() - t0 < 30
+    finally:
+        ray_local.kill(holder, no_restart=True)
+    _wait_for(lambda: ray_local.available_resources().get("CPU", 0) == 2, timeout_s=30)
+    time.sleep(2.0)  # a leaked actor would take a freed slot now
+    assert ray_local.available_resources().get("CPU", 0) == 2
 
 
 def test_a_failing_score_marks_the_cell_failed_with_its_error():

@@ -67,3 +67,20 @@ def test_train_one_member_writes_model_and_metrics(searched, ray_local):
     assert all(torch.equal(before[k], after[k]) for k in before)
     with pytest.raises(EvonasError, match="no trained model for id 1"):
         evonas.load_model(searched.path, 1)
+
+
+def test_training_attaches_to_ray_like_the_pool_does(searched):
+    """The pool's start-up (reachability check first): a dead address fails in seconds, naming it."""
+    import socket
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = to_mapping(searched.config())
+    data["ray"].update(address=f"127.0.0.1:{port}", connect_timeout_s=1)
+    data["train"]["recipe"] = {"epochs": 1}
+    t0 = time.monotonic()
+    with pytest.raises(EvonasError, match=f"nothing answers at 127.0.0.1:{port}"):
+        train_front(config_from_mapping(data), searched, ids=[0])
+    assert time.monotonic() - t0 < 30
