@@ -9,6 +9,7 @@ the reason: a cell is never silently dropped and the run never waits without bou
 from __future__ import annotations
 
 import logging
+import math
 import socket
 import time
 import traceback
@@ -26,7 +27,7 @@ from evonas.scores import ScoreContext, get_score, make_settings
 from evonas.space import Cell
 
 __all__ = ["ScorerSpec", "Evaluation", "Scorer", "SerialPool", "RayPool", "make_pool", "Pool", "start_ray",
-           "placeable_workers"]
+           "placeable_workers", "invalid_value", "VALID_RANGE"]
 
 log = logging.getLogger("evonas")
 
@@ -81,6 +82,23 @@ class Evaluation:
         return self.status == "ok"
 
 
+#: scores whose meaningful values are narrower than "finite": name -> (lowest, highest) allowed.
+#: A score may also declare its own with a ``valid_range`` attribute on its registry entry.
+VALID_RANGE: dict[str, tuple[float, float]] = {
+    "ntk_cond": (1.0, math.inf),  # lambda_max / lambda_min of a PSD kernel; below 1: a negative lambda_min
+}
+
+
+def invalid_value(name: str, value: float) -> str | None:
+    """Why ``value`` of score ``name`` cannot be used as an objective (None when it can)."""
+    if not math.isfinite(value):
+        return f"{name} = {value!r} is not finite"
+    low, high = getattr(get_score(name), "valid_range", None) or VALID_RANGE.get(name, (-math.inf, math.inf))
+    if not low <= value <= high:
+        return f"{name} = {value!r} is outside its valid range [{low:g}, {high:g}]"
+    return None
+
+
 def failed(cell: Cell, error: str, attempts: int = 1, device: str = "") -> Evaluation:
     return Evaluation(cell.arch, cell.index, status="failed", error=error, attempts=attempts, device=device)
 
@@ -100,7 +118,11 @@ class Scorer:
                      .to(self.device) if n > 0 else None)
 
     def score(self, arch: str, only: tuple[str, ...] | None = None) -> Evaluation:
-        """The configured scores (or ``only`` these) of one cell; an exception fails the evaluation."""
+        """The configured scores (or ``only`` these) of one cell.
+
+        An exception, or a value that is not finite or outside the score's valid range
+        (``invalid_value``), fails the evaluation with the reason.
+        """
         cell = Cell.from_string(arch)
         start = time.perf_counter()
         ev = Evaluation(arch, cell.index, device=self.device_name)
@@ -116,6 +138,10 @@ class Scorer:
                 ev.status = "failed"
                 ev.error = f"{name}: {type(err).__name__}: {err}"
                 ev.error += "\n" + traceback.format_exc(limit=3) if not isinstance(err, EvonasError) else ""
+                break
+            reason = invalid_value(name, value)
+            if reason is not None:  # a NaN, an infinity or a degenerate value never becomes an objective
+                ev.status, ev.error = "failed", reason
                 break
             ev.values[name] = value
             ev.times[name] = time.perf_counter() - t0

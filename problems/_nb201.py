@@ -3,7 +3,8 @@
 Disconnected cells (no path from input to output: the network outputs a constant) are
 *penalised*, not repaired: they are never scored, they get the worst objective values and
 violate the one inequality constraint ``G = 1 > 0``, so NSGA-II's constraint domination
-ranks every connected cell above them. A cell whose scoring failed is treated the same way.
+ranks every connected cell above them. A cell whose scoring failed, or whose values are
+not all finite (a NaN is never dominated and would reach the front), is treated the same way.
 """
 from __future__ import annotations
 
@@ -52,8 +53,11 @@ class NB201Problem(Problem):
         F = np.full((len(cells), self.n_obj), WORST)
         G = np.ones((len(cells), 1))
         for i, result in enumerate(scored):
-            if result is not None and result.ok:
-                F[i] = to_minimised(result.values, self.objectives)
+            if result is None or not result.ok:
+                continue
+            f = to_minimised(result.values, self.objectives)
+            if np.all(np.isfinite(f)):
+                F[i] = f
                 G[i] = 0.0
         out["F"] = F
         out["G"] = G

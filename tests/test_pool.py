@@ -2,6 +2,7 @@
 never waits for workers the cluster cannot place."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -11,7 +12,8 @@ import pytest
 from evonas.errors import ConfigError, EvonasError
 from evonas.pool import RayPool, ScorerSpec, SerialPool, make_pool, placeable_workers
 from evonas.space import Cell
-from fixture_scores import BLOCK, started
+from evonas.scores import SCORES, get_score
+from fixture_scores import BLOCK, VALUE, started
 
 SPEC = ScorerSpec(scores=("knas", "flops"), settings={"knas": {"n_batches": 6}}, C=8, N=1, seed=0)
 CELLS = [Cell.from_index(i) for i in (0, 1, 2, 6111)]
@@ -202,3 +204,26 @@ def test_an_address_that_does_not_answer_fails_in_seconds():
     with pytest.raises(EvonasError, match="nothing answers at 127.0.0.1:9"):
         _check_reachable("127.0.0.1:9", timeout_s=2.0)
     assert time.perf_counter() - t0 < 5
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_a_non_finite_score_fails_the_cell_with_the_score_and_value(value):
+    spec = ScorerSpec(scores=(VALUE, "params"), settings={VALUE: {"modulus": 1, "value": value}})
+    with SerialPool(spec) as pool:
+        (ev,) = list(pool.map_unordered([Cell.from_index(6111)]))
+    assert ev.status == "failed"
+    assert ev.error == f"{VALUE} = {value!r} is not finite"
+    assert VALUE not in ev.values  # never handed on (to the cache, the log's values or pymoo)
+
+
+@pytest.mark.parametrize("value,ok", [(-5.0, False), (0.5, False), (float("inf"), False), (1.0, True), (12.0, True)])
+def test_ntk_cond_below_one_is_a_degenerate_kernel_and_fails_the_cell(monkeypatch, value, ok):
+    info = get_score("ntk_cond")
+    monkeypatch.setitem(SCORES, "ntk_cond", dataclasses.replace(info, fn=lambda ctx, s: value))
+    spec = ScorerSpec(scores=("ntk_cond",), settings={"ntk_cond": {"batch_size": 2, "repeats": 1}}, C=8, N=1)
+    ev = SerialPool(spec).scorer.score(Cell.from_index(6111).arch)
+    assert ev.ok is ok, ev.error
+    if not ok:
+        assert "ntk_cond" in ev.error and repr(value) in ev.error
+    else:
+        assert ev.values == {"ntk_cond": value}
