@@ -3,8 +3,12 @@
 Every cell is replaced by its cheapest equivalent (``Cell.reduced``, one per isomorphism
 class) before it is scored: an evaluation names the cell its values belong to, whichever
 member of the class the search proposed (the first proposed one is kept in ``proposed``).
-Within a run, a memo by canonical form answers classes already scored (in this process or,
-on resume, read back from candidates.csv). Across runs, an optional score cache answers
+Within a run, a memo by canonical form answers classes already scored. The memo is kept in
+the order the search first asked for each class, whatever order results arrive in (Ray
+delivers them as they finish, the cache first); on resume, what candidates.csv holds (in its
+arrival order) is only looked up, and takes its place in the memo when the replayed search
+asks for it, so a resumed run's memo, and with it the front and its ids, is the one an
+uninterrupted run builds. Across runs, an optional score cache answers
 single scores of the reduced cell computed before under the same settings; only what is
 missing goes to the pool, and each new result is appended to the log the moment it arrives.
 """
@@ -26,13 +30,14 @@ class Evaluator:
     """Callable ``cells -> evaluations`` (None for disconnected cells, which are not scored)."""
 
     def __init__(self, pool: Pool, scores: tuple[str, ...], *, log: CandidateLog | None = None,
-                 memo: dict[str, Evaluation] | None = None, caches: dict[str, ScoreCache] | None = None,
+                 resumed: dict[str, Evaluation] | None = None, caches: dict[str, ScoreCache] | None = None,
                  on_result: Callable[[Evaluation], None] | None = None,
                  proposed: dict[str, str] | None = None) -> None:
         self.pool = pool
         self.scores = tuple(scores)
         self.log = log
-        self.memo: dict[str, Evaluation] = dict(memo or {})
+        self.memo: dict[str, Evaluation] = {}  # by canonical form, in the order the search first asked
+        self.resumed: dict[str, Evaluation] = dict(resumed or {})  # read back, not yet asked for again
         self.proposed: dict[str, str] = dict(proposed or {})  # canonical -> the arch the search first proposed
         self.caches = caches or {}
         self.on_result = on_result
@@ -40,13 +45,14 @@ class Evaluator:
         self.n_scored = 0           # new evaluations made by this process (pool or cache)
         self.n_cached = 0           # of which answered entirely from the score cache
         self.n_cache_values = 0     # single score values read from the score cache
-        self.n_reused = 0           # answered from the run's memo
+        self.n_reused = 0           # answered from the run's memo (or read back on resume)
         self.score_seconds = 0.0    # worker time spent scoring
         self.started = time.perf_counter()
 
     def __call__(self, cells: list[Cell]) -> list[Evaluation | None]:
         results: list[Evaluation | None] = [None] * len(cells)
         waiting: dict[str, list[int]] = {}
+        first: list[str] = []  # classes asked for the first time, in submission order
         new: list[Cell] = []
         for i, cell in enumerate(cells):
             if not cell.is_connected:
@@ -59,8 +65,10 @@ class Evaluator:
                 waiting[key].append(i)
             else:
                 waiting[key] = [i]
-                new.append(cell.reduced)
+                first.append(key)
                 self.proposed.setdefault(key, cell.arch)
+                if key not in self.resumed:
+                    new.append(cell.reduced)
         cached = {cell.arch: self._cached(cell.arch) for cell in new}
         self.n_cache_values += sum(map(len, cached.values()))
         todo = {cell.arch: tuple(s for s in self.scores if s not in cached[cell.arch]) for cell in new}
@@ -80,10 +88,20 @@ class Evaluator:
                 self.on_result(ev)
             for i in waiting[key]:
                 results[i] = ev
-        for cell in new:  # the memo in submission order, whatever order the results arrived in
-            if cell.canonical in self.memo:
-                self.memo[cell.canonical] = self.memo.pop(cell.canonical)
+        for key in first:  # the memo in submission order, whatever order the results arrived in
+            if key in self.resumed:
+                self.memo[key] = self.resumed.pop(key)
+                self.n_reused += 1
+                for i in waiting[key]:
+                    results[i] = self.memo[key]
+            elif key in self.memo:
+                self.memo[key] = self.memo.pop(key)
         return results
+
+    def adopt_resumed(self) -> None:
+        """Append what was read back but never asked for again (a resumed run told to stop earlier)."""
+        self.memo.update(self.resumed)
+        self.resumed.clear()
 
     def _cached(self, arch: str) -> dict[str, float]:
         values = {name: cache.get(arch) for name, cache in self.caches.items()}

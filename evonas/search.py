@@ -195,9 +195,9 @@ def run_search(config: Config, run: RunDir, *, resume: bool = False) -> SearchRe
     t0 = time.perf_counter()
     spec = scorer_spec(config)
     spec.validate()
-    memo, proposed = CandidateLog.load(run.file(CANDIDATES), spec.scores) if resume else ({}, {})
-    if memo:
-        log.info(f"resuming {run.path}: {len(memo)} cells already scored are read back, not rescored")
+    resumed, proposed = CandidateLog.load(run.file(CANDIDATES), spec.scores) if resume else ({}, {})
+    if resumed:
+        log.info(f"resuming {run.path}: {len(resumed)} cells already scored are read back, not rescored")
     candidates = CandidateLog(run.file(CANDIDATES), spec.scores)
     rc = config.ray
     try:
@@ -208,10 +208,12 @@ def run_search(config: Config, run: RunDir, *, resume: bool = False) -> SearchRe
                      f"{rc.backend} worker(s); objectives "
                      + ", ".join(f"{o.direction} {o.score}" for o in config.objectives))
             caches = open_caches(config, spec, pool.device_kind)
-            evaluator = Evaluator(pool, spec.scores, log=candidates, memo=memo, caches=caches, proposed=proposed)
+            evaluator = Evaluator(pool, spec.scores, log=candidates, resumed=resumed, caches=caches,
+                                  proposed=proposed)
             problem = NB201Problem(config.objectives, evaluator)
             minimize(problem, make_algorithm(config), ("n_gen", config.search.n_gen), seed=config.seed,
                      callback=Progress(config, run, evaluator), verbose=False, copy_algorithm=False)
+            evaluator.adopt_resumed()
             remeasured = remeasure_front(config, evaluator, pool)
     finally:
         candidates.close()
