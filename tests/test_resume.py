@@ -132,3 +132,16 @@ def test_ray_with_a_cache_sigkill_then_resume_reaches_the_same_front_ids_include
     rows = _rows(cands)
     assert len(rows) == n_full and len({r["canonical"] for r in rows}) == n_full  # nothing scored twice
     assert (killed / "pareto.csv").read_text() == (full / "pareto.csv").read_text()
+
+
+def test_a_candidates_file_of_an_older_evonas_is_refused_with_one_clear_error(tmp_path):
+    from evonas.errors import RunDirError
+    from evonas.results import CandidateLog
+
+    path = tmp_path / "candidates.csv"
+    path.write_text("generation,arch,index,canonical,status,flops,wall_time_s,device,attempts,error\n"
+                    "0,|skip_connect~0|+|none~0|none~1|+|none~0|skip_connect~1|none~2|,5,0,ok,7.8,0.1,cpu,1,\n")
+    with pytest.raises(RunDirError, match="older evonas"):
+        CandidateLog.load(path, ("flops",))
+    with pytest.raises(RunDirError, match="start a new run"):
+        CandidateLog(path, ("flops",))
