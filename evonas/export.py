@@ -71,8 +71,9 @@ def reduction_note(asked: Cell, built: Cell) -> str:
     """What the user must know about the exported cell: the reduction made, dead edges it keeps."""
     notes = []
     if built != asked:
-        notes.append(f"{asked.arch} was reduced to its cheapest equivalent (same function; dead edges "
-                     f"{asked.describe_edges(asked.dead_edges) or 'none'} dropped)")
+        how = (f"dead edges {asked.describe_edges(asked.dead_edges)} dropped" if asked.dead_edges else
+               "the cheapest cell of its isomorphism class")
+        notes.append(f"{asked.arch} was reduced to its cheapest equivalent (same function; {how})")
     if built.dead_edges:
         notes.append(f"the cell keeps dead edges {built.describe_edges(built.dead_edges)} (their input is always "
                      f"zero; NAS-Bench-201 counts the cell without them as another cell)")
@@ -98,7 +99,7 @@ def export_arch(run: RunDir, out: Path | str, *, id: int | None = None, arch: st
                    metrics=blob.get("metrics"))
         trained, source, dataset = True, str(weights), blob["dataset"]
         built = Cell.parse(blob["arch"])
-        note = reduction_note(built, built)
+        note = reduction_note(cell if cell.canonical == built.canonical else built, built)
     else:
         built = cell.reduced
         note = reduction_note(cell, built)
