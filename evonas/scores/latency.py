@@ -27,8 +27,8 @@ from evonas.latency import cpu_threads, measure_latency
 from evonas.schema import check, suggest
 from evonas.scores._registry import ScoreContext, register_score
 
-__all__ = ["EXCLUSIVE_SCORES", "split_exclusive", "LatencySettings", "LatencyTableSettings", "latency", "latency_table", "latency_columns",
-           "LATENCY_TABLE", "DEFAULT_TABLE_DEVICE"]
+__all__ = ["EXCLUSIVE_SCORES", "split_exclusive", "LatencySettings", "LatencyTableSettings", "latency",
+           "latency_table", "latency_columns", "LATENCY_TABLE", "DEFAULT_TABLE_DEVICE"]
 
 LATENCY_TABLE = DATA_DIR / "nb201_latency.npz"
 DEFAULT_TABLE_DEVICE = "2080ti_bs1"
