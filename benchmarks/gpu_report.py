@@ -84,9 +84,9 @@ class Plan:
     pool_per_gpu: tuple[int, ...] = (1, 2, 4)
     pool_cpu_actors: int = 16
     pool_scores: tuple[str, ...] = ("synflow", "gradient_kernel")
-    main_overrides: tuple[str, ...] = ("search.pop_size=24", "search.n_gen=4", "train.recipe.epochs=3")
+    main_overrides: tuple[str, ...] = ("search.pop_size=20", "search.n_gen=4", "train.recipe.epochs=3")
     budgets: dict[str, float] = field(default_factory=lambda: {
-        "env": 20, "scores": 80, "objective": 150, "latency": 100, "pool": 80, "main": 100})
+        "env": 20, "scores": 70, "objective": 140, "latency": 130, "pool": 80, "main": 100})
     total_s: float = 540.0
     quick: bool = False
     only_scores: tuple[str, ...] | None = None  # the scores section's scores (None: every registered one)
@@ -240,7 +240,11 @@ def _version(module: str) -> str | None:
 
 def section_env(ctx: Context, out: dict[str, Any], budget: Budget) -> None:
     """Where the figures come from."""
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                                text=True).stdout.strip()
+    except OSError:  # no git on the machine
+        commit = ""
     out.update({
         "device": str(ctx.device), "device_name": device_name(ctx.device), "cpu": device_name("cpu"),
         "cpu_count": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version(),
@@ -250,7 +254,7 @@ def section_env(ctx: Context, out: dict[str, Any], budget: Budget) -> None:
         "gpu_memory_gib": (round(torch.cuda.get_device_properties(ctx.device).total_memory / 2**30, 1)
                            if ctx.on_gpu else None),
         "ray": _version("ray"), "pymoo": _version("pymoo"), "fvcore": _version("fvcore"),
-        "commit": commit.stdout.strip() or None, "scoring_flags": configure_scoring(ctx.device),
+        "commit": commit or None, "scoring_flags": configure_scoring(ctx.device),
         "quick": ctx.plan.quick,
     })
 
@@ -471,6 +475,13 @@ def section_objective(ctx: Context, out: dict[str, Any], budget: Budget) -> None
             ray.shutdown()
 
 
+def _latency_repeats(plan: Plan, batch: int) -> tuple[int, int]:
+    """(warm-up, repeats) at ``batch``: half as many at batch >= 32, where a pass varies far less."""
+    if batch >= 32:
+        return max(1, plan.latency_warmup // 2), max(2, plan.latency_repeats // 2)
+    return plan.latency_warmup, plan.latency_repeats
+
+
 def section_latency(ctx: Context, out: dict[str, Any], budget: Budget) -> None:
     """Latency of many cells, twice, at each batch size, on the device this process has to itself."""
     spec = dataset_spec(ctx.dataset)
@@ -478,13 +489,14 @@ def section_latency(ctx: Context, out: dict[str, Any], budget: Budget) -> None:
     table = load_table()
     flops = table.column(f"flops_{ctx.dataset}")
     columns = latency_columns()
-    out.update({"device_name": device_name(ctx.device), "n_target": len(cells), "warmup": ctx.plan.latency_warmup,
-                "repeats": ctx.plan.latency_repeats, "statistic": "median", "batches": {}})
+    out.update({"device_name": device_name(ctx.device), "n_target": len(cells), "statistic": "median",
+                "batches": {}})
     batches = ctx.plan.latency_batches
     for k, batch in enumerate(batches):
         share = Budget(budget.left / (len(batches) - k))
         runs: list[list[float]] = [[], []]
-        row: dict[str, Any] = {"stopped_early": False}
+        warmup, repeats = _latency_repeats(ctx.plan, batch)
+        row: dict[str, Any] = {"stopped_early": False, "warmup": warmup, "repeats": repeats}
         out["batches"][str(batch)] = row
         start = time.perf_counter()
         for p in range(2):
@@ -496,9 +508,8 @@ def section_latency(ctx: Context, out: dict[str, Any], budget: Budget) -> None:
                     row["stopped_early"] = True
                     break
                 net = ScoreContext(cell, ctx.device, spec, seed=ctx.seed, C=ctx.plan.C, N=ctx.plan.N).network()
-                stats = measure_latency(net, resolution=spec.resolution, batch_size=batch,
-                                        warmup=ctx.plan.latency_warmup, repeats=ctx.plan.latency_repeats,
-                                        device=ctx.device)
+                stats = measure_latency(net, resolution=spec.resolution, batch_size=batch, warmup=warmup,
+                                        repeats=repeats, device=ctx.device)
                 runs[p].append(stats.median_ms)
                 ctx.report.save()
         n = min(len(runs[0]), len(runs[1]))
@@ -714,15 +725,15 @@ def markdown(data: dict[str, Any]) -> str:
                          "tau within FLOPs quintiles", "stopped early", "error"], rows) + [""]
     la = s.get("latency", {})
     if la.get("batches"):
-        lines += [f"Latency on {la.get('device_name')} (median of {la.get('repeats')} repeats after "
-                  f"{la.get('warmup')} warm-up), two passes:", ""]
+        lines += [f"Latency on {la.get('device_name')} (median of the timed repeats), two passes over the same "
+                  f"cells:", ""]
         rows = []
         for b, r in la["batches"].items():
             cols = ", ".join(f"{k} {_f(v)}" for k, v in r.get("spearman_columns", {}).items()) or "-"
-            rows.append([b, r.get("n"), r.get("median_ms"), r.get("run_to_run_spearman"),
-                         r.get("median_rel_run_to_run"), r.get("spearman_flops"), cols])
-        lines += _table(["batch", "cells", "median ms", "run-to-run rho", "median rel diff", "rho FLOPs",
-                         "rho shipped GPU columns (same batch)"], rows) + [""]
+            rows.append([b, r.get("n"), f"{r.get('warmup')} / {r.get('repeats')}", r.get("median_ms"),
+                         r.get("run_to_run_spearman"), r.get("median_rel_run_to_run"), r.get("spearman_flops"), cols])
+        lines += _table(["batch", "cells", "warm-up / repeats", "median ms", "run-to-run rho", "median rel diff",
+                         "rho FLOPs", "rho shipped GPU columns (same batch)"], rows) + [""]
     po = s.get("pool", {})
     if po.get("runs"):
         lines += [f"Ray pool, {po.get('cpus')} CPUs, {po.get('gpus')} GPU(s)"
