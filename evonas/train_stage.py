@@ -65,6 +65,11 @@ def select_candidates(front: Sequence[dict[str, Any]], config: Config, ids: Sequ
     return [chosen[i] for i in sorted(chosen)]
 
 
+def _needs_training(row: dict[str, Any] | None, epochs: int) -> bool:
+    """A trained.csv row calls for training: none yet, a failed one, or one of another length."""
+    return row is None or row.get("status") != "ok" or int(row["epochs"]) != epochs
+
+
 def _train_task(job: TrainJob, settings: Any) -> dict[str, Any]:
     """Runs on a worker: load data, train with checkpoints, return metrics and CPU weights."""
     from evonas.training import train_cell
@@ -119,9 +124,9 @@ def train_front(config: Config, run: RunDir, ids: Sequence[int] | None = None) -
     jobs = [TrainJob(int(r["id"]), r["arch"], dataset, root, tc.n_train, config.network.C, config.network.N,
                      config.device, str(run.path / "checkpoints" / f"{r['id']}.pt"),
                      str(run.path / "checkpoints" / f"{r['id']}.progress.json"))
-            for r in rows if int(r["id"]) not in done or int(done[int(r["id"])]["epochs"]) != tc.recipe.epochs]
-    for job in jobs:  # a finished training with other settings is superseded, not resumed
-        if job.id in done:
+            for r in rows if _needs_training(done.get(int(r["id"])), tc.recipe.epochs)]
+    for job in jobs:  # a finished training with other settings is superseded; a failed one resumes
+        if done.get(job.id, {}).get("status") == "ok":
             Path(job.checkpoint).unlink(missing_ok=True)
     log.info(f"training {len(jobs)} candidate(s) on {dataset} for {tc.recipe.epochs} epoch(s) "
              f"({len(rows) - len(jobs)} already trained)")

@@ -84,3 +84,20 @@ def test_training_attaches_to_ray_like_the_pool_does(searched):
     with pytest.raises(EvonasError, match=f"nothing answers at 127.0.0.1:{port}"):
         train_front(config_from_mapping(data), searched, ids=[0])
     assert time.monotonic() - t0 < 30
+
+
+def test_a_failed_training_is_retried(searched, ray_local):
+    """trained.csv as a failed task leaves it (no epochs, no accuracies): the next call trains it again."""
+    from evonas.results import write_csv
+    from evonas.train_stage import TRAINED_COLUMNS
+
+    arch = searched.pareto()[0]["arch"]
+    (searched.path / "checkpoints" / "0.pt").unlink(missing_ok=True)  # an earlier test's finished training
+    write_csv(searched.file("trained.csv"), [{"id": 0, "arch": arch, "status": "failed",
+                                              "error": "RayTaskError: out of memory"}], TRAINED_COLUMNS)
+    config = _config(searched, recipe={"epochs": 1, "batch_size": 128}, n_train=256)
+    rows = train_front(config, searched, ids=[0])
+    assert [(r["status"], int(r["epochs"])) for r in rows] == [("ok", 1)]
+    with open(searched.file("trained.csv"), newline="") as f:
+        (row,) = list(csv.DictReader(f))
+    assert row["status"] == "ok" and row["error"] == "" and 0.0 <= float(row["test_acc"]) <= 100.0
