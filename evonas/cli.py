@@ -8,9 +8,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from evonas.errors import EvonasError
+
+if TYPE_CHECKING:
+    from evonas.config import Config
+    from evonas.results import RunDir
 
 __all__ = ["main"]
 
@@ -74,8 +78,17 @@ def cmd_search(argv: Sequence[str]) -> int:
         from evonas.train_stage import train_front
 
         train_front(config, run)
-        print(f"trained models in {run.path / 'models'}; metrics in {run.file('trained.csv')}")
+        png, html = _redraw(config, run)
+        print(f"trained models in {run.path / 'models'}; metrics in {run.file('trained.csv')}; "
+              f"{png.name} and {html.name} redrawn with the trained accuracies")
     return 0
+
+
+def _redraw(config: "Config", run: "RunDir") -> tuple[Path, Path]:
+    """Redraw the run's pareto.png and pareto.html (after training: with the trained accuracies)."""
+    from evonas.report import load_view, write_plots
+
+    return write_plots(load_view(run, config), run)
 
 
 def _pick_parser() -> argparse.ArgumentParser:
@@ -212,6 +225,8 @@ def cmd_train(argv: Sequence[str]) -> int:
     for r in rows:
         acc = f"{float(r['test_acc']):.2f}%" if r.get("status") == "ok" else r.get("error", "")
         print(f"id {r['id']}: {r.get('status')}  test acc {acc}")
+    png, html = _redraw(config, run)
+    print(f"redrew {png} and {html} with the trained accuracies")
     return 0
 
 

@@ -1,9 +1,14 @@
 """Cost of a network: FLOPs and parameters counted by fvcore on NB201's input sizes."""
 from __future__ import annotations
 
+import warnings
+
 import torch
-from fvcore.nn import FlopCountAnalysis
 from torch import nn
+
+with warnings.catch_warnings():  # fvcore.nn scripts its focal losses at import, which torch now deprecates
+    warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", module=r"torch\.jit")
+    from fvcore.nn import FlopCountAnalysis
 
 from evonas.errors import ConfigError
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import re
 import subprocess
 import sys
@@ -117,3 +118,36 @@ def test_score_command_writes_one_column_per_score(tmp_path):
     archs.write_text("0\n|nor_conv_3x3~0|\n")
     proc = evonas("score", "--scores", "params", "--archs", str(archs), "--out", str(out), "--backend", "serial")
     assert proc.returncode == 2 and f"{archs}:2: malformed arch string" in proc.stderr
+
+
+def test_no_command_prints_fvcore_torch_jit_script_warning():
+    """fvcore scripts its losses at import; torch deprecates torch.jit.script (a FutureWarning from 2.15).
+
+    Run with every warning shown, as a FutureWarning is by default: none of that one, others still shown.
+    """
+    env = {**os.environ, "PYTHONWARNINGS": "default"}
+    proc = evonas("info", "6111", env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "torch.jit.script" not in proc.stderr, proc.stderr[-2000:]
+    check = ("import warnings; import evonas.cost; "
+             "assert not [f for f in warnings.filters if f[1] and f[1].search('`torch.jit.script` is deprecated')], "
+             "'the filter outlives the import'; "
+             "warnings.warn('`torch.jit.script` is deprecated (by the user)', FutureWarning)")
+    proc = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, env=env, timeout=120, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "(by the user)" in proc.stderr  # the same warning from anywhere else is still shown
+
+
+@pytest.mark.slow
+def test_main_job_redraws_the_plots_with_the_trained_accuracies(tmp_path):
+    out = tmp_path / "run"
+    proc = evonas("--config", SMOKE, "--out", str(out), "--quiet", "--set", "search.n_gen=2",
+                  "--set", "ray.backend=serial", "--set", "train.after_search=true", "--set", "train.candidates=ids",
+                  "--set", "train.ids=[0]", "--set", "train.recipe.epochs=1", "--set", "train.n_train=256")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (trained,) = _rows(out / "trained.csv")
+    assert trained["status"] == "ok"
+    html = (out / "pareto.html").read_text()
+    assert f'"trained": [{float(trained["test_acc"])!r}, "1"]' in html  # the front member's record
+    assert f'<td>{float(trained["test_acc"]):.4g}</td></tr>' in html   # and its row of the table
+    assert (out / "pareto.png").stat().st_mtime >= (out / "trained.csv").stat().st_mtime
