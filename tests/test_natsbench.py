@@ -1,10 +1,11 @@
-"""NATS-Bench lookup on a tiny benchmark written in the official layouts, with made-up numbers."""
+"""Benchmark lookup on tiny benchmarks written in the official layouts, with made-up numbers, read by the real
+APIs: NATS-Bench (`nats_bench`, both layouts) and NAS-Bench-201's own `.pth` (`nas_201_api`)."""
 from __future__ import annotations
 
 import sys
-import types
 
 import pytest
+import torch
 
 from evonas.errors import ConfigError, DataError, EvonasError
 from evonas.natsbench import NatsBenchLookup
@@ -28,15 +29,16 @@ def _accuracy(base: float, dataset: str, setname: str, hp: str, seed_i: int) -> 
     return base + DATASET_SHIFT[dataset] + OFFSET[setname] + (0.5 if hp == "200" else 0.0) + (2 * seed_i - 1)
 
 
-def _arch_results(index: int, arch: str, hp: str) -> dict:
-    """An ``ArchResults`` state dict as NATS stores it, built with NATS's own classes."""
+def _arch_results(index: int, arch: str, hp: str, utils=nats_utils) -> dict:
+    """An ``ArchResults`` state dict as the benchmark stores it, built with its own classes (``utils``:
+    ``nats_bench.api_utils`` or NAS-Bench-201's ``nas_201_api.api_utils``)."""
     base, flops, params, latency = ARCHS[index]
     epochs = int(hp)
-    record = nats_utils.ArchResults(index, arch)
+    record = utils.ArchResults(index, arch)
     for dataset, sets in SETS.items():
         for seed_i, seed in enumerate(SEEDS):
             train = [base - 5 + seed_i] * epochs
-            result = nats_utils.ResultsCount(dataset, None, dict(enumerate(train)), dict(enumerate([1.0] * epochs)),
+            result = utils.ResultsCount(dataset, None, dict(enumerate(train)), dict(enumerate([1.0] * epochs)),
                                              params, flops, {"arch_str": arch, "channel": 16, "num_cells": 5,
                                                              "class_num": 10}, seed, epochs,
                                              [latency] if latency else None)
@@ -75,7 +77,19 @@ def full_file(tmp_path_factory, meta_archs):
     return path.with_name(path.name + ".pickle.pbz2")
 
 
-@pytest.mark.parametrize("layout", ["simple_dir", "full_file"])
+@pytest.fixture(scope="module")
+def nb201_file(tmp_path_factory, meta_archs):
+    """NAS-Bench-201's own ``.pth`` (torch-saved: meta_archs, arch2infos {'less': 12 epochs, 'full': 200},
+    evaluated_indexes), read by the real ``nas_201_api``."""
+    nb201_utils = pytest.importorskip("nas_201_api.api_utils")
+    path = tmp_path_factory.mktemp("bench") / "NAS-Bench-201-v1_1-096897.pth"
+    infos = {i: {"less": _arch_results(i, meta_archs[i], "12", nb201_utils),
+                 "full": _arch_results(i, meta_archs[i], "200", nb201_utils)} for i in ARCHS}
+    torch.save({"meta_archs": meta_archs, "arch2infos": infos, "evaluated_indexes": list(ARCHS)}, path)
+    return path
+
+
+@pytest.mark.parametrize("layout", ["simple_dir", "full_file", "nb201_file"])
 @pytest.mark.parametrize("hp", ["200", "12"])
 def test_lookup_returns_the_benchmark_numbers(request, layout, hp):
     bench = NatsBenchLookup(request.getfixturevalue(layout))
@@ -145,19 +159,16 @@ def test_without_nats_bench_installed(simple_dir, monkeypatch):
         NatsBenchLookup(simple_dir)
 
 
-def test_nb201_pth_file_goes_through_nas_201_api(tmp_path, monkeypatch, simple_dir):
-    """The .pth form is read by nas_201_api, whose API has the same methods; a stand-in checks the wiring."""
-    path = tmp_path / "NAS-Bench-201-v1_1-096897.pth"
-    path.write_bytes(b"")
+def test_nb201_pth_file_without_nas_201_api_installed(nb201_file, monkeypatch):
     monkeypatch.setitem(sys.modules, "nas_201_api", None)
     with pytest.raises(EvonasError, match="pip install nas-bench-201"):
-        NatsBenchLookup(path)
-    opened = []
+        NatsBenchLookup(nb201_file)
 
-    def fake_api(file_path, verbose):
-        opened.append((file_path, verbose))
-        return NatsBenchLookup(simple_dir)._api  # an object with the same interface
 
-    monkeypatch.setitem(sys.modules, "nas_201_api", types.SimpleNamespace(NASBench201API=fake_api))
-    got = NatsBenchLookup(path).lookup(6111, "cifar10")
-    assert opened == [(str(path), False)] and got["test_acc"] == pytest.approx(93.7)
+def test_nb201_pth_file_cifar100_and_missing_record(nb201_file):
+    bench = NatsBenchLookup(nb201_file)
+    got = bench.lookup(857, "cifar100", hp="12")
+    assert got["test_acc"] == pytest.approx(40.0 + 0.3 + 2.0) and got["valid_acc"] == pytest.approx(40.0 + 0.3 + 1.0)
+    assert bench.lookup(0, "cifar10")["latency_ms"] is None
+    with pytest.raises(DataError, match="no 200-epoch record of architecture 1 "):
+        bench.lookup(1, "cifar10")
