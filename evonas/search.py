@@ -203,7 +203,8 @@ def run_search(config: Config, run: RunDir, *, resume: bool = False) -> SearchRe
     try:
         with make_pool(spec, backend=rc.backend, num_actors=rc.num_actors, address=rc.address,
                        max_retries=rc.max_retries, actors_per_gpu=rc.actors_per_gpu,
-                       connect_timeout_s=rc.connect_timeout_s) as pool:
+                       connect_timeout_s=rc.connect_timeout_s, task_timeout_s=rc.task_timeout_s,
+                       start_timeout_s=rc.start_timeout_s) as pool:
             log.info(f"scoring {list(spec.scores)} on {config.dataset} with {pool.num_workers} "
                      f"{rc.backend} worker(s); objectives "
                      + ", ".join(f"{o.direction} {o.score}" for o in config.objectives))

@@ -21,6 +21,7 @@ VALUE = "test_value"
 @dataclass(frozen=True)
 class BlockSettings:
     index: int = -1                  # the NB201 index of the cell that blocks; other cells score 1 + index
+    modulus: int = 0                 # also block every cell whose index is a multiple of this (0: none)
     signal_dir: str | None = None    # a file <index>.<k> is written there when the k-th attempt starts
     times: int = -1                  # block on the first ``times`` attempts (-1: always; needs signal_dir)
 
@@ -38,11 +39,12 @@ def started(signal_dir: str | Path, index: int) -> int:
 
 def _block(ctx, s: BlockSettings) -> float:
     """Blocks on one cell until its worker is killed; 1 + index elsewhere."""
-    if ctx.cell.index == s.index:
+    index = ctx.cell.index
+    if index == s.index or (s.modulus and index % s.modulus == 0):
         attempt = 0
         if s.signal_dir is not None:
-            attempt = started(s.signal_dir, s.index)
-            (Path(s.signal_dir) / f"{s.index}.{attempt}").touch()
+            attempt = started(s.signal_dir, index)
+            (Path(s.signal_dir) / f"{index}.{attempt}").touch()
         if s.times < 0 or attempt < s.times:
             while True:  # until the worker is killed
                 time.sleep(0.05)

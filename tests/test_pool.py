@@ -227,3 +227,22 @@ def test_ntk_cond_below_one_is_a_degenerate_kernel_and_fails_the_cell(monkeypatc
         assert "ntk_cond" in ev.error and repr(value) in ev.error
     else:
         assert ev.values == {"ntk_cond": value}
+
+
+@pytest.mark.slow
+def test_a_search_whose_score_hangs_on_some_cells_finishes_with_them_failed(ray_local, tmp_path):
+    """ray.task_timeout_s reaches the search's pool: every 4th cell hangs, the run still ends."""
+    from evonas.config import config_from_mapping
+    from evonas.results import RunDir
+    from evonas.search import run_search
+
+    config = config_from_mapping({"objectives": [{"score": BLOCK}, {"score": "params"}],
+                                  "scores": {BLOCK: {"modulus": 4}}, "search": {"pop_size": 8, "n_gen": 2},
+                                  "ray": {"num_actors": 2, "task_timeout_s": 2, "max_retries": 0}})
+    run = RunDir.create(tmp_path / "run", config)
+    result = run_search(config, run)
+    rows = run.candidates()
+    failed = [r for r in rows if r["status"] == "failed"]
+    assert failed and all(int(r["index"]) % 4 == 0 and "ray.task_timeout_s" in r["error"] for r in failed)
+    assert all(r["status"] == "ok" for r in rows if int(r["index"]) % 4)
+    assert result.front and all(int(r["index"]) % 4 for r in result.front)
