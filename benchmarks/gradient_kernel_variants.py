@@ -22,6 +22,7 @@ from the sample (use with ``--seed 1``).
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
 import sys
@@ -38,6 +39,8 @@ from _common import print_table, rank_correlations, sample_connected, write_json
 
 from evonas.cost import dataset_spec  # noqa: E402
 from evonas.datasets import load_images  # noqa: E402
+from evonas.errors import ConfigError  # noqa: E402
+from evonas.model import build_network  # noqa: E402
 from evonas.quality import score_front_hv_ratio, true_front_points, true_objectives, within_bin_tau  # noqa: E402
 from evonas.scores import ScoreContext  # noqa: E402
 from evonas.scores.gradient_kernel import STATISTICS, GradientKernelSettings, kernel_statistic, tensor_grams  # noqa: E402
@@ -48,19 +51,20 @@ DATASETS = ("cifar10", "cifar100", "imagenet16-120")
 SHORT = {"cifar10": "C10", "cifar100": "C100", "imagenet16-120": "IN16"}
 
 
-def variants(bn_modes: list[str], examples: list[int], per_class: list[int], grid: str) -> list[GradientKernelSettings]:
-    """The settings to measure: the full ``screen`` grid, or only each Gram configuration's ``default`` statistic."""
+def variants(bn_modes: list[str], examples: list[int], per_class: list[int], grid: str,
+             stats: list[str] | None = None) -> list[GradientKernelSettings]:
+    """The settings to measure: the ``screen`` grid (of ``stats``, all when None), or each Gram configuration's default."""
     out = []
     for n, k, bn in itertools.product(examples, per_class, bn_modes):
         if grid == "default":
             out.append(GradientKernelSettings(n_examples=n, per_class=k, bn=bn))
             continue
         for statistic, normalise, layers, centre in itertools.product(
-                STATISTICS, ("none", "norm"), ("sum", "log_sum"), (False, True)):
+                stats or STATISTICS, ("none", "norm"), ("sum", "log_sum"), (False, True)):
             try:
                 out.append(GradientKernelSettings(n_examples=n, per_class=k, bn=bn, statistic=statistic,
                                                   normalise=normalise, layers=layers, centre=centre))
-            except Exception:  # constant combinations the settings reject
+            except ConfigError:  # combinations the settings reject (constant, or n not a multiple of per_class)
                 continue
     return out
 
@@ -112,15 +116,21 @@ def score_cells(cells: list[Cell], grid: list[GradientKernelSettings], seed: int
             "seconds": {n: float(np.median([r["seconds"][n] for r in rows])) for n in names}}
 
 
+@functools.lru_cache(maxsize=None)
+def _truth(dataset: str) -> tuple[np.ndarray, np.ndarray]:
+    return true_objectives(dataset), true_front_points(dataset)
+
+
 def measures(values: list[float], idx: np.ndarray, direction: str = "max") -> dict[str, dict[str, float]]:
     """tau, rho, within-FLOPs-quintile tau and paired-front HV ratio per data set (raw signs)."""
     out = {}
     v = np.asarray(values, dtype=float)
     for d in DATASETS:
-        T = true_objectives(d)[idx]
+        objectives, front = _truth(d)
+        T = objectives[idx]
         acc, flops = 100.0 - T[:, 0], T[:, 1]
         tau, rho = rank_correlations(v, acc)
-        hv, size = score_front_hv_ratio(v, direction, flops, T[:, 0], true_front_points(d))
+        hv, size = score_front_hv_ratio(v, direction, flops, T[:, 0], front)
         out[d] = {"tau": tau, "rho": rho, "within_tau": within_bin_tau(v, acc, flops, 5), "hv": hv, "front": size}
     return out
 
@@ -133,6 +143,8 @@ def report(result: dict[str, Any], top: int) -> None:
     flops = true_objectives("cifar10")[idx][:, 1]
     entries = [(n, result["values"][n], result["seconds"].get(n, float("nan")), "max") for n in names]
     entries.append(("flops (reference, larger ranked better)", list(flops), float("nan"), "max"))
+    tensors = [len(list(build_network(Cell.parse(a)).parameters())) for a in result["arches"]]
+    entries.append(("parameter tensors (reference: a count, no data)", tensors, float("nan"), "max"))
     for name, vals, sec, direction in entries:
         m = measures(vals, idx, direction)
         rows.append([name, *(m[d]["tau"] for d in DATASETS), *(m[d]["rho"] for d in DATASETS),
@@ -155,6 +167,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-class", default="0", help="examples per class (comma-separated; 0: first images)")
     parser.add_argument("--bn", default="sample,batch,eval", help="batch-norm modes to try")
     parser.add_argument("--grid", choices=("screen", "default"), default="screen")
+    parser.add_argument("--stats", default=None, help="statistics of the screen grid (comma-separated; all by default)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--values", default=None, help="write per-cell values and measures (JSON)")
@@ -168,7 +181,8 @@ def main(argv: list[str] | None = None) -> None:
             seen = {c.arch for c in sample_connected(args.exclude_n, args.exclude_seed)}
             cells = [c for c in cells if c.arch not in seen][: int(args.n)]
         grid = variants(args.bn.split(","), [int(v) for v in args.examples.split(",")],
-                        [int(v) for v in args.per_class.split(",")], args.grid)
+                        [int(v) for v in args.per_class.split(",")], args.grid,
+                        args.stats.split(",") if args.stats else None)
         print(f"{len(cells)} cells x {len(grid)} variants, {args.workers} workers", file=sys.stderr)
         result = score_cells(cells, grid, args.seed, args.workers)
         result.update(n=len(cells), seed=args.seed, exclude_seed=args.exclude_seed, exclude_n=args.exclude_n)

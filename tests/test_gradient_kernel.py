@@ -65,9 +65,9 @@ def test_per_layer_log_sum_and_summed_kernel() -> None:
     b = torch.tensor([[4.0, 2.0], [2.0, 4.0]], dtype=D)
     tg = TensorGrams(torch.stack([a, b]), torch.tensor([3.0, 5.0], dtype=D), torch.tensor([True, True]))
     assert kernel_statistic(tg, S(statistic="diag", layers="log_sum")) == pytest.approx(math.log(2) + math.log(4))
-    assert kernel_statistic(tg, S(statistic="diag")) == pytest.approx(6.0)  # diagonal mean of a + b
+    assert kernel_statistic(tg, S(statistic="diag", layers="sum")) == pytest.approx(6.0)  # diagonal mean of a + b
     assert kernel_statistic(tg, S(statistic="logdet", layers="log_sum")) == pytest.approx(math.log(4) + math.log(12))
-    assert kernel_statistic(tg, S(statistic="logdet", normalise="norm")) == \
+    assert kernel_statistic(tg, S(statistic="logdet", normalise="norm", layers="sum")) == \
         pytest.approx(math.log(1 - (2 / 6) ** 2))  # cosine of a + b: off-diagonal 2/6
     assert kernel_statistic(tg, S(statistic="inverse_condition", layers="log_sum")) == \
         pytest.approx(math.log(1.0) + math.log(2 / 6))
@@ -78,7 +78,7 @@ def test_alignment_needs_labels_and_per_example_gradients() -> None:
         make_settings("gradient_kernel", {"statistic": "alignment", "n_examples": 8, "batch_size": 2})
     tg = TensorGrams(torch.eye(2, dtype=D)[None], torch.tensor([2.0], dtype=D), torch.tensor([True]))
     with pytest.raises(ValueError, match="labels"):
-        kernel_statistic(tg, S(statistic="alignment"))
+        kernel_statistic(tg, S(statistic="alignment", layers="sum"))
 
 
 def test_class_balanced_takes_the_first_examples_of_the_first_classes() -> None:
@@ -102,7 +102,7 @@ def context(cell: Cell, images, seed: int = 0) -> ScoreContext:
 @pytest.mark.parametrize("statistic", ["logdet", "entropy", "decile_entropy", "effective_rank",
                                        "inverse_condition", "alignment"])
 def test_every_statistic_on_a_network_is_finite_and_deterministic(statistic: str, images) -> None:
-    s = make_settings("gradient_kernel", {"statistic": statistic, "normalise": "norm", "n_examples": 16})
+    s = make_settings("gradient_kernel", {"statistic": statistic, "normalise": "norm", "n_examples": 16, "layers": "sum"})
     ctx = context(ALL_CONV, images)
     first, second = SCORES["gradient_kernel"](ctx, s), SCORES["gradient_kernel"](ctx, s)
     assert math.isfinite(first) and first == second
@@ -117,3 +117,11 @@ def test_per_class_examples_are_read_from_a_larger_pool(images) -> None:
 def test_default_ranks_convolutions_above_skips(images) -> None:
     s = make_settings("gradient_kernel")
     assert SCORES["gradient_kernel"](context(ALL_CONV, images), s) > SCORES["gradient_kernel"](context(ALL_SKIP, images), s)
+
+
+def test_default_is_the_per_layer_decile_entropy() -> None:
+    a = torch.diag(torch.arange(11, dtype=D))  # decile entropy of 1..9
+    b = torch.eye(11, dtype=D)                 # log 9
+    tg = TensorGrams(torch.stack([a, b]), torch.tensor([3.0, 5.0], dtype=D), torch.tensor([True, False]))
+    p = torch.arange(1, 10, dtype=D) / 45
+    assert kernel_statistic(tg, S()) == pytest.approx(float(-(p * p.log()).sum()) + math.log(9.0))

@@ -146,11 +146,11 @@ def test_gradient_kernel_statistics_by_hand() -> None:
 
     g = torch.tensor([[1.0, 2.0], [3.0, 0.0]], dtype=torch.float64)  # two examples, one tensor of 2 entries
     tg = TensorGrams((g @ g.T)[None], torch.tensor([2.0], dtype=torch.float64), torch.tensor([True]))
-    assert kernel_statistic(tg, S(statistic="mean")) == pytest.approx((5 + 3 + 3 + 9) / 4)
-    assert kernel_statistic(tg, S(statistic="diag")) == pytest.approx(7.0)
-    assert kernel_statistic(tg, S(statistic="offdiag", normalise="norm")) == pytest.approx(3 / math.sqrt(45))
-    assert kernel_statistic(tg, S(statistic="diag", normalise="params")) == pytest.approx(3.5)
+    assert kernel_statistic(tg, S(layers="sum", statistic="mean")) == pytest.approx((5 + 3 + 3 + 9) / 4)
+    assert kernel_statistic(tg, S(layers="sum", statistic="diag")) == pytest.approx(7.0)
+    assert kernel_statistic(tg, S(layers="sum", statistic="offdiag", normalise="norm")) == pytest.approx(3 / math.sqrt(45))
+    assert kernel_statistic(tg, S(layers="sum", statistic="diag", normalise="params")) == pytest.approx(3.5)
     # centred: gradients minus their mean (-1, 1) and (1, -1): squared norms 2 and 2
-    assert kernel_statistic(tg, S(statistic="diag", centre=True)) == pytest.approx(2.0)
+    assert kernel_statistic(tg, S(layers="sum", statistic="diag", centre=True)) == pytest.approx(2.0)
     with pytest.raises(ConfigError):
         make_settings("gradient_kernel", {"centre": True, "statistic": "mean"})
