@@ -61,27 +61,19 @@ def device_name(device: torch.device | str) -> str:
 
 
 # -- CUDA numerics ------------------------------------------------------------------------
-def _new_precision_api() -> bool:
-    """torch >= 2.9 sets TF32 per backend with ``fp32_precision``; mixing it with ``allow_tf32`` fails."""
-    return hasattr(torch.backends.cuda.matmul, "fp32_precision") and hasattr(torch.backends.cudnn, "conv")
-
-
 def _set_tf32(enabled: bool) -> None:
-    if _new_precision_api():
-        value = "tf32" if enabled else "ieee"
-        torch.backends.cuda.matmul.fp32_precision = value
-        torch.backends.cudnn.conv.fp32_precision = value
-        torch.backends.cudnn.rnn.fp32_precision = value
-    else:
-        torch.backends.cuda.matmul.allow_tf32 = enabled
-        torch.backends.cudnn.allow_tf32 = enabled
+    """TF32 for cuBLAS matmuls and cuDNN convolutions through the ``allow_tf32`` switches.
+
+    torch >= 2.9 also has per-backend ``fp32_precision`` settings; its legacy switches set those
+    too and keep both views consistent, while setting only the new ones makes every later read
+    of ``allow_tf32`` (``torch.backends.cudnn.flags()``, used by ``torch.jit.trace``) fail.
+    """
+    torch.backends.cuda.matmul.allow_tf32 = enabled
+    torch.backends.cudnn.allow_tf32 = enabled
 
 
 def _tf32() -> tuple[bool, bool]:
     """(matmul, cuDNN conv) TF32 allowed."""
-    if _new_precision_api():
-        return (torch.backends.cuda.matmul.fp32_precision == "tf32",
-                torch.backends.cudnn.conv.fp32_precision == "tf32")
     return bool(torch.backends.cuda.matmul.allow_tf32), bool(torch.backends.cudnn.allow_tf32)
 
 
@@ -123,12 +115,7 @@ def training_numerics(device: torch.device | str) -> Iterator[None]:
     try:
         yield
     finally:
-        if _new_precision_api():
-            torch.backends.cuda.matmul.fp32_precision = "tf32" if matmul else "ieee"
-            torch.backends.cudnn.conv.fp32_precision = torch.backends.cudnn.rnn.fp32_precision = \
-                "tf32" if conv else "ieee"
-        else:
-            torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = matmul, conv
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = matmul, conv
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = deterministic, benchmark
 
 

@@ -12,29 +12,35 @@ from evonas.errors import ConfigError
 @pytest.fixture
 def restore_flags():
     """Leave the process-wide flags as the test found them."""
-    from evonas import devices
-
     before = scoring_flags()
     yield
-    devices._set_tf32(before["tf32_conv"])
-    if devices._new_precision_api():
-        torch.backends.cuda.matmul.fp32_precision = "tf32" if before["tf32_matmul"] else "ieee"
-    else:
-        torch.backends.cuda.matmul.allow_tf32 = before["tf32_matmul"]
+    torch.backends.cuda.matmul.allow_tf32 = before["tf32_matmul"]
+    torch.backends.cudnn.allow_tf32 = before["tf32_conv"]
     torch.backends.cudnn.deterministic = before["cudnn_deterministic"]
     torch.backends.cudnn.benchmark = before["cudnn_benchmark"]
 
 
 def test_configure_scoring_turns_tf32_off_and_cudnn_deterministic(restore_flags) -> None:
-    from evonas import devices
-
-    devices._set_tf32(True)  # torch's default for cuDNN convolutions
+    torch.backends.cudnn.allow_tf32 = True  # torch's default for cuDNN convolutions
     torch.backends.cudnn.benchmark = True
     assert scoring_flags()["tf32_conv"] and scoring_flags()["cudnn_benchmark"]
     flags = configure_scoring("cpu")
     assert flags == {"tf32_matmul": False, "tf32_conv": False, "cudnn_deterministic": True,
                      "cudnn_benchmark": False}
     assert scoring_flags() == flags and configure_scoring() == flags  # idempotent, any device
+    if hasattr(torch.backends.cudnn, "conv"):  # torch >= 2.9 reads the per-backend settings
+        assert torch.backends.cudnn.conv.fp32_precision != "tf32"
+        assert torch.backends.cuda.matmul.fp32_precision == "ieee"
+
+
+def test_flags_stay_readable_by_torch_after_configure_scoring(restore_flags) -> None:
+    """torch.backends.cudnn.flags() (used by torch.jit.trace) reads the legacy switch: it must not fail."""
+    configure_scoring()
+    with torch.backends.cudnn.flags(enabled=True):
+        pass
+    with training_numerics("cuda"):
+        with torch.backends.cudnn.flags(enabled=True):
+            pass
 
 
 def test_training_numerics_restores_the_scoring_flags(restore_flags) -> None:
