@@ -679,6 +679,8 @@ def _status_line(name: str, section: dict[str, Any]) -> str:
     status = section.get("status", "?")
     extra = f": {section['reason']}" if section.get("reason") else ""
     extra += f": {section['error']}" if section.get("error") else ""
+    if section.get("stopped_early"):
+        extra += ", stopped early: its time budget was spent"
     return f"- `{name}`: {status}{extra} ({_f(section.get('seconds'), 0)} s)"
 
 
