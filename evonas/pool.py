@@ -21,7 +21,7 @@ import torch
 
 from evonas.cost import dataset_spec
 from evonas.datasets import load_images
-from evonas.devices import device_name, resolve_device
+from evonas.devices import configure_scoring, device_name, resolve_device
 from evonas.errors import ConfigError, EvonasError
 from evonas.scores import ScoreContext, get_score, make_settings
 from evonas.space import Cell
@@ -111,6 +111,7 @@ class Scorer:
         self.spec = spec
         self.settings = spec.validate()
         self.device = resolve_device(spec.device)
+        configure_scoring(self.device)  # TF32 off, deterministic cuDNN: a GPU score matches its CPU value
         self.device_name = device_name(self.device)
         self.dataset = dataset_spec(spec.dataset)
         n = spec.n_images or spec.images_needed(self.settings)

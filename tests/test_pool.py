@@ -8,6 +8,7 @@ import threading
 import time
 
 import pytest
+import torch
 
 from evonas.errors import ConfigError, EvonasError
 from evonas.pool import RayPool, ScorerSpec, SerialPool, make_pool, placeable_workers
@@ -246,3 +247,20 @@ def test_a_search_whose_score_hangs_on_some_cells_finishes_with_them_failed(ray_
     assert failed and all(int(r["index"]) % 4 == 0 and "ray.task_timeout_s" in r["error"] for r in failed)
     assert all(r["status"] == "ok" for r in rows if int(r["index"]) % 4)
     assert result.front and all(int(r["index"]) % 4 for r in result.front)
+
+
+def test_a_scorer_sets_the_scoring_numerics_of_its_process():
+    """TF32 off and deterministic cuDNN kernels wherever a scorer starts, whatever the process had before."""
+    from evonas.devices import _set_tf32, scoring_flags
+
+    before = scoring_flags()
+    _set_tf32(True)
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = False, True
+    try:
+        SerialPool(ScorerSpec(scores=("params",), device="cpu"))
+        assert scoring_flags() == {"tf32_matmul": False, "tf32_conv": False, "cudnn_deterministic": True,
+                                   "cudnn_benchmark": False}
+    finally:
+        _set_tf32(before["tf32_matmul"])
+        torch.backends.cudnn.deterministic = before["cudnn_deterministic"]
+        torch.backends.cudnn.benchmark = before["cudnn_benchmark"]
