@@ -91,7 +91,8 @@ class ScoreCache:
         return self.values.get(arch)
 
     def put(self, arch: str, value: float) -> None:
-        if arch in self.values:
+        """Record ``value``; a new value for an arch already held is appended and wins on the next load."""
+        if arch in self.values and self.values[arch] == value:
             return
         self.values[arch] = value
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -9,8 +9,8 @@ delivers them as they finish, the cache first); on resume, what candidates.csv h
 arrival order) is only looked up, and takes its place in the memo when the replayed search
 asks for it, so a resumed run's memo, and with it the front and its ids, is the one an
 uninterrupted run builds. Across runs, an optional score cache answers
-single scores of the reduced cell computed before under the same settings; only what is
-missing goes to the pool, and each new result is appended to the log the moment it arrives.
+single scores of the reduced cell computed before under the same settings (a cached value the
+score's ``valid_range`` refuses is ignored and scored again); only what is missing goes to the pool, and each new result is appended to the log the moment it arrives.
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from typing import Callable, Iterator
 from evonas.cache import ScoreCache
 from evonas.pool import Evaluation, Pool
 from evonas.results import CandidateLog
+from evonas.scores._registry import invalid_value
 from evonas.space import Cell
 
 __all__ = ["Evaluator"]
@@ -104,8 +105,10 @@ class Evaluator:
         self.resumed.clear()
 
     def _cached(self, arch: str) -> dict[str, float]:
+        """The cached values of ``arch``; one that is not finite or outside its score's valid range is
+        ignored, so the score is computed again (and the new value replaces it in the cache)."""
         values = {name: cache.get(arch) for name, cache in self.caches.items()}
-        return {name: v for name, v in values.items() if v is not None}
+        return {name: v for name, v in values.items() if v is not None and invalid_value(name, v) is None}
 
     def _store(self, ev: Evaluation, cached: dict[str, float]) -> None:
         """Put fresh values into the cache; give the evaluation every score, in objective order."""

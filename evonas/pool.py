@@ -9,7 +9,6 @@ the reason: a cell is never silently dropped and the run never waits without bou
 from __future__ import annotations
 
 import logging
-import math
 import socket
 import time
 import traceback
@@ -24,10 +23,11 @@ from evonas.datasets import load_images
 from evonas.devices import configure_scoring, device_name, resolve_device
 from evonas.errors import ConfigError, EvonasError
 from evonas.scores import ScoreContext, get_score, make_settings
+from evonas.scores._registry import invalid_value
 from evonas.space import Cell
 
 __all__ = ["ScorerSpec", "Evaluation", "Scorer", "SerialPool", "RayPool", "make_pool", "Pool", "start_ray",
-           "placeable_workers", "invalid_value", "VALID_RANGE"]
+           "placeable_workers", "invalid_value"]
 
 log = logging.getLogger("evonas")
 
@@ -82,23 +82,6 @@ class Evaluation:
         return self.status == "ok"
 
 
-#: scores whose meaningful values are narrower than "finite": name -> (lowest, highest) allowed.
-#: A score may also declare its own with a ``valid_range`` attribute on its registry entry.
-VALID_RANGE: dict[str, tuple[float, float]] = {
-    "ntk_cond": (1.0, math.inf),  # lambda_max / lambda_min of a PSD kernel; below 1: a negative lambda_min
-}
-
-
-def invalid_value(name: str, value: float) -> str | None:
-    """Why ``value`` of score ``name`` cannot be used as an objective (None when it can)."""
-    if not math.isfinite(value):
-        return f"{name} = {value!r} is not finite"
-    low, high = getattr(get_score(name), "valid_range", None) or VALID_RANGE.get(name, (-math.inf, math.inf))
-    if not low <= value <= high:
-        return f"{name} = {value!r} is outside its valid range [{low:g}, {high:g}]"
-    return None
-
-
 def failed(cell: Cell, error: str, attempts: int = 1, device: str = "") -> Evaluation:
     return Evaluation(cell.arch, cell.index, status="failed", error=error, attempts=attempts, device=device)
 
@@ -122,7 +105,7 @@ class Scorer:
         """The configured scores (or ``only`` these) of one cell.
 
         An exception, or a value that is not finite or outside the score's valid range
-        (``invalid_value``), fails the evaluation with the reason.
+        (``invalid_value``: the registry's ``valid_range``), fails the evaluation with the reason.
         """
         cell = Cell.from_string(arch)
         start = time.perf_counter()

@@ -116,3 +116,42 @@ def test_register_score_takes_a_version():
         assert SCORES["test_versioned"].version == 3 and SCORES["flops"].version == 1
     finally:
         del SCORES["test_versioned"]
+
+
+@pytest.mark.parametrize("bad", [float("nan"), -3.0, 0.5])
+def test_a_cached_value_outside_the_valid_range_is_ignored_and_rescored(tmp_path, monkeypatch, bad):
+    """ntk_cond declares (1, inf): a degenerate cached value is never served, it is scored again and replaced."""
+    import dataclasses
+
+    from evonas.evaluator import Evaluator
+    from evonas.pool import ScorerSpec, SerialPool
+    from evonas.scores import SCORES, get_score
+    from evonas.space import Cell
+
+    assert get_score("ntk_cond").valid_range == (1.0, float("inf"))
+    info = get_score("ntk_cond")
+    monkeypatch.setitem(SCORES, "ntk_cond", dataclasses.replace(info, fn=lambda ctx, s: 7.0 + ctx.cell.index))
+    spec = ScorerSpec(scores=("ntk_cond",), settings={"ntk_cond": {"batch_size": 2, "repeats": 1}}, C=8, N=1)
+    pool = SerialPool(spec)
+    key = cache_key("ntk_cond", {"batch_size": 2, "repeats": 1}, seed=0, dataset="cifar10", data_root=None,
+                    C=8, N=1, device_kind=pool.device_kind)
+    cells = [Cell.from_index(6111), Cell.from_index(1)]
+    cache = ScoreCache(tmp_path, key)
+    cache.put(cells[0].reduced.arch, bad)
+    cache.put(cells[1].reduced.arch, 3.0)  # a valid value is served
+    evaluator = Evaluator(pool, ("ntk_cond",), caches={"ntk_cond": cache})
+    first, second = evaluator(cells)
+    assert first.ok and first.device != "cache" and first.values == {"ntk_cond": 7.0 + cells[0].reduced.index}
+    assert second.device == "cache" and second.values == {"ntk_cond": 3.0}
+    assert evaluator.n_cache_values == 1
+    assert ScoreCache(tmp_path, key).get(cells[0].reduced.arch) == 7.0 + cells[0].reduced.index  # replaced on disk
+
+
+def test_a_registered_valid_range_is_checked_where_values_are_used():
+    from evonas.scores import register_score
+    from evonas.scores._registry import invalid_value
+
+    assert invalid_value("ntk_cond", 0.99) == "ntk_cond = 0.99 is outside its valid range [1, inf]"
+    assert invalid_value("flops", -1.0) is None and invalid_value("flops", float("inf")) is not None
+    with pytest.raises(ValueError, match="low <= high"):
+        register_score("test_bad_range", direction="min", valid_range=(2.0, 1.0))

@@ -7,6 +7,7 @@ of the frozen dataclass registered with it (its fields are the score's config ke
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Mapping
 
@@ -20,7 +21,7 @@ from evonas.schema import from_mapping, suggest
 from evonas.space import Cell
 
 __all__ = ["ScoreContext", "ScoreInfo", "SCORES", "register_score", "get_score", "make_settings",
-           "NoSettings"]
+           "NoSettings", "invalid_value"]
 
 Direction = Literal["max", "min"]
 Need = Literal["data", "labels", "gpu"]
@@ -71,6 +72,8 @@ class ScoreInfo:
     reference: str = ""
     description: str = ""
     version: int = 1  # bumped whenever a change to the score changes its values (keys the score cache)
+    #: (lowest, highest) meaningful value; finite values outside it are degenerate (the cell fails)
+    valid_range: tuple[float, float] = (-math.inf, math.inf)
 
     def __call__(self, ctx: ScoreContext, settings: Any = None) -> float:
         return float(self.fn(ctx, self.settings() if settings is None else settings))
@@ -85,23 +88,29 @@ SCORES: dict[str, ScoreInfo] = {}
 
 
 def register_score(name: str, *, direction: Direction, needs: tuple[Need, ...] = (),
-                   settings: type = NoSettings, reference: str = "", version: int = 1) -> Callable:
+                   settings: type = NoSettings, reference: str = "", version: int = 1,
+                   valid_range: tuple[float, float] = (-math.inf, math.inf)) -> Callable:
     """Decorator registering ``fn(ctx, settings) -> float`` under ``name``.
 
     ``version``: bump it with every change that changes the score's values, so that the score
-    cache does not serve values computed before the change.
+    cache does not serve values computed before the change. ``valid_range``: the values that
+    mean something (e.g. ``(1, inf)`` for a condition number); any other value, like a
+    non-finite one, fails the cell instead of becoming an objective.
     """
     if direction not in ("max", "min"):
         raise ValueError(f"direction must be 'max' or 'min', got {direction!r}")
     if not isinstance(version, int) or version < 1:
         raise ValueError(f"version must be a positive int, got {version!r}")
+    low, high = (float(v) for v in valid_range)
+    if not low <= high:
+        raise ValueError(f"valid_range must be (low, high) with low <= high, got {valid_range!r}")
 
     def decorate(fn: Callable[[ScoreContext, Any], float]) -> Callable[[ScoreContext, Any], float]:
         if name in SCORES:
             raise ValueError(f"score {name!r} is registered twice")
         doc = (fn.__doc__ or "").strip().splitlines()
         SCORES[name] = ScoreInfo(name, fn, direction, frozenset(needs), settings, reference,
-                                 doc[0] if doc else "", version)
+                                 doc[0] if doc else "", version, (low, high))
         return fn
 
     return decorate
@@ -111,6 +120,16 @@ def get_score(name: str) -> ScoreInfo:
     if name not in SCORES:
         raise ConfigError(f"unknown score {name!r}{suggest(name, SCORES)}; choose from {sorted(SCORES)}")
     return SCORES[name]
+
+
+def invalid_value(name: str, value: float) -> str | None:
+    """Why ``value`` of score ``name`` cannot be used (not finite, or outside its ``valid_range``); None when it can."""
+    if not math.isfinite(value):
+        return f"{name} = {value!r} is not finite"
+    low, high = get_score(name).valid_range
+    if not low <= value <= high:
+        return f"{name} = {value!r} is outside its valid range [{low:g}, {high:g}]"
+    return None
 
 
 def make_settings(name: str, values: Mapping[str, Any] | None = None) -> Any:

@@ -102,7 +102,8 @@ def _freeze_batch_statistics(net: nn.Module, x: torch.Tensor) -> None:
     net.eval()
 
 
-@register_score("ntk_cond", direction="min", needs=("data",), settings=NtkSettings, reference=_TENAS)
+@register_score("ntk_cond", direction="min", needs=("data",), settings=NtkSettings, reference=_TENAS,
+                valid_range=(1.0, float("inf")))  # lambda_max / lambda_min of a PSD kernel: below 1 is degenerate
 def ntk_cond(ctx: ScoreContext, s: NtkSettings) -> float:
     """Condition number of the empirical NTK at initialisation, averaged over repeats."""
     seed = resolve_seed(ctx, s.seed)
