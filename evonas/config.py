@@ -65,8 +65,14 @@ class SearchConfig:
 class RayConfig:
     backend: Literal["ray", "serial"] = "ray"
     address: str | None = None       # None: start a local Ray; "auto" or "ray://host:port": attach
+    #: scoring actors: on the GPUs when there are any (default gpus x actors_per_gpu), else one per CPU slot
     num_actors: int | None = field(default=None, metadata=check(lambda v: v >= 1, ">= 1 or null"))
-    actors_per_gpu: float = field(default=1.0, metadata=check(lambda v: v > 0, "> 0"))
+    #: scoring actors sharing each GPU (2: one actor's host-side work leaves the GPU idle, a second fills it)
+    actors_per_gpu: int = field(default=2, metadata=check(lambda v: v >= 1, ">= 1"))
+    #: CPU actors beside GPU actors for scores that run no network on images (flops, params, synflow, ...);
+    #: auto: every CPU slot the GPU actors leave free (none when every score needs the GPU)
+    cpu_actors: int | Literal["auto"] = field(default="auto", metadata=check(lambda v: v == "auto" or v >= 0,
+                                                                              ">= 0 or auto"))
     max_retries: int = field(default=2, metadata=check(lambda v: v >= 0, ">= 0"))
     connect_timeout_s: float = field(default=10.0, metadata=check(lambda v: v > 0, "> 0"))
     #: a cell with no result after this long has its worker killed and replaced, and is retried

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import math
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Iterator, Literal
 
@@ -125,11 +125,13 @@ class ActorPlan:
     """How many scoring actors go where: ``gpu_actors`` sharing the GPUs, ``cpu_actors`` beside them.
 
     A GPU actor asks Ray for ``gpu_fraction`` of a GPU and one CPU; a CPU actor for one CPU.
+    ``warnings`` say what was asked for and capped to what the cluster can place.
     """
 
     gpu_actors: int
     gpu_fraction: float
     cpu_actors: int
+    warnings: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def total(self) -> int:
@@ -158,37 +160,54 @@ def gpu_share(per_gpu: int) -> float:
 
 
 def plan_actors(device: Literal["auto", "cpu", "cuda"] | str, *, cpus: float, gpus: float, actors_per_gpu: int = 1,
-                cpu_actors: int | Literal["auto"] = 0, num_actors: int | None = None) -> ActorPlan:
-    """Place scoring actors on a cluster with ``cpus`` CPU slots and ``gpus`` GPUs.
+                cpu_actors: int | Literal["auto"] = 0, num_actors: int | None = None,
+                cpu_work: bool = True) -> ActorPlan:
+    """Place scoring actors on a cluster with ``cpus`` CPU slots and ``gpus`` GPUs: the one capacity rule.
 
     Without GPUs (or ``device: cpu``): ``num_actors`` CPU actors, default one per CPU slot.
-    With GPUs: ``num_actors`` GPU actors (default ``gpus * actors_per_gpu``), plus ``cpu_actors``
-    CPU actors beside them (``auto``: the CPU slots the GPU actors leave free). Asking for more
-    actors than the cluster can place raises ``ConfigError`` naming both numbers, rather than
-    leaving actors waiting for slots that never come.
+    With GPUs: ``num_actors`` GPU actors (default ``gpus * actors_per_gpu``), each taking a CPU
+    slot too, plus ``cpu_actors`` CPU actors beside them (``auto``: every CPU slot the GPU actors
+    leave free, when ``cpu_work``, i.e. some score runs on CPU actors; else none).
+    More actors than the cluster can place are capped to what it can, with a warning naming both
+    numbers (never left waiting for slots that never come); no room for one actor is an error.
     """
+    from evonas.errors import EvonasError
+
     slots = int(math.floor(cpus + 1e-9))
     if device.startswith("cuda") and gpus <= 0:
-        raise ConfigError(f"device: {device!r} was requested but the cluster has no GPU")
+        raise ConfigError(f"device: {device!r} was requested but the Ray cluster has no GPU")
+    warnings: list[str] = []
+
+    def capped(key: str, asked: int, room: int, where: str) -> int:
+        if asked > room:
+            warnings.append(f"{key}: {asked} workers asked for, but the cluster ({where}) can place {room}; "
+                            f"using {room}")
+            return room
+        return asked
+
     if device == "cpu" or gpus <= 0:
-        n = num_actors if num_actors is not None else max(1, slots)
-        if n > slots:
-            raise ConfigError(f"ray.num_actors: {n} CPU actors requested but the cluster has {slots} CPU slot(s)")
-        return ActorPlan(0, 0.0, n)
+        where = f"{cpus:g} CPU(s)"
+        if slots < 1:
+            raise EvonasError(f"the Ray cluster ({where}) has no room for one scoring worker (each takes 1 CPU)")
+        n = capped("ray.num_actors", num_actors or slots, slots, where)
+        return ActorPlan(0, 0.0, n, tuple(warnings))
     fraction = gpu_share(actors_per_gpu)
-    capacity = int(math.floor(gpus * actors_per_gpu + 1e-9))
-    n_gpu = num_actors if num_actors is not None else capacity
-    if n_gpu > capacity:
-        raise ConfigError(f"ray.num_actors: {n_gpu} GPU actors requested but {gpus:g} GPU(s) x "
-                          f"actors_per_gpu {actors_per_gpu} place {capacity}")
-    if n_gpu > slots:
-        raise ConfigError(f"{n_gpu} GPU actors need one CPU slot each but the cluster has {slots}")
+    where = f"{cpus:g} CPU(s), {gpus:g} GPU(s) at ray.actors_per_gpu {actors_per_gpu:g}"
+    room = min(slots, int(math.floor(gpus * actors_per_gpu + 1e-9)))
+    if room < 1:
+        raise EvonasError(f"the Ray cluster ({where}) has no room for one scoring worker "
+                          f"(each takes 1 CPU and a GPU share)")
+    n_gpu = capped("ray.num_actors", num_actors or room, room, where)
     free = slots - n_gpu
-    n_cpu = free if cpu_actors == "auto" else int(cpu_actors)
-    if n_cpu < 0 or n_cpu > free:
-        raise ConfigError(f"ray.cpu_actors: {cpu_actors} CPU actors requested beside {n_gpu} GPU actors but "
-                          f"only {free} of {slots} CPU slot(s) are free")
-    return ActorPlan(n_gpu, fraction, n_cpu)
+    if cpu_actors == "auto":
+        n_cpu = free if cpu_work else 0
+    else:
+        n_cpu = capped("ray.cpu_actors", int(cpu_actors), free, f"{free} CPU slot(s) free beside {n_gpu} GPU actors")
+        if n_cpu and not cpu_work:
+            warnings.append(f"ray.cpu_actors: {n_cpu} CPU actors asked for, but every score of this run needs "
+                            f"the GPU; using 0")
+            n_cpu = 0
+    return ActorPlan(n_gpu, fraction, n_cpu, tuple(warnings))
 
 
 def per_gpu_from_memory(peak_bytes: int, gpu_bytes: int, *, headroom: float = 0.8, cap: int = 8) -> int:

@@ -8,6 +8,7 @@ the reason: a cell is never silently dropped and the run never waits without bou
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import socket
 import time
@@ -20,14 +21,15 @@ import torch
 
 from evonas.cost import dataset_spec
 from evonas.datasets import load_images
-from evonas.devices import configure_scoring, device_name, resolve_device
+from evonas.devices import configure_scoring, device_name, plan_actors, resolve_device
 from evonas.errors import ConfigError, EvonasError
 from evonas.scores import ScoreContext, get_score, make_settings
 from evonas.scores._registry import invalid_value
+from evonas.scores.latency import EXCLUSIVE_SCORES
 from evonas.space import Cell
 
 __all__ = ["ScorerSpec", "Evaluation", "Scorer", "SerialPool", "RayPool", "make_pool", "Pool", "start_ray",
-           "placeable_workers", "invalid_value"]
+           "runs_beside_gpu", "invalid_value"]
 
 log = logging.getLogger("evonas")
 
@@ -80,6 +82,17 @@ class Evaluation:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    def merge(self, other: "Evaluation") -> "Evaluation":
+        """This cell's evaluation with ``other``'s scores (of the same cell) added; failed if either failed."""
+        if other.arch != self.arch:
+            raise ValueError(f"cannot merge evaluations of {self.arch} and {other.arch}")
+        bad = [ev for ev in (self, other) if not ev.ok]
+        return Evaluation(self.arch, self.index, {**self.values, **other.values}, {**self.times, **other.times},
+                          status="failed" if bad else "ok", error="; ".join(ev.error for ev in bad),
+                          wall_time=self.wall_time + other.wall_time,
+                          device=" + ".join(dict.fromkeys(d for d in (self.device, other.device) if d)),
+                          attempts=max(self.attempts, other.attempts))
 
 
 def failed(cell: Cell, error: str, attempts: int = 1, device: str = "") -> Evaluation:
@@ -227,15 +240,11 @@ def start_ray(address: str | None = None, connect_timeout_s: float = 10.0) -> bo
     return True
 
 
-def placeable_workers(resources: Mapping[str, float], *, gpu: bool, actors_per_gpu: float) -> int:
-    """How many scoring actors a cluster with these total ``resources`` can hold at once.
-
-    Each actor takes one CPU, and ``1 / actors_per_gpu`` of a GPU when ``gpu``.
-    """
-    cpus = int(resources.get("CPU", 0) + 1e-9)
-    if not gpu:
-        return cpus
-    return min(cpus, int(resources.get("GPU", 0) * actors_per_gpu + 1e-9))
+def runs_beside_gpu(name: str) -> bool:
+    """Whether CPU actors beside GPU actors take score ``name``: it runs no network on the scoring
+    images (``needs`` neither data, labels nor gpu) and times nothing (not in ``EXCLUSIVE_SCORES``),
+    e.g. FLOPs and parameter counts, table look-ups, synflow."""
+    return not (get_score(name).needs & {"data", "labels", "gpu"}) and name not in EXCLUSIVE_SCORES
 
 
 def _first_line(err: BaseException) -> str:
@@ -245,27 +254,40 @@ def _first_line(err: BaseException) -> str:
 
 
 @dataclass
+class _Job:
+    """Part of a cell's scoring for one kind of actor (``gpu`` or ``cpu``); ``scores`` None: all."""
+
+    cell: Cell
+    kind: str
+    scores: tuple[str, ...] | None
+    attempt: int = 1
+
+
+@dataclass
 class _Task:
-    """A call in flight on an actor: scoring ``cell`` (attempt ``attempt``), or its start-up (cell None)."""
+    """A call in flight on an actor: scoring ``job``, or its start-up (job None)."""
 
     actor: Any
-    cell: Cell | None
-    attempt: int
+    job: _Job | None
     deadline: float
 
 
 class RayPool:
-    """Persistent Ray actors, one per CPU slot (or per GPU / fraction of a GPU).
+    """Persistent Ray actors placed by ``evonas.devices.plan_actors``: GPU actors (``actors_per_gpu``
+    per GPU) and CPU actors beside them for the scores ``runs_beside_gpu`` names, or CPU actors only.
 
-    Never waits without bound: more actors than the cluster can place are capped (with a
-    warning); actors that do not start within ``start_timeout_s`` are given up; a cell with
-    no result within ``task_timeout_s`` has its actor killed and replaced and is retried up to
-    ``max_retries`` times, then reported failed.
+    A cell's scores are split between the two kinds and its evaluation merged; a failure of either
+    part fails the cell. ``map_exclusive`` scores one cell at a time on one actor of the target
+    device (latency, timed with the device to itself). Never waits without bound: more actors than
+    the cluster can place are capped (with a warning); actors that do not start within
+    ``start_timeout_s`` are given up; a cell with no result within ``task_timeout_s`` has its actor
+    killed and replaced and is retried up to ``max_retries`` times, then reported failed.
     """
 
     def __init__(self, spec: ScorerSpec, *, num_actors: int | None = None, address: str | None = None,
-                 max_retries: int = 2, actors_per_gpu: float = 1.0, connect_timeout_s: float = 10.0,
-                 task_timeout_s: float = 600.0, start_timeout_s: float = 120.0) -> None:
+                 max_retries: int = 2, actors_per_gpu: int = 1, cpu_actors: int | str = 0,
+                 connect_timeout_s: float = 10.0, task_timeout_s: float = 600.0,
+                 start_timeout_s: float = 120.0) -> None:
         spec.validate()
         started = start_ray(address, connect_timeout_s)
         import ray
@@ -274,30 +296,47 @@ class RayPool:
         self.task_timeout_s, self.start_timeout_s = task_timeout_s, start_timeout_s
         self._started_ray = started and address is None
         self.actors: list[Any] = []
+        self.kind: dict[Any, str] = {}    # actor -> "gpu" | "cpu"
         self._starting: dict[Any, Any] = {}  # start-up ping -> replacement actor not yet ready
         try:
             resources = ray.cluster_resources()
-            gpus = resources.get("GPU", 0) if spec.device != "cpu" else 0
-            if spec.device.startswith("cuda") and not gpus:
-                raise ConfigError(f"device: {spec.device!r} was requested but the Ray cluster has no GPU")
-            options = {"num_gpus": 1.0 / actors_per_gpu, "num_cpus": 1} if gpus else {"num_cpus": 1, "num_gpus": 0}
-            room = placeable_workers(resources, gpu=bool(gpus), actors_per_gpu=actors_per_gpu)
-            where = (f"{resources.get('CPU', 0):g} CPU(s)" + (f", {gpus:g} GPU(s) at ray.actors_per_gpu "
-                                                              f"{actors_per_gpu:g}" if gpus else ""))
-            if room < 1:
-                raise EvonasError(f"the Ray cluster ({where}) has no room for one scoring worker "
-                                  f"(each takes 1 CPU{' and a GPU share' if gpus else ''})")
-            self.num_workers = num_actors or room
-            if self.num_workers > room:
-                log.warning(f"ray.num_actors: {self.num_workers} workers asked for, but the cluster ({where}) "
-                            f"can place {room}; using {room}")
-                self.num_workers = room
-            self._actor_cls = ray.remote(**options)(Scorer)
-            self.actors = [self._actor_cls.remote(spec) for _ in range(self.num_workers)]
-            self.device_names = self._await_start(where)
+            plan = plan_actors(spec.device, cpus=resources.get("CPU", 0), gpus=resources.get("GPU", 0),
+                               actors_per_gpu=actors_per_gpu, cpu_actors=cpu_actors, num_actors=num_actors,
+                               cpu_work=any(map(runs_beside_gpu, spec.scores)))
+            for warning in plan.warnings:
+                log.warning(warning)
+            self.plan = plan
+            self._cls = {}
+            self._specs = {}
+            if plan.gpu_actors:
+                self._cls["gpu"] = ray.remote(num_cpus=1, num_gpus=plan.gpu_fraction)(Scorer)
+                self._specs["gpu"] = spec
+            if plan.cpu_actors:
+                self._cls["cpu"] = ray.remote(num_cpus=1, num_gpus=0)(Scorer)
+                self._specs["cpu"] = dataclasses.replace(spec, device="cpu")
+            for kind, n in (("gpu", plan.gpu_actors), ("cpu", plan.cpu_actors)):
+                for _ in range(n):
+                    self._new_actor(kind)
+            self.device_names = self._await_start(f"{resources.get('CPU', 0):g} CPU(s), "
+                                                  f"{resources.get('GPU', 0):g} GPU(s)")
         except BaseException:
             self.close()
             raise
+
+    @property
+    def num_workers(self) -> int:
+        return len(self.actors)
+
+    @property
+    def target_kind(self) -> str:
+        """The actors on the target device: GPU actors when there are any."""
+        return "gpu" if "gpu" in self._cls else "cpu"
+
+    def _new_actor(self, kind: str) -> Any:
+        actor = self._cls[kind].remote(self._specs[kind])
+        self.actors.append(actor)
+        self.kind[actor] = kind
+        return actor
 
     def _await_start(self, where: str) -> list[str]:
         """Wait up to ``start_timeout_s`` for every actor; keep those ready, kill the rest."""
@@ -317,14 +356,12 @@ class RayPool:
                               f"the cluster ({where}) has no free slot for one, or starting it takes longer")
         if len(ready) < len(pings):
             live = {pings[r] for r in ready}
-            for actor in self.actors:
+            for actor in list(self.actors):
                 if actor not in live:
-                    ray.kill(actor, no_restart=True)
+                    self._drop(actor)
             log.warning(f"only {len(ready)} of {len(pings)} Ray workers started within {self.start_timeout_s:g} s "
                         f"(ray.start_timeout_s; the cluster has {where}, some may be in use); going on with "
                         f"{len(ready)}")
-            self.actors = [a for a in self.actors if a in live]
-            self.num_workers = len(self.actors)
         return names
 
     def _drop(self, actor: Any) -> None:
@@ -334,50 +371,105 @@ class RayPool:
         if actor in self.actors:
             self.actors.remove(actor)
 
-    def _spawn(self) -> _Task:
-        """A replacement actor, tracked through its start-up ping."""
-        actor = self._actor_cls.remote(self.spec)
-        self.actors.append(actor)
-        return _Task(actor, None, 0, time.monotonic() + self.start_timeout_s)
-
     @property
     def device_kind(self) -> str:
         return " + ".join(sorted(set(self.device_names)))
 
+    def _jobs(self, cells: Iterable[Cell], only: Mapping[str, tuple[str, ...]] | None,
+              exclusive: bool) -> list[_Job]:
+        """Each cell's scores split by the kind of actor that runs them."""
+        jobs = []
+        split = not exclusive and {"gpu", "cpu"} <= set(self._cls)
+        for cell in cells:
+            names = (only or {}).get(cell.arch)
+            if split:
+                names = tuple(self.spec.scores if names is None else names)
+                parts = {"gpu": tuple(n for n in names if not runs_beside_gpu(n)),
+                         "cpu": tuple(n for n in names if runs_beside_gpu(n))}
+                if all(parts.values()):
+                    jobs += [_Job(cell, kind, part) for kind, part in parts.items()]
+                    continue
+                kind = "cpu" if parts["cpu"] else "gpu"
+            else:
+                kind = self.target_kind
+            jobs.append(_Job(cell, kind, names))
+        return jobs
+
     def map_unordered(self, cells: Iterable[Cell], only: Mapping[str, tuple[str, ...]] | None = None
                       ) -> Iterator[Evaluation]:
         """Yield one evaluation per cell, in completion order (``only[arch]``: just these scores)."""
+        return self._run(self._jobs(cells, only, exclusive=False), max_in_flight=None)
+
+    def map_exclusive(self, cells: Iterable[Cell], only: Mapping[str, tuple[str, ...]] | None = None
+                      ) -> Iterator[Evaluation]:
+        """Like ``map_unordered``, one cell at a time on one actor of the target device, no other
+        actor running meanwhile: for scores that time the device (``EXCLUSIVE_SCORES``)."""
+        return self._run(self._jobs(cells, only, exclusive=True), max_in_flight=1)
+
+    def _run(self, jobs: list[_Job], max_in_flight: int | None) -> Iterator[Evaluation]:
         import ray
         from ray.exceptions import RayActorError, RayTaskError
 
-        queue: deque[tuple[Cell, int]] = deque((c, 1) for c in cells)
-        pending: dict[Any, _Task] = {ref: _Task(a, None, 0, time.monotonic() + self.start_timeout_s)
+        queue: deque[_Job] = deque(jobs)
+        parts_left: dict[str, int] = {}
+        merged: dict[str, Evaluation] = {}
+        for job in jobs:
+            parts_left[job.cell.arch] = parts_left.get(job.cell.arch, 0) + 1
+        pending: dict[Any, _Task] = {ref: _Task(a, None, time.monotonic() + self.start_timeout_s)
                                      for ref, a in self._starting.items()}
         starting = set(self._starting.values())
         idle = [a for a in self.actors if a not in starting]
         self._starting = {}
 
-        def retry_or_fail(task: _Task, reason: str) -> Evaluation | None:
-            if task.attempt <= self.max_retries:
-                queue.appendleft((task.cell, task.attempt + 1))
+        def settle(job: _Job, ev: Evaluation) -> Evaluation | None:
+            """Merge one part into its cell; the cell's evaluation once complete (or failed)."""
+            arch = job.cell.arch
+            if arch not in parts_left:  # the cell already failed through another part
                 return None
-            return failed(task.cell, reason, task.attempt)
+            ev = merged[arch].merge(ev) if arch in merged else ev
+            parts_left[arch] -= 1
+            if not ev.ok or parts_left[arch] == 0:
+                del parts_left[arch]
+                merged.pop(arch, None)
+                return ev
+            merged[arch] = ev
+            return None
+
+        def retry_or_fail(task: _Task, reason: str) -> Evaluation | None:
+            job = task.job
+            if job.attempt <= self.max_retries:
+                job.attempt += 1
+                queue.appendleft(job)
+                return None
+            return settle(job, failed(job.cell, reason, job.attempt))
 
         def replace(task: _Task) -> None:
+            kind = self.kind.get(task.actor, self.target_kind)
             self._drop(task.actor)
-            new = self._spawn()
-            pending[new.actor.ping.remote()] = new
+            new = self._new_actor(kind)
+            pending[new.ping.remote()] = _Task(new, None, time.monotonic() + self.start_timeout_s)
 
-        while queue or any(t.cell is not None for t in pending.values()):
-            while idle and queue:
-                actor = idle.pop()
-                cell, attempt = queue.popleft()
-                ref = actor.score.remote(cell.arch, (only or {}).get(cell.arch))
-                pending[ref] = _Task(actor, cell, attempt, time.monotonic() + self.task_timeout_s)
-            if not pending:  # every worker is gone and none could be started again
+        def in_flight() -> int:
+            return sum(t.job is not None for t in pending.values())
+
+        while queue or in_flight():
+            for job in list(queue):
+                if max_in_flight is not None and in_flight() >= max_in_flight:
+                    break
+                actor = next((a for a in idle if self.kind[a] == job.kind), None)
+                if actor is None:
+                    continue
+                idle.remove(actor)
+                queue.remove(job)
+                ref = actor.score.remote(job.cell.arch, job.scores)
+                pending[ref] = _Task(actor, job, time.monotonic() + self.task_timeout_s)
+            if not pending:  # every worker (of a kind the queue needs) is gone and none could be started again
                 while queue:
-                    cell, attempt = queue.popleft()
-                    yield failed(cell, "no Ray scoring worker is left (replacements failed to start)", attempt)
+                    job = queue.popleft()
+                    ev = settle(job, failed(job.cell, "no Ray scoring worker is left (replacements failed to "
+                                                      "start)", job.attempt))
+                    if ev is not None:
+                        yield ev
                 break
             wait_s = max(0.0, min(t.deadline for t in pending.values()) - time.monotonic())
             ready, _ = ray.wait(list(pending), num_returns=1, timeout=wait_s)
@@ -385,14 +477,14 @@ class RayPool:
                 now = time.monotonic()
                 for ref in [r for r, t in pending.items() if t.deadline <= now]:
                     task = pending.pop(ref)
-                    if task.cell is None:
+                    if task.job is None:
                         self._drop(task.actor)
                         log.warning(f"a replacement Ray worker did not start within {self.start_timeout_s:g} s; "
                                     f"going on with {len(self.actors)}")
                         continue
                     replace(task)
                     ev = retry_or_fail(task, f"no result within {self.task_timeout_s:g} s (ray.task_timeout_s) "
-                                             f"in {task.attempt} attempt(s); the worker was killed")
+                                             f"in {task.job.attempt} attempt(s); the worker was killed")
                     if ev is not None:
                         yield ev
                 continue
@@ -400,26 +492,30 @@ class RayPool:
             try:
                 out = ray.get(ready[0])
             except RayActorError as err:
-                if task.cell is None:  # a replacement died while starting: the pool shrinks
+                if task.job is None:  # a replacement died while starting: the pool shrinks
                     self._drop(task.actor)
                     log.warning(f"a replacement Ray worker could not start: {_first_line(err)}")
                     continue
                 replace(task)  # the worker died: replace it, retry the cell
-                ev = retry_or_fail(task, f"worker died {task.attempt} times: {type(err).__name__}: {err}")
+                ev = retry_or_fail(task, f"worker died {task.job.attempt} times: {type(err).__name__}: {err}")
                 if ev is not None:
                     yield ev
                 continue
             except RayTaskError as err:
                 idle.append(task.actor)
-                if task.cell is not None:
-                    yield failed(task.cell, f"{type(err).__name__}: {err}", task.attempt)
+                if task.job is not None:
+                    ev = settle(task.job, failed(task.job.cell, f"{type(err).__name__}: {err}", task.job.attempt))
+                    if ev is not None:
+                        yield ev
                 continue
             idle.append(task.actor)
-            if task.cell is None:
+            if task.job is None:
                 continue
-            out.attempts = task.attempt
-            yield out
-        self._starting = {ref: t.actor for ref, t in pending.items() if t.cell is None}
+            out.attempts = task.job.attempt
+            ev = settle(task.job, out)
+            if ev is not None:
+                yield ev
+        self._starting = {ref: t.actor for ref, t in pending.items() if t.job is None}
 
     def close(self) -> None:
         import ray
@@ -440,14 +536,18 @@ class RayPool:
 
 
 def make_pool(spec: ScorerSpec, *, backend: str = "ray", num_actors: int | None = None,
-              address: str | None = None, max_retries: int = 2, actors_per_gpu: float = 1.0,
-              connect_timeout_s: float = 10.0, task_timeout_s: float = 600.0,
+              address: str | None = None, max_retries: int = 2, actors_per_gpu: int = 1,
+              cpu_actors: int | str = 0, connect_timeout_s: float = 10.0, task_timeout_s: float = 600.0,
               start_timeout_s: float = 120.0) -> SerialPool | RayPool:
-    """A pool by backend name: ``ray`` (local or cluster) or ``serial`` (in process)."""
+    """A pool by backend name: ``ray`` (local or cluster) or ``serial`` (in process).
+
+    ``cpu_actors`` (GPU clusters only): CPU actors beside the GPU actors for the scores
+    ``runs_beside_gpu`` names; ``"auto"``: every CPU slot the GPU actors leave free.
+    """
     if backend == "serial":
         return SerialPool(spec)
     if backend == "ray":
         return RayPool(spec, num_actors=num_actors, address=address, max_retries=max_retries,
-                       actors_per_gpu=actors_per_gpu, connect_timeout_s=connect_timeout_s,
+                       actors_per_gpu=actors_per_gpu, cpu_actors=cpu_actors, connect_timeout_s=connect_timeout_s,
                        task_timeout_s=task_timeout_s, start_timeout_s=start_timeout_s)
     raise ConfigError(f"ray.backend: unknown backend {backend!r}; choose from ['ray', 'serial']")

@@ -202,11 +202,12 @@ def run_search(config: Config, run: RunDir, *, resume: bool = False) -> SearchRe
     rc = config.ray
     try:
         with make_pool(spec, backend=rc.backend, num_actors=rc.num_actors, address=rc.address,
-                       max_retries=rc.max_retries, actors_per_gpu=rc.actors_per_gpu,
+                       max_retries=rc.max_retries, actors_per_gpu=rc.actors_per_gpu, cpu_actors=rc.cpu_actors,
                        connect_timeout_s=rc.connect_timeout_s, task_timeout_s=rc.task_timeout_s,
                        start_timeout_s=rc.start_timeout_s) as pool:
+            placed = f" ({pool.plan.describe()})" if hasattr(pool, "plan") else ""
             log.info(f"scoring {list(spec.scores)} on {config.dataset} with {pool.num_workers} "
-                     f"{rc.backend} worker(s); objectives "
+                     f"{rc.backend} worker(s){placed}; objectives "
                      + ", ".join(f"{o.direction} {o.score}" for o in config.objectives))
             caches = open_caches(config, spec, pool.device_kind)
             evaluator = Evaluator(pool, spec.scores, log=candidates, resumed=resumed, caches=caches,

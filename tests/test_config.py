@@ -79,3 +79,15 @@ def test_missing_and_malformed_files(tmp_path):
     top.write_text("- 1\n- 2\n")
     with pytest.raises(ConfigError, match="top level must be a mapping"):
         load_config(top)
+
+
+def test_ray_places_gpu_actors_with_cpu_actors_beside_them_by_default():
+    from evonas.config import config_from_mapping
+
+    ray = config_from_mapping({}).ray
+    assert (ray.actors_per_gpu, ray.cpu_actors) == (2, "auto")
+    assert config_from_mapping({"ray": {"cpu_actors": 0}}).ray.cpu_actors == 0
+    for bad, match in (({"cpu_actors": -1}, "ray.cpu_actors.*>= 0 or auto"), ({"cpu_actors": "all"}, "ray.cpu_actors"),
+                       ({"actors_per_gpu": 0}, "ray.actors_per_gpu.*>= 1")):
+        with pytest.raises(ConfigError, match=match):
+            config_from_mapping({"ray": bad})

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from evonas.errors import ConfigError, EvonasError
-from evonas.pool import RayPool, ScorerSpec, SerialPool, make_pool, placeable_workers
+from evonas.devices import ActorPlan
+from evonas.pool import Evaluation, RayPool, ScorerSpec, SerialPool, make_pool, runs_beside_gpu
 from evonas.space import Cell
 from evonas.scores import SCORES, get_score
 from fixture_scores import BLOCK, VALUE, started
@@ -114,12 +115,12 @@ def test_more_actors_than_the_cluster_can_place_are_capped_with_a_warning(ray_lo
                for r in caplog.records)
 
 
-def test_placeable_workers_by_cluster_resources():
-    assert placeable_workers({"CPU": 2.0}, gpu=False, actors_per_gpu=1.0) == 2
-    assert placeable_workers({"CPU": 16.0, "GPU": 1.0}, gpu=True, actors_per_gpu=1.0) == 1
-    assert placeable_workers({"CPU": 16.0, "GPU": 2.0}, gpu=True, actors_per_gpu=4.0) == 8
-    assert placeable_workers({"CPU": 3.0, "GPU": 2.0}, gpu=True, actors_per_gpu=4.0) == 3  # a CPU each too
-    assert placeable_workers({"CPU": 0.5}, gpu=False, actors_per_gpu=1.0) == 0
+def test_the_pool_places_its_actors_by_the_plan_on_a_cpu_cluster(ray_local):
+    """One capacity rule: the pool's actors are plan_actors' plan for the cluster's resources."""
+    with RayPool(SPEC, num_actors=1, cpu_actors=5) as pool:  # no GPU: cpu_actors does not apply
+        assert pool.plan == ActorPlan(0, 0.0, 1) and pool.num_workers == 1
+        assert set(pool.kind.values()) == {"cpu"} and pool.target_kind == "cpu"
+        assert all(ev.ok for ev in pool.map_unordered(CELLS[:2]))
 
 
 def test_a_worker_that_cannot_start_fails_the_pool_and_leaks_no_actor(ray_local, tmp_path):
@@ -264,3 +265,20 @@ def test_a_scorer_sets_the_scoring_numerics_of_its_process():
         _set_tf32(before["tf32_matmul"])
         torch.backends.cudnn.deterministic = before["cudnn_deterministic"]
         torch.backends.cudnn.benchmark = before["cudnn_benchmark"]
+
+
+def test_cheap_scores_run_on_cpu_actors_beside_gpu_actors():
+    assert [n for n in ("flops", "params", "synflow", "latency_table", "gradient_kernel", "knas", "latency")
+            if runs_beside_gpu(n)] == ["flops", "params", "synflow", "latency_table"]
+
+
+def test_parts_of_a_cell_merge_into_one_evaluation_and_a_failed_part_fails_it():
+    arch = CELLS[0].arch
+    a = Evaluation(arch, 0, {"knas": 1.0}, {"knas": 0.5}, wall_time=0.5, device="GPU", attempts=2)
+    b = Evaluation(arch, 0, {"flops": 3.0}, {"flops": 0.1}, wall_time=0.1, device="CPU")
+    ab = a.merge(b)
+    assert ab.ok and ab.values == {"knas": 1.0, "flops": 3.0} and ab.attempts == 2 and ab.device == "GPU + CPU"
+    bad = a.merge(Evaluation(arch, 0, status="failed", error="flops: boom"))
+    assert not bad.ok and bad.error == "flops: boom"
+    with pytest.raises(ValueError):
+        a.merge(Evaluation(CELLS[1].arch, 1))
