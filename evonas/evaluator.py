@@ -10,7 +10,9 @@ arrival order) is only looked up, and takes its place in the memo when the repla
 asks for it, so a resumed run's memo, and with it the front and its ids, is the one an
 uninterrupted run builds. Across runs, an optional score cache answers
 single scores of the reduced cell computed before under the same settings (a cached value the
-score's ``valid_range`` refuses is ignored and scored again); only what is missing goes to the pool, and each new result is appended to the log the moment it arrives.
+score's ``valid_range`` refuses is ignored and scored again); only what is missing goes to the pool, and each new result is appended to the log the moment it is complete.
+Scores that time the device (``latency``) are measured in a phase of their own after the others
+(``Evaluator._score``), so no other work runs on the device meanwhile.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from evonas.cache import ScoreCache
 from evonas.pool import Evaluation, Pool
 from evonas.results import CandidateLog
 from evonas.scores._registry import invalid_value
+from evonas.scores.latency import split_exclusive
 from evonas.space import Cell
 
 __all__ = ["Evaluator"]
@@ -75,8 +78,7 @@ class Evaluator:
         todo = {cell.arch: tuple(s for s in self.scores if s not in cached[cell.arch]) for cell in new}
         from_cache = [Evaluation(c.arch, c.index, cached[c.arch], device="cache") for c in new if not todo[c.arch]]
         self.n_cached += len(from_cache)
-        computed = self.pool.map_unordered([c for c in new if todo[c.arch]], todo)
-        for ev in itertools.chain(from_cache, computed):
+        for ev in itertools.chain(from_cache, self._score([c for c in new if todo[c.arch]], todo)):
             key = Cell.from_string(ev.arch).canonical
             if ev.device != "cache":
                 self._store(ev, cached[ev.arch])
@@ -98,6 +100,23 @@ class Evaluator:
             elif key in self.memo:
                 self.memo[key] = self.memo.pop(key)
         return results
+
+    def _score(self, cells: list[Cell], todo: dict[str, tuple[str, ...]]) -> Iterator[Evaluation]:
+        """Two phases: the scores that may share the device on every worker until drained, then the
+        scores that time it (``EXCLUSIVE_SCORES``) one cell at a time with the device to themselves
+        (``map_exclusive``), merged into the first phase's evaluation; a failure in either fails the cell.
+        A cell with nothing left for the second phase is yielded as soon as its first phase arrives."""
+        parts = {arch: split_exclusive(names) for arch, names in todo.items()}
+        held: dict[str, Evaluation] = {}
+        shared = [c for c in cells if parts[c.arch][0]]
+        for ev in self.pool.map_unordered(shared, {c.arch: parts[c.arch][0] for c in shared}):
+            if ev.ok and parts[ev.arch][1]:
+                held[ev.arch] = ev
+            else:
+                yield ev
+        timed = [c for c in cells if parts[c.arch][1] and (c.arch in held or not parts[c.arch][0])]
+        for ev in self.pool.map_exclusive(timed, {c.arch: parts[c.arch][1] for c in timed}):
+            yield held.pop(ev.arch).merge(ev) if ev.arch in held else ev
 
     def adopt_resumed(self) -> None:
         """Append what was read back but never asked for again (a resumed run told to stop earlier)."""

@@ -78,6 +78,8 @@ class Evaluation:
     wall_time: float = 0.0
     device: str = ""
     attempts: int = 1
+    #: per score, wall-clock (``time.time()``) start and end of its computation on the worker
+    spans: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -92,7 +94,7 @@ class Evaluation:
                           status="failed" if bad else "ok", error="; ".join(ev.error for ev in bad),
                           wall_time=self.wall_time + other.wall_time,
                           device=" + ".join(dict.fromkeys(d for d in (self.device, other.device) if d)),
-                          attempts=max(self.attempts, other.attempts))
+                          attempts=max(self.attempts, other.attempts), spans={**self.spans, **other.spans})
 
 
 def failed(cell: Cell, error: str, attempts: int = 1, device: str = "") -> Evaluation:
@@ -127,7 +129,7 @@ class Scorer:
         for name, settings in self.settings.items():
             if only is not None and name not in only:
                 continue
-            t0 = time.perf_counter()
+            t0, began = time.perf_counter(), time.time()
             try:
                 torch.manual_seed(self.spec.seed)
                 value = get_score(name)(ctx, settings)
@@ -142,6 +144,7 @@ class Scorer:
                 break
             ev.values[name] = value
             ev.times[name] = time.perf_counter() - t0
+            ev.spans[name] = (began, time.time())
         ev.wall_time = time.perf_counter() - start
         return ev
 
@@ -154,6 +157,9 @@ class Pool(Protocol):
     device_kind: str
 
     def map_unordered(self, cells: Iterable[Cell], only: Mapping[str, tuple[str, ...]] | None = None
+                      ) -> Iterator[Evaluation]: ...
+
+    def map_exclusive(self, cells: Iterable[Cell], only: Mapping[str, tuple[str, ...]] | None = None
                       ) -> Iterator[Evaluation]: ...
 
     def close(self) -> None: ...
@@ -176,6 +182,9 @@ class SerialPool:
         """Score each cell (``only[arch]``: just these scores of that cell)."""
         for cell in cells:
             yield self.scorer.score(cell.arch, (only or {}).get(cell.arch))
+
+    #: one in-process scorer always has the device to itself
+    map_exclusive = map_unordered
 
     def close(self) -> None:
         pass

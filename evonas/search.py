@@ -24,6 +24,7 @@ from evonas.config import Config
 from evonas.evaluator import Evaluator
 from evonas.front import non_dominated, rank_front
 from evonas.pool import Evaluation, ScorerSpec, make_pool
+from evonas.scores.latency import EXCLUSIVE_SCORES
 from evonas.results import CANDIDATES, LOG, CandidateLog, RunDir
 from evonas.select import benchmark_columns
 from evonas.space import Cell
@@ -97,8 +98,8 @@ class Progress(Callback):
         self.run.write_state(generation=gen, n_evaluated=len(self.evaluator.memo))
 
 
-#: measured (noisy) scores whose front values are re-measured at the end of a search
-NOISY_SCORES = ("latency",)
+#: measured (noisy) scores whose front values are re-measured at the end of a search: those timing the device
+NOISY_SCORES = tuple(sorted(EXCLUSIVE_SCORES))
 REMEASURE_REPEATS = 2
 MAX_REMEASURE_ROUNDS = 5
 
@@ -124,7 +125,7 @@ def remeasure_front(config: Config, evaluator: Evaluator, pool: Any) -> dict[str
         samples: dict[str, list[float]] = {k: [] for k in todo}
         cells = [Cell.from_string(ok[k].arch) for k in todo]
         for _ in range(REMEASURE_REPEATS):
-            for ev in pool.map_unordered(cells, {c.arch: noisy for c in cells}):
+            for ev in pool.map_exclusive(cells, {c.arch: noisy for c in cells}):  # the device to itself
                 if ev.ok:
                     samples[Cell.from_string(ev.arch).canonical].append(ev.values)
         for k in todo:

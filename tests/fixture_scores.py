@@ -1,4 +1,5 @@
-"""Scores for tests only: one that blocks until its worker is killed, one that returns a chosen value.
+"""Scores for tests only: one that blocks until its worker is killed, one that returns a chosen value,
+one that takes a set time.
 
 ``register()`` adds them to the registry. The test process calls it on import; every Ray
 worker of the test session calls it at start-up (conftest's ``ray_local`` names it as the
@@ -12,10 +13,11 @@ from pathlib import Path
 
 from evonas.scores import SCORES, register_score
 
-__all__ = ["register", "started", "BLOCK", "VALUE"]
+__all__ = ["register", "started", "BLOCK", "VALUE", "SLEEP"]
 
 BLOCK = "test_block"
 VALUE = "test_value"
+SLEEP = "test_sleep"
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,11 @@ class BlockSettings:
 class ValueSettings:
     modulus: int = 0                 # cells whose index is a multiple of this score ``value`` (0: none)
     value: float = 0.0               # e.g. nan, inf, -5.0; other cells score index / 15625
+
+
+@dataclass(frozen=True)
+class SleepSettings:
+    seconds: float = 0.2             # how long each cell takes (on its worker)
 
 
 def started(signal_dir: str | Path, index: int) -> int:
@@ -58,12 +65,20 @@ def _value(ctx, s: ValueSettings) -> float:
     return ctx.cell.index / 15625
 
 
+def _sleep(ctx, s: SleepSettings) -> float:
+    """Busy for ``seconds``, then 1 + index: a score whose computation is long enough to overlap others."""
+    time.sleep(s.seconds)
+    return 1.0 + ctx.cell.index
+
+
 def register() -> None:
     """Register the test scores (once per process)."""
     if BLOCK not in SCORES:
         register_score(BLOCK, direction="max", settings=BlockSettings, reference=__file__)(_block)
     if VALUE not in SCORES:
         register_score(VALUE, direction="max", settings=ValueSettings, reference=__file__)(_value)
+    if SLEEP not in SCORES:
+        register_score(SLEEP, direction="max", settings=SleepSettings, needs=("data",), reference=__file__)(_sleep)
 
 
 register()

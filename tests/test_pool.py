@@ -282,3 +282,62 @@ def test_parts_of_a_cell_merge_into_one_evaluation_and_a_failed_part_fails_it():
     assert not bad.ok and bad.error == "flops: boom"
     with pytest.raises(ValueError):
         a.merge(Evaluation(CELLS[1].arch, 1))
+
+
+def _connected(n: int, start: int = 1) -> list[Cell]:
+    cells = (Cell.from_index(i) for i in range(start, 15625, 37))
+    return [c for c in cells if c.is_connected][:n]
+
+
+def test_latency_is_timed_with_no_other_task_running(ray_local):
+    """Phase 1 scores the shared scores on both actors until drained; phase 2 times latency one cell at a time."""
+    from evonas.evaluator import Evaluator
+    from fixture_scores import SLEEP
+
+    spec = ScorerSpec(scores=(SLEEP, "latency"), settings={SLEEP: {"seconds": 0.3},
+                                                            "latency": {"warmup": 1, "repeats": 20}}, C=8, N=1)
+    with RayPool(spec, num_actors=2) as pool:
+        evaluator = Evaluator(pool, spec.scores)
+        generations = [evaluator(_connected(5)), evaluator(_connected(5, start=3))]
+    evs = [ev for gen in generations for ev in gen if ev is not None]
+    assert len(evs) == 10 and all(ev.ok for ev in evs), [ev.error for ev in evs if not ev.ok]
+    assert all(set(ev.values) == {SLEEP, "latency"} for ev in evs)
+    spans = [(name, ev.arch, span) for ev in evs for name, span in ev.spans.items()]
+    sleeps = [s for name, _, s in spans if name == SLEEP]
+    assert max(b for _, b in sleeps) - min(a for a, _ in sleeps) < 0.3 * len(sleeps)  # phase 1 ran in parallel
+    for name, arch, (start, end) in spans:
+        if name != "latency":
+            continue
+        for other_name, other_arch, (a, b) in spans:
+            if (other_name, other_arch) != (name, arch):
+                assert b <= start or a >= end, f"{other_name} of {other_arch} overlaps the latency of {arch}"
+
+
+def test_a_failure_in_either_phase_fails_the_cell(monkeypatch):
+    import dataclasses
+
+    from evonas.evaluator import Evaluator
+
+    info = get_score("latency")
+    cells = _connected(4)
+    bad_latency = cells[1].reduced.index
+    calls = []
+
+    def fake_latency(ctx, s):
+        calls.append(ctx.cell.index)
+        if ctx.cell.index == bad_latency:
+            raise RuntimeError("timer broke")
+        return 2.0
+
+    monkeypatch.setitem(SCORES, "latency", dataclasses.replace(info, fn=fake_latency))
+    nan_cell = cells[2].reduced.index
+    spec = ScorerSpec(scores=(VALUE, "latency"), settings={VALUE: {"modulus": nan_cell, "value": float("nan")}},
+                      C=8, N=1)
+    results = Evaluator(SerialPool(spec), spec.scores)(cells)
+    by_index = {ev.index: ev for ev in results}
+    assert by_index[bad_latency].status == "failed" and "timer broke" in by_index[bad_latency].error
+    assert by_index[nan_cell].status == "failed" and "not finite" in by_index[nan_cell].error
+    assert nan_cell not in calls  # a cell failed in phase 1 is not timed
+    ok = [ev for ev in results if ev.ok]
+    assert len(ok) == 2 and all(ev.values == {VALUE: ev.index / 15625, "latency": 2.0} for ev in ok)
+    assert all(list(ev.values) == [VALUE, "latency"] for ev in ok)
