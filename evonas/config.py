@@ -111,6 +111,10 @@ class TrainConfig:
     data_root: str | None = None     # None: the search's data.root
     n_train: int | None = field(default=None, metadata=check(lambda v: v >= 1, ">= 1 or null"))
     recipe: TrainSettings = field(default_factory=TrainSettings)  # NB201's recipe: 200 epochs
+    #: trainings sharing one GPU (each task asks Ray for 1/jobs_per_gpu of it); auto: as many as fit
+    #: in 80% of the GPU's memory by the measured peak of the largest candidate (at most 8)
+    jobs_per_gpu: int | Literal["auto"] = field(default="auto", metadata=check(lambda v: v == "auto" or v >= 1,
+                                                                               ">= 1 or auto"))
 
 
 def _default_objectives() -> tuple[ObjectiveConfig, ...]:

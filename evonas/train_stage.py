@@ -1,6 +1,8 @@
 """The second stage: train chosen front members for real, in parallel, resumably.
 
-Each candidate is one Ray task (one GPU each when there are GPUs, else one CPU slot),
+Each candidate is one Ray task: a share of a GPU when there are GPUs (``train.jobs_per_gpu``
+trainings per GPU; ``auto``: as many as fit by the measured peak memory of the largest
+candidate, ``train_task_gpus``), else one CPU slot;
 checkpointed every epoch under ``RUN_DIR/checkpoints/<id>.pt`` so that an interrupted stage
 continues where it stopped; weights go to ``RUN_DIR/models/<id>.pt`` and metrics to
 ``RUN_DIR/trained.csv``. Per-epoch progress is written by the task to
@@ -13,18 +15,19 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 
 from evonas.config import Config, TrainConfig
 from evonas.datasets import ImageSet, check_available, load_images
+from evonas.devices import gpu_share, per_gpu_from_memory
 from evonas.errors import EvonasError
 from evonas.pool import start_ray
 from evonas.results import RunDir, read_csv, write_csv
 from evonas.space import Cell
 
-__all__ = ["select_candidates", "train_front", "TrainJob", "load_model", "TRAINED"]
+__all__ = ["select_candidates", "train_front", "TrainJob", "load_model", "TRAINED", "train_task_gpus"]
 
 log = logging.getLogger("evonas")
 TRAINED = "trained.csv"
@@ -90,6 +93,51 @@ def _train_task(job: TrainJob, settings: Any) -> dict[str, Any]:
     return {"metrics": result.to_dict(), "state_dict": state}
 
 
+def train_task_gpus(jobs_per_gpu: int | str, *, gpus: float,
+                    measure: Callable[[], tuple[int, int] | None]) -> tuple[float, int]:
+    """(``num_gpus`` each training task asks Ray for, trainings per GPU).
+
+    No GPUs: 0 (the task takes a CPU slot). ``jobs_per_gpu`` a number: that many per GPU.
+    ``auto``: ``measure()`` gives (peak bytes of the largest candidate's training step, the GPU's
+    bytes), called once, and ``per_gpu_from_memory`` decides; one per GPU when it cannot measure.
+    """
+    if gpus <= 0:
+        return 0.0, 0
+    if jobs_per_gpu == "auto":
+        measured = measure()
+        per_gpu = per_gpu_from_memory(*measured) if measured and measured[0] > 0 else 1
+    else:
+        per_gpu = int(jobs_per_gpu)
+    return gpu_share(per_gpu), per_gpu
+
+
+def _peak_task(arch: str, dataset: str, C: int, N: int, settings: Any) -> tuple[int, int] | None:
+    """Runs on a GPU worker: peak memory of one training step of ``arch``, and the GPU's memory."""
+    from evonas.cost import dataset_spec
+    from evonas.training import peak_train_memory
+
+    if not torch.cuda.is_available():
+        return None
+    spec = dataset_spec(dataset)
+    peak = peak_train_memory(Cell.from_string(arch), num_classes=spec.num_classes, resolution=spec.resolution,
+                             batch_size=settings.batch_size, C=C, N=N, device="cuda", amp=settings.amp,
+                             channels_last=settings.channels_last)
+    return (peak, torch.cuda.get_device_properties(0).total_memory) if peak else None
+
+
+def _largest(jobs: Sequence[TrainJob]) -> TrainJob:
+    """The candidate with the most FLOPs (the most activations to hold while training)."""
+    from evonas.cost import count_flops, dataset_spec
+    from evonas.model import build_network
+
+    def flops(job: TrainJob) -> float:
+        spec = dataset_spec(job.dataset)
+        net = build_network(Cell.from_string(job.arch), C=job.C, N=job.N, num_classes=spec.num_classes)
+        return count_flops(net, spec.resolution)
+
+    return max(jobs, key=flops)
+
+
 def _log_progress(jobs: Sequence[TrainJob], last: dict[int, str]) -> None:
     for job in jobs:
         path = Path(job.progress)
@@ -133,7 +181,23 @@ def train_front(config: Config, run: RunDir, ids: Sequence[int] | None = None) -
     started = start_ray(config.ray.address, config.ray.connect_timeout_s)
     try:
         gpus = ray.cluster_resources().get("GPU", 0) if config.device != "cpu" else 0
-        task = ray.remote(num_gpus=1 if gpus else 0, num_cpus=1, max_retries=config.ray.max_retries)(_train_task)
+
+        def measure() -> tuple[int, int] | None:
+            job = _largest(jobs)
+            ref = ray.remote(num_gpus=1, num_cpus=1)(_peak_task).remote(job.arch, job.dataset, job.C, job.N, tc.recipe)
+            try:  # bounded: a GPU that never frees up means one training per GPU, not a hang
+                return ray.get(ref, timeout=config.ray.task_timeout_s)
+            except Exception as err:
+                ray.cancel(ref, force=True)
+                log.warning(f"train.jobs_per_gpu auto: could not measure the training memory of id {job.id} "
+                            f"({type(err).__name__}); one training per GPU")
+                return None
+
+        share, per_gpu = train_task_gpus(tc.jobs_per_gpu, gpus=gpus, measure=measure) if jobs else (0.0, 0)
+        if per_gpu:
+            log.info(f"training {per_gpu} candidate(s) per GPU on {gpus:g} GPU(s) (train.jobs_per_gpu "
+                     f"{tc.jobs_per_gpu})")
+        task = ray.remote(num_gpus=share, num_cpus=1, max_retries=config.ray.max_retries)(_train_task)
         pending = {task.remote(job, tc.recipe): job for job in jobs}
         last: dict[int, str] = {}
         while pending:

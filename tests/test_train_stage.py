@@ -101,3 +101,35 @@ def test_a_failed_training_is_retried(searched, ray_local):
     with open(searched.file("trained.csv"), newline="") as f:
         (row,) = list(csv.DictReader(f))
     assert row["status"] == "ok" and row["error"] == "" and 0.0 <= float(row["test_acc"]) <= 100.0
+
+
+def test_trainings_share_a_gpu_by_setting_or_by_measured_memory():
+    from evonas.train_stage import train_task_gpus
+
+    gib = 1 << 30
+
+    def never():
+        raise AssertionError("nothing to measure")
+
+    assert train_task_gpus("auto", gpus=0, measure=never) == (0.0, 0)  # no GPU: a CPU slot each
+    assert train_task_gpus(3, gpus=0, measure=never) == (0.0, 0)
+    assert train_task_gpus(3, gpus=1, measure=never) == (pytest.approx(1 / 3), 3)
+    calls = []
+
+    def measured():
+        calls.append(1)
+        return 10 * gib, 80 * gib  # 64 GiB usable: 6 of 10 GiB
+
+    assert train_task_gpus("auto", gpus=2, measure=measured) == (pytest.approx(1 / 6), 6) and len(calls) == 1
+    assert train_task_gpus("auto", gpus=1, measure=lambda: (1 * gib, 80 * gib)) == (0.125, 8)  # capped at 8
+    assert train_task_gpus("auto", gpus=1, measure=lambda: None) == (1.0, 1)  # not measurable: a GPU each
+
+
+def test_jobs_per_gpu_is_validated():
+    from evonas.config import config_from_mapping
+    from evonas.errors import ConfigError
+
+    assert config_from_mapping({}).train.jobs_per_gpu == "auto"
+    assert config_from_mapping({"train": {"jobs_per_gpu": 4}}).train.jobs_per_gpu == 4
+    with pytest.raises(ConfigError, match="train.jobs_per_gpu"):
+        config_from_mapping({"train": {"jobs_per_gpu": 0}})
