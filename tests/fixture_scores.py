@@ -13,11 +13,13 @@ from pathlib import Path
 
 from evonas.scores import SCORES, register_score
 
-__all__ = ["register", "started", "BLOCK", "VALUE", "SLEEP"]
+__all__ = ["register", "started", "BLOCK", "VALUE", "SLEEP", "ON_GPU_ACTOR", "BESIDE_GPU"]
 
 BLOCK = "test_block"
 VALUE = "test_value"
 SLEEP = "test_sleep"
+ON_GPU_ACTOR = "test_on_gpu_actor"  # needs the GPU: scored by GPU actors
+BESIDE_GPU = "test_beside_gpu"      # needs nothing: scored by CPU actors beside GPU actors
 
 
 @dataclass(frozen=True)
@@ -71,12 +73,23 @@ def _sleep(ctx, s: SleepSettings) -> float:
     return 1.0 + ctx.cell.index
 
 
+def _gpu_assigned(ctx, settings) -> float:
+    """1 when Ray gave this worker a GPU (CUDA_VISIBLE_DEVICES names one), else 0."""
+    import os
+
+    return float(bool(os.environ.get("CUDA_VISIBLE_DEVICES", "").strip()))
+
+
 def register() -> None:
     """Register the test scores (once per process)."""
     if BLOCK not in SCORES:
         register_score(BLOCK, direction="max", settings=BlockSettings, reference=__file__)(_block)
     if VALUE not in SCORES:
         register_score(VALUE, direction="max", settings=ValueSettings, reference=__file__)(_value)
+    if ON_GPU_ACTOR not in SCORES:
+        register_score(ON_GPU_ACTOR, direction="max", needs=("gpu",), reference=__file__)(_gpu_assigned)
+    if BESIDE_GPU not in SCORES:
+        register_score(BESIDE_GPU, direction="max", reference=__file__)(_gpu_assigned)
     if SLEEP not in SCORES:
         register_score(SLEEP, direction="max", settings=SleepSettings, needs=("data",), reference=__file__)(_sleep)
 

@@ -341,3 +341,43 @@ def test_a_failure_in_either_phase_fails_the_cell(monkeypatch):
     ok = [ev for ev in results if ev.ok]
     assert len(ok) == 2 and all(ev.values == {VALUE: ev.index / 15625, "latency": 2.0} for ev in ok)
     assert all(list(ev.values) == [VALUE, "latency"] for ev in ok)
+
+
+_MIXED = r'''
+import json, os, sys
+import ray
+from evonas.pool import RayPool, ScorerSpec
+from evonas.space import Cell
+from fixture_scores import BESIDE_GPU, ON_GPU_ACTOR
+
+ray.init(num_cpus=3, num_gpus=1, include_dashboard=False, logging_level="ERROR",
+         runtime_env={"env_vars": {"PYTHONPATH": os.environ["PYTHONPATH"]},
+                      "worker_process_setup_hook": "fixture_scores.register"})
+spec = ScorerSpec(scores=(ON_GPU_ACTOR, BESIDE_GPU, "params"), C=8, N=1)
+cells = [Cell.from_index(i) for i in (6111, 1, 2, 3)]
+with RayPool(spec, actors_per_gpu=1, cpu_actors="auto", start_timeout_s=60) as pool:
+    out = {"plan": [pool.plan.gpu_actors, pool.plan.cpu_actors], "kinds": sorted(pool.kind.values()),
+           "shared": [[ev.ok, ev.values] for ev in pool.map_unordered(cells)],
+           "exclusive": [ev.values for ev in pool.map_exclusive(cells[:2], {c.arch: (BESIDE_GPU,) for c in cells})]}
+print("RESULT" + json.dumps(out))
+'''
+
+
+@pytest.mark.slow
+def test_cpu_actors_beside_a_gpu_actor_take_the_cheap_scores(tmp_path, subprocess_env, repo):
+    """A Ray cluster with one (logical) GPU and 3 CPUs: 1 GPU actor plus 2 CPU actors, each score where it belongs."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = dict(subprocess_env, PYTHONPATH=os.pathsep.join([str(repo / "tests"), subprocess_env["PYTHONPATH"]]))
+    proc = subprocess.run([sys.executable, "-c", _MIXED], env=env, capture_output=True, text=True, timeout=240)
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")]
+    assert line, proc.stderr[-3000:]
+    out = json.loads(line[0][len("RESULT"):])
+    assert out["plan"] == [1, 2] and out["kinds"] == ["cpu", "cpu", "gpu"]
+    assert len(out["shared"]) == 4
+    for ok, values in out["shared"]:
+        assert ok and values["test_on_gpu_actor"] == 1.0 and values["test_beside_gpu"] == 0.0 and "params" in values
+    assert out["exclusive"] == [{"test_beside_gpu": 1.0}] * 2  # the exclusive phase runs on the target (GPU) actor
