@@ -399,7 +399,7 @@ def _start_ray() -> bool:
 
 
 def _make_pool(ctx: Context, scores: str | tuple[str, ...], *, device: str, actors: int, per_gpu: int = 1,
-               backend: str = "ray"):
+               backend: str = "ray", cpu_actors: int | str = 0):
     from evonas.pool import ScorerSpec, make_pool
 
     scores = (scores,) if isinstance(scores, str) else scores
@@ -408,7 +408,7 @@ def _make_pool(ctx: Context, scores: str | tuple[str, ...], *, device: str, acto
                       C=ctx.plan.C, N=ctx.plan.N, device=device)
     if backend == "serial":
         return make_pool(spec, backend="serial")
-    return make_pool(spec, backend="ray", num_actors=actors, actors_per_gpu=per_gpu)
+    return make_pool(spec, backend="ray", num_actors=actors, actors_per_gpu=per_gpu, cpu_actors=cpu_actors)
 
 
 def section_objective(ctx: Context, out: dict[str, Any], budget: Budget) -> None:
@@ -531,11 +531,15 @@ def section_latency(ctx: Context, out: dict[str, Any], budget: Budget) -> None:
 
 
 def _pool_rates(ctx: Context, cells: list, *, device: str, actors: int, per_gpu: int,
-                budget: Budget) -> list[dict[str, Any]]:
-    """One pool of ``actors`` for all the section's scores; each score timed alone over ``cells``."""
+                budget: Budget, cpu_actors: int | str = 0) -> list[dict[str, Any]]:
+    """One pool of ``actors`` for all the section's scores; each score timed alone over ``cells``.
+
+    ``cpu_actors``: CPU actors beside GPU actors, which take the scores that run no network on
+    images (synflow), as evonas' default ``ray.cpu_actors: auto`` does."""
     scores = ctx.plan.pool_scores
     start = time.perf_counter()
-    pool = _make_pool(ctx, scores, device=device, actors=actors, per_gpu=per_gpu)
+    pool = _make_pool(ctx, scores, device=device, actors=actors, per_gpu=per_gpu, cpu_actors=cpu_actors)
+    cpu_beside = getattr(getattr(pool, "plan", None), "cpu_actors", 0) if cpu_actors else 0
     runs = []
     with pool:
         startup = time.perf_counter() - start
@@ -551,7 +555,7 @@ def _pool_rates(ctx: Context, cells: list, *, device: str, actors: int, per_gpu:
                     break
             seconds = time.perf_counter() - start
             runs.append({"score": score, "actors": actors, "per_gpu": per_gpu if device != "cpu" else 0,
-                         "device": device, "startup_s": startup, "cells": done, "failed": failed,
+                         "cpu_actors_beside": cpu_beside, "device": device, "startup_s": startup, "cells": done, "failed": failed,
                          "seconds": seconds, "cells_per_s": done / seconds if seconds > 0 else float("nan"),
                          "stopped_early": share.spent})
     return runs
@@ -563,25 +567,26 @@ def section_pool(ctx: Context, out: dict[str, Any], budget: Budget) -> None:
     if why:
         raise Skip(why)
     cpus, gpus = os.cpu_count() or 1, torch.cuda.device_count()
-    configs: list[tuple[str, int, int]] = []
+    configs: list[tuple[str, int, int, int | str]] = []
     skipped = []
     if gpus and ctx.on_gpu:
-        configs += [("cuda", k * gpus, k) for k in ctx.plan.pool_per_gpu]
+        configs += [("cuda", k * gpus, k, 0) for k in ctx.plan.pool_per_gpu]
+        configs.append(("cuda", 2 * gpus, 2, "auto"))  # evonas' default: 2 per GPU, CPU actors beside them
     else:
         skipped.append(f"GPU actors: no GPU ({ctx.device})")
-    configs.append(("cpu", min(ctx.plan.pool_cpu_actors, cpus), 1))
+    configs.append(("cpu", min(ctx.plan.pool_cpu_actors, cpus), 1, 0))
     out.update({"cpus": cpus, "gpus": gpus, "skipped": skipped, "runs": []})
-    cells = sample_connected(ctx.plan.pool_cells + max(a for _, a, _ in configs), ctx.seed + 2)
+    cells = sample_connected(ctx.plan.pool_cells + max(a for _, a, _, _ in configs), ctx.seed + 2)
     started = _start_ray()
     try:
-        for k, (device, actors, per_gpu) in enumerate(configs):
+        for k, (device, actors, per_gpu, beside) in enumerate(configs):
             if budget.spent:
                 out["stopped_early"] = True
                 return
             share = Budget(budget.left / (len(configs) - k))
             try:
                 runs = _pool_rates(ctx, cells[:ctx.plan.pool_cells + actors], device=device, actors=actors,
-                                   per_gpu=per_gpu, budget=share)
+                                   per_gpu=per_gpu, budget=share, cpu_actors=beside)
             except Exception as err:  # noqa: BLE001 - one configuration that cannot run is a row
                 runs = [{"score": "+".join(ctx.plan.pool_scores), "actors": actors, "per_gpu": per_gpu,
                          "device": device, "error": f"{type(err).__name__}: {err}".splitlines()[0][:300]}]
@@ -740,10 +745,10 @@ def markdown(data: dict[str, Any]) -> str:
     if po.get("runs"):
         lines += [f"Ray pool, {po.get('cpus')} CPUs, {po.get('gpus')} GPU(s)"
                   + (f"; skipped: {'; '.join(po['skipped'])}" if po.get("skipped") else "") + ":", ""]
-        rows = [[r["score"], r["device"], r["actors"], r.get("per_gpu"), r.get("cells"), r.get("cells_per_s"),
-                 r.get("startup_s"), r.get("error", "")] for r in po["runs"]]
-        lines += _table(["score", "actors on", "actors", "per GPU", "cells", "cells/s", "start-up s", "error"],
-                        rows) + [""]
+        rows = [[r["score"], r["device"], r["actors"], r.get("per_gpu"), r.get("cpu_actors_beside", 0), r.get("cells"),
+                 r.get("cells_per_s"), r.get("startup_s"), r.get("error", "")] for r in po["runs"]]
+        lines += _table(["score", "actors on", "actors", "per GPU", "CPU actors beside", "cells", "cells/s",
+                         "start-up s", "error"], rows) + [""]
     mj = s.get("main", {})
     if "wall_s" in mj:
         lines += [f"Main job: `{mj.get('command')}`", ""]
