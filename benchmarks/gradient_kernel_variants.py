@@ -52,12 +52,15 @@ SHORT = {"cifar10": "C10", "cifar100": "C100", "imagenet16-120": "IN16"}
 
 
 def variants(bn_modes: list[str], examples: list[int], per_class: list[int], grid: str,
-             stats: list[str] | None = None) -> list[GradientKernelSettings]:
+             stats: list[str] | None = None, only: list[dict[str, Any]] | None = None) -> list[GradientKernelSettings]:
     """The settings to measure: the ``screen`` grid (of ``stats``, all when None), or each Gram configuration's default."""
     out = []
     for n, k, bn in itertools.product(examples, per_class, bn_modes):
         if grid == "default":
             out.append(GradientKernelSettings(n_examples=n, per_class=k, bn=bn))
+            continue
+        if only:
+            out.extend(GradientKernelSettings(n_examples=n, per_class=k, bn=bn, **kw) for kw in only)
             continue
         for statistic, normalise, layers, centre in itertools.product(
                 stats or STATISTICS, ("none", "norm"), ("sum", "log_sum"), (False, True)):
@@ -67,6 +70,15 @@ def variants(bn_modes: list[str], examples: list[int], per_class: list[int], gri
             except ConfigError:  # combinations the settings reject (constant, or n not a multiple of per_class)
                 continue
     return out
+
+
+def parse_variant(text: str) -> dict[str, Any]:
+    """'statistic=logdet,normalise=norm,centre=true' -> keyword arguments of GradientKernelSettings."""
+    kw: dict[str, Any] = {}
+    for item in text.split(","):
+        key, _, value = item.partition("=")
+        kw[key] = {"true": True, "false": False}.get(value, value)
+    return kw
 
 
 def label(s: GradientKernelSettings) -> str:
@@ -168,6 +180,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bn", default="sample,batch,eval", help="batch-norm modes to try")
     parser.add_argument("--grid", choices=("screen", "default"), default="screen")
     parser.add_argument("--stats", default=None, help="statistics of the screen grid (comma-separated; all by default)")
+    parser.add_argument("--variant", action="append", default=None,
+                        help="only these variants, e.g. 'statistic=decile_entropy,layers=log_sum' (repeatable)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--values", default=None, help="write per-cell values and measures (JSON)")
@@ -182,7 +196,8 @@ def main(argv: list[str] | None = None) -> None:
             cells = [c for c in cells if c.arch not in seen][: int(args.n)]
         grid = variants(args.bn.split(","), [int(v) for v in args.examples.split(",")],
                         [int(v) for v in args.per_class.split(",")], args.grid,
-                        args.stats.split(",") if args.stats else None)
+                        args.stats.split(",") if args.stats else None,
+                        [parse_variant(v) for v in args.variant] if args.variant else None)
         print(f"{len(cells)} cells x {len(grid)} variants, {args.workers} workers", file=sys.stderr)
         result = score_cells(cells, grid, args.seed, args.workers)
         result.update(n=len(cells), seed=args.seed, exclude_seed=args.exclude_seed, exclude_n=args.exclude_n)
