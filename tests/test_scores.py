@@ -52,7 +52,11 @@ def test_score_conformance(name: str, images) -> None:
         assert first == second
 
 
-@pytest.mark.parametrize("name", sorted(n for n, i in SCORES.items() if "data" in i.needs))
+#: ranks against a fixed reference: a step function of its members, constant for networks beyond the reference's range
+RANKED = {"gradient_kernel_agg"}
+
+
+@pytest.mark.parametrize("name", sorted(n for n, i in SCORES.items() if "data" in i.needs and n not in RANKED))
 def test_score_seed_changes_value(name: str, images) -> None:
     settings = make_settings(name, FAST_SETTINGS.get(name))
     values = {SCORES[name](tiny_context(CONNECTED, images, seed=s), settings) for s in (0, 1)}

@@ -11,5 +11,6 @@ from evonas.scores import knas_fast as _knas_fast  # noqa: F401  (registers knas
 from evonas.scores import gradient_kernel as _gradient_kernel  # noqa: F401  (registers gradient_kernel)
 from evonas.scores import latency as _latency  # noqa: F401  (registers latency, latency_table)
 from evonas.scores import table_scores as _table_scores  # noqa: F401  (registers valid_12ep)
+from evonas.scores import aggregate as _aggregate  # noqa: F401  (registers gradient_kernel_agg)
 
 __all__ = ["SCORES", "ScoreContext", "ScoreInfo", "NoSettings", "get_score", "make_settings", "register_score"]

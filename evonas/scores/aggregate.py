@@ -1,0 +1,162 @@
+"""A rank-aggregated objective: the sum of log percentile ranks of member scores against a fixed reference.
+
+Each member score is computed for the cell (through the registry, with the member settings
+recorded in the reference), placed among the member's values on a fixed reference sample of
+cells that ships with evonas (``evonas/data/rank_reference_<dataset>.npz``, built by
+``python -m evonas.data.build_reference``), and the logs of these percentiles are summed,
+AZ-NAS style (Lee and Ham, CVPR 2024). Ranks against a fixed sample, not within the current
+population, so the objective of a cell never changes between generations or runs.
+
+Members are registered score names, optionally suffixed ``:max`` or ``:min`` to override
+the registered direction (``flops:max``: more FLOPs rank higher, as in AZ-NAS's complexity
+term, though ``flops`` is a ``min`` objective of the search). A ``min`` member is negated
+before ranking. The percentile of a value v among m reference values is its mid-rank after
+inserting it, ``(#below + 1 + #equal / 2) / (m + 1)``, in ``[1 / (m + 1), 1]``: ties share a
+half rank and values beyond the reference's range get the end ranks, so the log is finite.
+A member value of nan ranks lowest.
+
+The default members take one signal per facet AZ-NAS found complementary: trainability
+(``gradient_kernel``, the per-example gradient kernel), expressivity (``naswot``, the
+activation-pattern kernel), saliency through the whole network (``synflow``, data-free) and
+complexity (``flops:max``).
+
+Mismatches: the reference is per data set; a data set without one is an error naming the data
+sets it has. A network shape (C, N) other than the reference's gives a warning naming both
+(ranks stay fixed, but the members' values come from another distribution). Member settings
+always are the reference's; a member the reference lacks is an error naming those it holds.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from evonas.data import DATA_DIR
+from evonas.errors import ConfigError, DataError
+from evonas.schema import check
+from evonas.scores._registry import SCORES, ScoreContext, get_score, make_settings, register_score
+
+__all__ = ["RankAggregateSettings", "Reference", "load_reference", "percentile", "parse_member", "gradient_kernel_agg",
+           "reference_path", "aggregate_of"]
+
+DEFAULT_MEMBERS = ("gradient_kernel", "naswot", "synflow", "flops:max")
+
+
+def parse_member(member: str) -> tuple[str, float]:
+    """(score name, sign): +1 when larger member values rank higher, -1 when smaller do."""
+    name, _, direction = member.partition(":")
+    if direction not in ("", "max", "min"):
+        raise ConfigError(f"member {member!r}: the suffix must be ':max' or ':min'")
+    info = get_score(name)
+    return name, 1.0 if (direction or info.direction) == "max" else -1.0
+
+
+@dataclass(frozen=True)
+class RankAggregateSettings:
+    members: tuple[str, ...] = field(default=DEFAULT_MEMBERS,
+                                     metadata=check(lambda v: len(v) >= 1, "at least one member"))
+    reference: str = ""  # a reference .npz; "" for the packaged one of the scorer's data set
+
+    def __post_init__(self) -> None:
+        names = [parse_member(m)[0] for m in self.members]
+        if "gradient_kernel_agg" in names:
+            raise ConfigError("gradient_kernel_agg cannot be a member of itself")
+        if len(set(names)) != len(names):
+            raise ConfigError(f"members {list(self.members)} name a score twice")
+
+    @property
+    def n_images(self) -> int:
+        """Images the members read (with the packaged CIFAR-10 reference's member settings)."""
+        ref = load_reference(self.reference or str(reference_path("cifar10")))
+        return max([get_score(n).images_needed(ref.settings_of(n)) for n, _ in map(parse_member, self.members)] + [1])
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Member values (raw, registered direction) of a fixed sample of cells, and how they were computed."""
+
+    path: str
+    dataset: str
+    C: int
+    N: int
+    arches: tuple[str, ...]
+    values: dict[str, np.ndarray]
+    settings: dict[str, dict[str, Any]]
+
+    def settings_of(self, name: str) -> Any:
+        if name not in self.values:
+            raise ConfigError(f"member {name!r} is not in the reference {self.path}; it holds {sorted(self.values)} "
+                              f"(build another with python -m evonas.data.build_reference --members ...)")
+        return make_settings(name, self.settings[name])
+
+
+def reference_path(dataset: str) -> Path:
+    return DATA_DIR / f"rank_reference_{dataset}.npz"
+
+
+@functools.lru_cache(maxsize=8)
+def load_reference(path: str) -> Reference:
+    """The reference sample stored at ``path`` (see ``evonas.data.build_reference``)."""
+    if not Path(path).is_file():
+        raise DataError(f"no rank reference at {path}; build one with python -m evonas.data.build_reference")
+    with np.load(path, allow_pickle=False) as f:
+        meta = json.loads(str(f["meta"]))
+        values = {k.removeprefix("values_"): np.asarray(f[k], dtype=float) for k in f.files if k.startswith("values_")}
+        arches = tuple(str(a) for a in f["arches"])
+    return Reference(path, meta["dataset"], int(meta["C"]), int(meta["N"]), arches, values, meta["settings"])
+
+
+def percentile(value: float, reference: np.ndarray) -> float:
+    """Mid-rank of ``value`` inserted among ``reference`` over m + 1, in [1/(m+1), 1]; nan ranks lowest."""
+    m = len(reference)
+    if math.isnan(value):
+        return 1.0 / (m + 1)
+    below = int(np.sum(reference < value))
+    equal = int(np.sum(reference == value))
+    return (below + 1 + equal / 2) / (m + 1)
+
+
+def aggregate_of(values: dict[str, float], members: tuple[str, ...], ref: Reference) -> float:
+    """The sum of log percentiles of member ``values`` (raw, by score name) against ``ref``."""
+    total = 0.0
+    for member in members:
+        name, sign = parse_member(member)
+        ref.settings_of(name)  # the member must be in the reference
+        total += math.log(percentile(sign * values[name], sign * ref.values[name][np.isfinite(ref.values[name])]))
+    return total
+
+
+def _reference_for(ctx: ScoreContext, s: RankAggregateSettings) -> Reference:
+    path = s.reference or str(reference_path(ctx.dataset.name))
+    if not s.reference and not Path(path).is_file():
+        have = sorted(p.stem.removeprefix("rank_reference_") for p in DATA_DIR.glob("rank_reference_*.npz"))
+        raise ConfigError(f"gradient_kernel_agg has no packaged reference for data set {ctx.dataset.name!r} "
+                          f"(packaged: {have}); build one with python -m evonas.data.build_reference "
+                          f"--dataset {ctx.dataset.name} and pass it as scores.gradient_kernel_agg.reference")
+    ref = load_reference(path)
+    if ref.dataset != ctx.dataset.name:
+        raise ConfigError(f"gradient_kernel_agg reference {path} holds {ref.dataset} values but the scorer's data set "
+                          f"is {ctx.dataset.name}")
+    if (ref.C, ref.N) != (ctx.C, ctx.N):
+        warnings.warn(f"gradient_kernel_agg: reference {Path(path).name} was built for networks of C={ref.C}, N={ref.N}; "
+                      f"these have C={ctx.C}, N={ctx.N}: the members' values are ranked against another shape's",
+                      stacklevel=2)
+    return ref
+
+
+@register_score("gradient_kernel_agg", direction="max", needs=("data", "labels"), settings=RankAggregateSettings,
+                reference="sum of log ranks, as AZ-NAS (Lee and Ham, CVPR 2024), against a fixed reference sample")
+def gradient_kernel_agg(ctx: ScoreContext, s: RankAggregateSettings) -> float:
+    """Sum of log percentile ranks of member scores against a fixed, packaged reference sample."""
+    ref = _reference_for(ctx, s)
+    values = {}
+    for member in s.members:
+        name, _ = parse_member(member)
+        values[name] = SCORES[name](ctx, ref.settings_of(name))
+    return aggregate_of(values, s.members, ref)
