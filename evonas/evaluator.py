@@ -12,7 +12,7 @@ uninterrupted run builds. Across runs, an optional score cache answers
 single scores of the reduced cell computed before under the same settings (a cached value the
 score's ``valid_range`` refuses is ignored and scored again); only what is missing goes to the pool, and each new result is appended to the log the moment it is complete.
 Scores that time the device (``latency``) are measured in a phase of their own after the others
-(``Evaluator._score``), so no other work runs on the device meanwhile.
+(``evonas.pool.map_phased``), so no other work runs on the device meanwhile.
 """
 from __future__ import annotations
 
@@ -21,10 +21,9 @@ import time
 from typing import Callable, Iterator
 
 from evonas.cache import ScoreCache
-from evonas.pool import Evaluation, Pool
+from evonas.pool import Evaluation, Pool, map_phased
 from evonas.results import CandidateLog
 from evonas.scores._registry import invalid_value
-from evonas.scores.latency import split_exclusive
 from evonas.space import Cell
 
 __all__ = ["Evaluator"]
@@ -102,21 +101,8 @@ class Evaluator:
         return results
 
     def _score(self, cells: list[Cell], todo: dict[str, tuple[str, ...]]) -> Iterator[Evaluation]:
-        """Two phases: the scores that may share the device on every worker until drained, then the
-        scores that time it (``EXCLUSIVE_SCORES``) one cell at a time with the device to themselves
-        (``map_exclusive``), merged into the first phase's evaluation; a failure in either fails the cell.
-        A cell with nothing left for the second phase is yielded as soon as its first phase arrives."""
-        parts = {arch: split_exclusive(names) for arch, names in todo.items()}
-        held: dict[str, Evaluation] = {}
-        shared = [c for c in cells if parts[c.arch][0]]
-        for ev in self.pool.map_unordered(shared, {c.arch: parts[c.arch][0] for c in shared}):
-            if ev.ok and parts[ev.arch][1]:
-                held[ev.arch] = ev
-            else:
-                yield ev
-        timed = [c for c in cells if parts[c.arch][1] and (c.arch in held or not parts[c.arch][0])]
-        for ev in self.pool.map_exclusive(timed, {c.arch: parts[c.arch][1] for c in timed}):
-            yield held.pop(ev.arch).merge(ev) if ev.arch in held else ev
+        """The shared scores on every worker, then the device-timing ones with the device to themselves."""
+        return map_phased(self.pool, cells, todo)
 
     def adopt_resumed(self) -> None:
         """Append what was read back but never asked for again (a resumed run told to stop earlier)."""

@@ -25,11 +25,12 @@ from evonas.devices import configure_scoring, device_name, plan_actors, resolve_
 from evonas.errors import ConfigError, EvonasError
 from evonas.scores import ScoreContext, get_score, make_settings
 from evonas.scores._registry import invalid_value
-from evonas.scores.latency import EXCLUSIVE_SCORES
+from evonas.scores.latency import EXCLUSIVE_SCORES, split_exclusive
 from evonas.space import Cell
 
 __all__ = ["ScorerSpec", "Evaluation", "Scorer", "SerialPool", "RayPool", "make_pool", "Pool", "start_ray",
-           "runs_beside_gpu", "invalid_value"]
+           "runs_beside_gpu", "invalid_value",
+           "map_phased"]
 
 log = logging.getLogger("evonas")
 
@@ -542,6 +543,35 @@ class RayPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def map_phased(pool: Pool, cells: Iterable[Cell], only: Mapping[str, tuple[str, ...]] | None = None,
+               scores: tuple[str, ...] | None = None) -> Iterator[Evaluation]:
+    """Score ``cells`` in two phases: the scores that may share the device (``only[arch]``, else
+    ``scores``, else the pool's) on every worker until drained, then those that time it
+    (``EXCLUSIVE_SCORES``) one cell at a time with the device to themselves (``map_exclusive``),
+    merged into the first phase's evaluation. A failure in either phase fails the cell; a cell
+    failed in the first phase is not timed, and one with nothing to time is yielded as it arrives.
+    """
+    cells = list(cells)
+    default = tuple(scores or pool_scores(pool))
+    parts = {c.arch: split_exclusive((only or {}).get(c.arch, default)) for c in cells}
+    held: dict[str, Evaluation] = {}
+    shared = [c for c in cells if parts[c.arch][0]]
+    for ev in pool.map_unordered(shared, {c.arch: parts[c.arch][0] for c in shared}):
+        if ev.ok and parts[ev.arch][1]:
+            held[ev.arch] = ev
+        else:
+            yield ev
+    timed = [c for c in cells if parts[c.arch][1] and (c.arch in held or not parts[c.arch][0])]
+    for ev in pool.map_exclusive(timed, {c.arch: parts[c.arch][1] for c in timed}):
+        yield held.pop(ev.arch).merge(ev) if ev.arch in held else ev
+
+
+def pool_scores(pool: Pool) -> tuple[str, ...]:
+    """The scores a pool's workers compute by default."""
+    spec = getattr(pool, "spec", None) or pool.scorer.spec
+    return tuple(spec.scores)
 
 
 def make_pool(spec: ScorerSpec, *, backend: str = "ray", num_actors: int | None = None,

@@ -8,7 +8,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from evonas.errors import ArchError, DataError
-from evonas.pool import Evaluation, ScorerSpec, make_pool
+from evonas.pool import Evaluation, ScorerSpec, make_pool, map_phased
 from evonas.results import write_csv
 from evonas.space import N_ARCHS, Cell
 from evonas.table import load_table
@@ -48,11 +48,12 @@ def sample_archs(n: int, seed: int = 0, connected_only: bool = True) -> list[Cel
 def score_archs(cells: Sequence[Cell], spec: ScorerSpec, *, backend: str = "ray", num_actors: int | None = None,
                 address: str | None = None, progress: Callable[[int, int, float], None] | None = None
                 ) -> list[Evaluation]:
-    """Score every cell (in the given order) through a pool."""
+    """Score every cell (in the given order) through a pool; device-timing scores (latency) in a
+    phase of their own, with the device to themselves (``map_phased``)."""
     by_arch: dict[str, Evaluation] = {}
     t0 = time.perf_counter()
     with make_pool(spec, backend=backend, num_actors=num_actors, address=address) as pool:
-        for ev in pool.map_unordered(list(dict.fromkeys(cells))):
+        for ev in map_phased(pool, list(dict.fromkeys(cells)), scores=spec.scores):
             by_arch[ev.arch] = ev
             if progress is not None:
                 progress(len(by_arch), len(cells), time.perf_counter() - t0)

@@ -381,3 +381,15 @@ def test_cpu_actors_beside_a_gpu_actor_take_the_cheap_scores(tmp_path, subproces
     for ok, values in out["shared"]:
         assert ok and values["test_on_gpu_actor"] == 1.0 and values["test_beside_gpu"] == 0.0 and "params" in values
     assert out["exclusive"] == [{"test_beside_gpu": 1.0}] * 2  # the exclusive phase runs on the target (GPU) actor
+
+
+def test_the_score_command_times_latency_after_the_other_scores():
+    from evonas.scoring import score_archs
+
+    spec = ScorerSpec(scores=("latency", "params"), settings={"latency": {"warmup": 0, "repeats": 2}}, C=8, N=1)
+    cells = _connected(3)
+    evs = score_archs(cells, spec, backend="serial")
+    assert [ev.arch for ev in evs] == [c.arch for c in cells]
+    assert all(ev.ok and set(ev.values) == {"latency", "params"} for ev in evs)
+    assert all(ev.spans["params"][1] <= ev.spans["latency"][0] for ev in evs)
+    assert max(ev.spans["params"][1] for ev in evs) <= min(ev.spans["latency"][0] for ev in evs)  # two phases
