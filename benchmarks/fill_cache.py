@@ -88,7 +88,7 @@ def fill(config: Config, score: str, indices: list[int]) -> dict:
     with make_pool(spec, backend=rc.backend, num_actors=rc.num_actors, address=rc.address,
                    max_retries=rc.max_retries, actors_per_gpu=rc.actors_per_gpu, cpu_actors=rc.cpu_actors,
                    connect_timeout_s=rc.connect_timeout_s) as pool:
-        caches = {score: open_caches(config, spec, pool.device_kind)[score]}
+        caches = {score: open_caches(config, spec, pool.device_for)[score]}
         evaluator = Evaluator(pool, (score,), caches=caches, on_result=on_result)
         failed = 0
         for start in range(0, len(cells), CHUNK):

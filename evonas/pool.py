@@ -187,6 +187,10 @@ class SerialPool:
     #: one in-process scorer always has the device to itself
     map_exclusive = map_unordered
 
+    def device_for(self, score: str) -> str:
+        """The device that computes ``score`` (keys its cache)."""
+        return self.scorer.device_name
+
     def close(self) -> None:
         pass
 
@@ -307,6 +311,7 @@ class RayPool:
         self._started_ray = started and address is None
         self.actors: list[Any] = []
         self.kind: dict[Any, str] = {}    # actor -> "gpu" | "cpu"
+        self.kind_names: dict[str, set[str]] = {}  # "gpu" | "cpu" -> the device names of those actors
         self._starting: dict[Any, Any] = {}  # start-up ping -> replacement actor not yet ready
         try:
             resources = ray.cluster_resources()
@@ -359,6 +364,7 @@ class RayPool:
         for ref in ready:
             try:
                 names.append(ray.get(ref))
+                self.kind_names.setdefault(self.kind[pings[ref]], set()).add(names[-1])
             except RayActorError as err:
                 raise EvonasError(f"a Ray scoring worker could not start: {_first_line(err)}") from None
         if not ready:
@@ -384,6 +390,11 @@ class RayPool:
     @property
     def device_kind(self) -> str:
         return " + ".join(sorted(set(self.device_names)))
+
+    def device_for(self, score: str) -> str:
+        """The device(s) of the actors that compute ``score`` (keys its cache)."""
+        kind = "cpu" if {"gpu", "cpu"} <= set(self._cls) and runs_beside_gpu(score) else self.target_kind
+        return " + ".join(sorted(self.kind_names.get(kind) or self.device_names))
 
     def _jobs(self, cells: Iterable[Cell], only: Mapping[str, tuple[str, ...]] | None,
               exclusive: bool) -> list[_Job]:

@@ -12,7 +12,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from pymoo.algorithms.moo.nsga2 import NSGA2
@@ -53,14 +53,16 @@ def scorer_spec(config: Config, scores: tuple[str, ...] | None = None) -> Scorer
                       seed=config.seed, C=config.network.C, N=config.network.N, device=config.device)
 
 
-def open_caches(config: Config, spec: ScorerSpec, device_kind: str) -> dict[str, ScoreCache]:
-    """One cache per score under ``cache.dir`` (none when it is null)."""
+def open_caches(config: Config, spec: ScorerSpec, device_kind: str | Callable[[str], str]) -> dict[str, ScoreCache]:
+    """One cache per score under ``cache.dir`` (none when it is null), keyed by the device that
+    computes the score (``device_kind``: one name, or a pool's ``device_for``)."""
     if config.cache.dir is None:
         return {}
     settings = spec.validate()
+    device = device_kind if callable(device_kind) else (lambda name: device_kind)
     return {name: ScoreCache(config.cache.dir, cache_key(
         name, dataclasses.asdict(settings[name]), seed=spec.seed, dataset=spec.dataset,
-        data_root=spec.data_root, C=spec.C, N=spec.N, device_kind=device_kind)) for name in spec.scores}
+        data_root=spec.data_root, C=spec.C, N=spec.N, device_kind=device(name))) for name in spec.scores}
 
 
 def _fmt_eta(seconds: float) -> str:
@@ -210,7 +212,7 @@ def run_search(config: Config, run: RunDir, *, resume: bool = False) -> SearchRe
             log.info(f"scoring {list(spec.scores)} on {config.dataset} with {pool.num_workers} "
                      f"{rc.backend} worker(s){placed}; objectives "
                      + ", ".join(f"{o.direction} {o.score}" for o in config.objectives))
-            caches = open_caches(config, spec, pool.device_kind)
+            caches = open_caches(config, spec, pool.device_for)
             evaluator = Evaluator(pool, spec.scores, log=candidates, resumed=resumed, caches=caches,
                                   proposed=proposed)
             problem = NB201Problem(config.objectives, evaluator)

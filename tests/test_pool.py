@@ -120,6 +120,7 @@ def test_the_pool_places_its_actors_by_the_plan_on_a_cpu_cluster(ray_local):
     with RayPool(SPEC, num_actors=1, cpu_actors=5) as pool:  # no GPU: cpu_actors does not apply
         assert pool.plan == ActorPlan(0, 0.0, 1) and pool.num_workers == 1
         assert set(pool.kind.values()) == {"cpu"} and pool.target_kind == "cpu"
+        assert pool.device_for("knas") == pool.device_for("flops") == pool.device_kind
         assert all(ev.ok for ev in pool.map_unordered(CELLS[:2]))
 
 
