@@ -26,12 +26,13 @@ aggregate per layer. The parameter-space dual (a P x P kernel) is never cheaper 
 The defaults are the variant that ranked best in ``benchmarks/gradient_kernel_variants.py``
 (CIFAR-10 images, C=16, N=5): 32 per-example gradients with per-example batch-norm
 statistics, all parameters, the decile entropy of each tensor's kernel summed over tensors.
-Screened on 150 random connected cells (seed 0) among 192 variants (3 BN modes): Kendall tau
-0.62 / 0.64 / 0.64 with 200-epoch accuracy on CIFAR-10 / CIFAR-100 / ImageNet16-120, tau
-within FLOPs quintiles 0.48 (CIFAR-10); FLOPs alone 0.62 / 0.58 / 0.56 and 0.27 within
-quintiles, the bare count of parameter tensors 0.56. The former default (mean squared
-gradient norm, ``statistic: diag, layers: sum``) gives 0.39. The 500-cell and held-out
-figures are in docs/benchmarks_scores.md. Larger is better.
+Best of 192 variants screened on 150 random connected cells (seed 0) and of the 10 kept for
+500 cells: Kendall tau with 200-epoch accuracy 0.616 / 0.638 / 0.610 on CIFAR-10 / CIFAR-100
+/ ImageNet16-120 (500 cells, seed 0), 0.617 / 0.621 / 0.633 on 200 held-out cells (seed 1);
+tau within FLOPs quintiles (CIFAR-10) 0.464 and 0.506, where FLOPs alone reach 0.583 overall
+but 0.19 within quintiles. The former default (mean squared gradient norm, ``statistic:
+diag, layers: sum``) gives 0.404. About 0.74 s per cell on one CPU thread. Tables and
+commands: docs/benchmarks_scores.md. Larger is better.
 """
 from __future__ import annotations
 
