@@ -11,8 +11,9 @@ Members are registered score names, optionally suffixed ``:max`` or ``:min`` to 
 the registered direction (``flops:max``: more FLOPs rank higher, as in AZ-NAS's complexity
 term, though ``flops`` is a ``min`` objective of the search). A ``min`` member is negated
 before ranking. The percentile of a value v among m reference values is its mid-rank after
-inserting it, ``(#below + 1 + #equal / 2) / (m + 1)``, in ``[1 / (m + 1), 1]``: ties share a
-half rank and values beyond the reference's range get the end ranks, so the log is finite.
+inserting it, ``(#below + 1 + #equal / 2) / (m + 1)``, in ``[1 / (m + 1), 1]``: ties (equal up
+to a relative 1e-6, so round-off cannot move a rank) share a half rank and values beyond the
+reference's range get the end ranks, so the log is finite.
 A member value of nan ranks lowest.
 
 The default members take one signal per facet AZ-NAS found complementary: trainability
@@ -112,14 +113,22 @@ def load_reference(path: str) -> Reference:
     return Reference(path, meta["dataset"], int(meta["C"]), int(meta["N"]), arches, values, meta["settings"])
 
 
+#: relative difference below which a value ties with a reference value (round-off between thread counts or devices)
+TIE_RTOL = 1e-6
+
+
 def percentile(value: float, reference: np.ndarray) -> float:
-    """Mid-rank of ``value`` inserted among ``reference`` over m + 1, in [1/(m+1), 1]; nan ranks lowest."""
+    """Mid-rank of ``value`` inserted among ``reference`` over m + 1, in [1/(m+1), 1]; nan ranks lowest.
+
+    Reference values within ``TIE_RTOL`` (relative) of ``value`` count as ties: the same cell, or
+    an isomorphic one, must get the same rank whatever round-off its computation carried.
+    """
     m = len(reference)
     if math.isnan(value):
         return 1.0 / (m + 1)
-    below = int(np.sum(reference < value))
-    equal = int(np.sum(reference == value))
-    return (below + 1 + equal / 2) / (m + 1)
+    equal = np.isclose(reference, value, rtol=TIE_RTOL, atol=0.0)
+    below = int(np.sum((reference < value) & ~equal))
+    return (below + 1 + int(equal.sum()) / 2) / (m + 1)
 
 
 def aggregate_of(values: dict[str, float], members: tuple[str, ...], ref: Reference) -> float:
