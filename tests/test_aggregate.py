@@ -60,6 +60,8 @@ def test_settings_reject_bad_members() -> None:
         make_settings("gradient_kernel_agg", {"members": ["gradient_kernel_agg"]})
     with pytest.raises(ConfigError, match="twice"):
         make_settings("gradient_kernel_agg", {"members": ["flops", "flops:max"]})
+    with pytest.raises(ConfigError, match="reference.*nowhere.npz"):
+        make_settings("gradient_kernel_agg", {"reference": "/nowhere.npz"})
 
 
 def test_reference_sample_is_seeded_and_connected() -> None:

@@ -70,6 +70,9 @@ class RankAggregateSettings:
             raise ConfigError("gradient_kernel_agg cannot be a member of itself")
         if len(set(names)) != len(names):
             raise ConfigError(f"members {list(self.members)} name a score twice")
+        if self.reference and not Path(self.reference).is_file():
+            raise ConfigError(f"reference: no file {self.reference!r} (build one with "
+                              f"python -m evonas.data.build_reference --out PATH)")
 
     @property
     def n_images(self) -> int:
