@@ -60,7 +60,11 @@ def variants(bn_modes: list[str], examples: list[int], per_class: list[int], gri
             out.append(GradientKernelSettings(n_examples=n, per_class=k, bn=bn))
             continue
         if only:
-            out.extend(GradientKernelSettings(n_examples=n, per_class=k, bn=bn, **kw) for kw in only)
+            for kw in only:
+                try:
+                    out.append(GradientKernelSettings(n_examples=n, per_class=k, bn=bn, **kw))
+                except ConfigError:  # n not a multiple of per_class
+                    continue
             continue
         for statistic, normalise, layers, centre in itertools.product(
                 stats or STATISTICS, ("none", "norm"), ("sum", "log_sum"), (False, True)):
