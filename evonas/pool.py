@@ -431,7 +431,7 @@ class RayPool:
         import ray
         from ray.exceptions import RayActorError, RayTaskError
 
-        queue: deque[_Job] = deque(jobs)
+        queues: dict[str, deque[_Job]] = {kind: deque(j for j in jobs if j.kind == kind) for kind in ("gpu", "cpu")}
         parts_left: dict[str, int] = {}
         merged: dict[str, Evaluation] = {}
         for job in jobs:
@@ -439,7 +439,10 @@ class RayPool:
         pending: dict[Any, _Task] = {ref: _Task(a, None, time.monotonic() + self.start_timeout_s)
                                      for ref, a in self._starting.items()}
         starting = set(self._starting.values())
-        idle = [a for a in self.actors if a not in starting]
+        idle: dict[str, list[Any]] = {"gpu": [], "cpu": []}
+        for actor in self.actors:
+            if actor not in starting:
+                idle[self.kind[actor]].append(actor)
         self._starting = {}
 
         def settle(job: _Job, ev: Evaluation) -> Evaluation | None:
@@ -460,7 +463,7 @@ class RayPool:
             job = task.job
             if job.attempt <= self.max_retries:
                 job.attempt += 1
-                queue.appendleft(job)
+                queues[job.kind].appendleft(job)
                 return None
             return settle(job, failed(job.cell, reason, job.attempt))
 
@@ -470,23 +473,19 @@ class RayPool:
             new = self._new_actor(kind)
             pending[new.ping.remote()] = _Task(new, None, time.monotonic() + self.start_timeout_s)
 
-        def in_flight() -> int:
-            return sum(t.job is not None for t in pending.values())
-
-        while queue or in_flight():
-            for job in list(queue):
-                if max_in_flight is not None and in_flight() >= max_in_flight:
-                    break
-                actor = next((a for a in idle if self.kind[a] == job.kind), None)
-                if actor is None:
-                    continue
-                idle.remove(actor)
-                queue.remove(job)
-                ref = actor.score.remote(job.cell.arch, job.scores)
-                pending[ref] = _Task(actor, job, time.monotonic() + self.task_timeout_s)
+        n_busy = 0  # scoring calls in flight
+        while any(queues.values()) or n_busy:
+            for kind, queue in queues.items():
+                while queue and idle[kind] and (max_in_flight is None or n_busy < max_in_flight):
+                    job, actor = queue.popleft(), idle[kind].pop()
+                    ref = actor.score.remote(job.cell.arch, job.scores)
+                    pending[ref] = _Task(actor, job, time.monotonic() + self.task_timeout_s)
+                    n_busy += 1
             if not pending:  # every worker (of a kind the queue needs) is gone and none could be started again
-                while queue:
-                    job = queue.popleft()
+                left = [job for queue in queues.values() for job in queue]
+                for queue in queues.values():
+                    queue.clear()
+                for job in left:
                     ev = settle(job, failed(job.cell, "no Ray scoring worker is left (replacements failed to "
                                                       "start)", job.attempt))
                     if ev is not None:
@@ -498,6 +497,7 @@ class RayPool:
                 now = time.monotonic()
                 for ref in [r for r, t in pending.items() if t.deadline <= now]:
                     task = pending.pop(ref)
+                    n_busy -= task.job is not None
                     if task.job is None:
                         self._drop(task.actor)
                         log.warning(f"a replacement Ray worker did not start within {self.start_timeout_s:g} s; "
@@ -510,6 +510,7 @@ class RayPool:
                         yield ev
                 continue
             task = pending.pop(ready[0])
+            n_busy -= task.job is not None
             try:
                 out = ray.get(ready[0])
             except RayActorError as err:
@@ -523,13 +524,13 @@ class RayPool:
                     yield ev
                 continue
             except RayTaskError as err:
-                idle.append(task.actor)
+                idle[self.kind[task.actor]].append(task.actor)
                 if task.job is not None:
                     ev = settle(task.job, failed(task.job.cell, f"{type(err).__name__}: {err}", task.job.attempt))
                     if ev is not None:
                         yield ev
                 continue
-            idle.append(task.actor)
+            idle[self.kind[task.actor]].append(task.actor)
             if task.job is None:
                 continue
             out.attempts = task.job.attempt

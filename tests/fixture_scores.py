@@ -91,7 +91,7 @@ def register() -> None:
     if BESIDE_GPU not in SCORES:
         register_score(BESIDE_GPU, direction="max", reference=__file__)(_gpu_assigned)
     if SLEEP not in SCORES:
-        register_score(SLEEP, direction="max", settings=SleepSettings, needs=("data",), reference=__file__)(_sleep)
+        register_score(SLEEP, direction="max", settings=SleepSettings, needs=("gpu",), reference=__file__)(_sleep)
 
 
 register()
