@@ -111,9 +111,10 @@ def test_mismatches_are_named(tiny_reference, images) -> None:
         SCORES["gradient_kernel_agg"](context(cell, images), missing)
 
 
-def test_packaged_reference_matches_the_packaged_defaults() -> None:
-    ref = load_reference(str(reference_path("cifar10")))
-    assert (ref.dataset, ref.C, ref.N) == ("cifar10", 16, 5) and len(ref.arches) >= 200
+@pytest.mark.parametrize("dataset", ["cifar10", "cifar100"])
+def test_packaged_reference_matches_the_packaged_defaults(dataset: str) -> None:
+    ref = load_reference(str(reference_path(dataset)))
+    assert (ref.dataset, ref.C, ref.N) == (dataset, 16, 5) and len(ref.arches) >= 200
     for name in make_settings("gradient_kernel_agg").members:
         name = name.partition(":")[0]
         assert np.isfinite(ref.values[name]).all()
