@@ -11,18 +11,10 @@ import numpy as np
 from scipy.stats import kendalltau, spearmanr
 
 from evonas.space import Cell
-from evonas.table import DATASET_ACCURACY, load_table
+from evonas.table import DATASET_ACCURACY, load_table, sample_connected
 
 __all__ = ["sample_connected", "accuracy", "rank_correlations", "print_table", "write_json", "machine",
            "parse_score_settings"]
-
-
-def sample_connected(n: int | str, seed: int) -> list[Cell]:
-    """``n`` distinct connected cells in a seeded random order (``"all"``: every connected cell)."""
-    table = load_table()
-    order = np.random.default_rng(seed).permutation(len(table.ops))
-    cells = [c for c in (table.cell(int(i)) for i in order) if c.is_connected]
-    return cells if n == "all" else cells[: int(n)]
 
 
 def accuracy(cells: Sequence[Cell], dataset: str) -> np.ndarray:

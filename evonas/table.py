@@ -10,7 +10,7 @@ from evonas.data import DATA_DIR
 from evonas.errors import ArchError, DataError
 from evonas.space import N_ARCHS, N_OPS, Cell
 
-__all__ = ["BenchmarkTable", "load_table", "ACCURACY_COLUMNS", "DATASET_ACCURACY"]
+__all__ = ["BenchmarkTable", "load_table", "sample_connected", "ACCURACY_COLUMNS", "DATASET_ACCURACY"]
 
 ACCURACY_COLUMNS = (
     "cifar10_test_200ep", "cifar100_test_200ep", "imagenet16_test_200ep",
@@ -76,3 +76,15 @@ def load_table() -> BenchmarkTable:
     index_of_code = np.empty(N_ARCHS, dtype=np.int64)
     index_of_code[_code(ops)] = np.arange(N_ARCHS)
     return BenchmarkTable(ops=ops, isomorph_class=iso, columns=columns, _index_of_code=index_of_code)
+
+
+def sample_connected(n: int | str, seed: int) -> list[Cell]:
+    """``n`` distinct connected cells in a seeded random order of the benchmark's indices (``"all"``: every one)."""
+    table = load_table()
+    order = np.random.default_rng(seed).permutation(len(table.ops))
+    cells = [c for c in (table.cell(int(i)) for i in order) if c.is_connected]
+    if n == "all":
+        return cells
+    if int(n) > len(cells):
+        raise ValueError(f"asked for {n} connected cells; the space has {len(cells)}")
+    return cells[: int(n)]

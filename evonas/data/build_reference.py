@@ -27,23 +27,14 @@ from evonas.schema import to_mapping
 from evonas.scores import SCORES, ScoreContext, make_settings
 from evonas.scores.aggregate import reference_path
 from evonas.space import Cell
-from evonas.table import load_table
+from evonas.table import sample_connected
 
 MEMBERS = ("gradient_kernel", "naswot", "synflow", "flops")
 
 
 def sample_cells(n: int, seed: int) -> list[str]:
-    """The first ``n`` connected cells of a seeded permutation of the benchmark's indices."""
-    table = load_table()
-    order = np.random.default_rng(seed).permutation(len(table.ops))
-    cells = (table.cell(int(i)) for i in order)
-    out = []
-    for c in cells:
-        if c.is_connected:
-            out.append(c.arch)
-        if len(out) == n:
-            return out
-    raise ValueError(f"only {len(out)} connected cells")
+    """The arch strings of ``table.sample_connected(n, seed)``."""
+    return [c.arch for c in sample_connected(n, seed)]
 
 
 def _score(job: tuple[list[str], tuple[str, ...], str, int, int, int]) -> list[dict[str, float]]:
