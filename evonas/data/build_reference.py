@@ -15,16 +15,14 @@ import argparse
 import json
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from evonas.cost import dataset_spec
-from evonas.datasets import load_images
+from evonas.errors import EvonasError
+from evonas.pool import ScorerSpec, make_pool
 from evonas.schema import to_mapping
-from evonas.scores import SCORES, ScoreContext, make_settings
+from evonas.scores import make_settings
 from evonas.scores.aggregate import reference_path
 from evonas.space import Cell
 from evonas.table import sample_connected
@@ -37,30 +35,20 @@ def sample_cells(n: int, seed: int) -> list[str]:
     return [c.arch for c in sample_connected(n, seed)]
 
 
-def _score(job: tuple[list[str], tuple[str, ...], str, int, int, int]) -> list[dict[str, float]]:
-    arches, members, dataset, C, N, seed = job
-    torch.set_num_threads(1)
-    settings = {m: make_settings(m) for m in members}
-    n_images = max(SCORES[m].images_needed(settings[m]) for m in members)
-    data = load_images(dataset, n=max(n_images, 1), seed=seed)
-    spec = dataset_spec(dataset)
-    rows = []
-    for arch in arches:
-        ctx = ScoreContext(Cell.parse(arch), torch.device("cpu"), spec, data, seed, C, N)
-        rows.append({m: SCORES[m](ctx, settings[m]) for m in members})
-    return rows
-
-
 def build(dataset: str, n: int, seed: int, members: tuple[str, ...], workers: int, out: Path,
           C: int = 16, N: int = 5, scoring_seed: int = 0) -> Path:
+    """Score the reference cells through the scorer pool the search uses (Ray with ``workers`` > 1)."""
     arches = sample_cells(n, seed)
-    chunks = [(arches[i:i + 8], members, dataset, C, N, scoring_seed) for i in range(0, n, 8)]
-    rows: list[dict[str, float]] = []
+    spec = ScorerSpec(scores=members, dataset=dataset, seed=scoring_seed, C=C, N=N, device="cpu")
+    position = {arch: i for i, arch in enumerate(arches)}
+    rows: list[dict[str, float]] = [{} for _ in arches]
     start = time.time()
-    with ProcessPoolExecutor(workers) as pool:
-        for part in pool.map(_score, chunks):
-            rows.extend(part)
-            print(f"  {len(rows)}/{n} cells, {time.time() - start:.0f} s", file=sys.stderr, flush=True)
+    with make_pool(spec, backend="ray" if workers > 1 else "serial", num_actors=workers) as pool:
+        for done, ev in enumerate(pool.map_unordered([Cell.from_string(a) for a in arches]), start=1):
+            if not ev.ok:
+                raise EvonasError(f"reference cell {ev.arch} failed: {ev.error}")
+            rows[position[ev.arch]] = ev.values
+            print(f"  {done}/{n} cells, {time.time() - start:.0f} s", file=sys.stderr, flush=True)
     meta = {"dataset": dataset, "C": C, "N": N, "sample_seed": seed, "scoring_seed": scoring_seed,
             "images": f"{dataset} packaged sample", "settings": {m: to_mapping(make_settings(m)) for m in members}}
     np.savez_compressed(out, arches=np.array(arches), meta=np.array(json.dumps(meta, sort_keys=True)),
