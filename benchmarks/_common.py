@@ -10,8 +10,8 @@ from typing import Any, Sequence
 import numpy as np
 from scipy.stats import kendalltau, spearmanr
 
-from evonas.space import Cell
-from evonas.table import DATASET_ACCURACY, load_table, sample_connected
+from evonas.space.cell import Cell
+from evonas.space.table import DATASET_ACCURACY, load_table, sample_connected
 
 __all__ = ["sample_connected", "accuracy", "rank_correlations", "print_table", "write_json", "machine",
            "parse_score_settings"]
@@ -35,7 +35,7 @@ def rank_correlations(scores: Sequence[float], targets: Sequence[float]) -> tupl
 
 def parse_score_settings(items: Sequence[str]) -> dict[str, dict[str, Any]]:
     """``score.key=value`` strings -> {score: {key: value}} (values parsed as YAML)."""
-    from evonas.config import apply_overrides
+    from evonas.config.schema import apply_overrides
 
     tree = apply_overrides({}, list(items))
     return {k: v for k, v in tree.items() if isinstance(v, dict)}
@@ -63,6 +63,6 @@ def write_json(path: str | Path | None, obj: Any) -> None:
 
 
 def machine() -> str:
-    from evonas.devices import device_name
+    from evonas.nn.devices import device_name
 
     return f"{device_name('cpu')} ({platform.machine()})"

@@ -27,12 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import machine, print_table, write_json  # noqa: E402
 from benchmarks.search_quality import SETTINGS, parse_score_settings, setting_config  # noqa: E402
-from evonas.config import Config, load_config  # noqa: E402
+from evonas.config.schema import Config, load_config  # noqa: E402
 from evonas.errors import ConfigError  # noqa: E402
-from evonas.evaluator import Evaluator  # noqa: E402
-from evonas.pool import Evaluation, make_pool  # noqa: E402
-from evonas.search import open_caches, scorer_spec  # noqa: E402
-from evonas.table import load_table  # noqa: E402
+from evonas.engine.evaluator import Evaluator  # noqa: E402
+from evonas.engine.pool import Evaluation, make_pool  # noqa: E402
+from evonas.search.nsga2 import open_caches, scorer_spec  # noqa: E402
+from evonas.space.table import load_table  # noqa: E402
 
 CHUNK = 64
 

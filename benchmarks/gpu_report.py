@@ -50,13 +50,13 @@ from scipy.stats import kendalltau, spearmanr
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import sample_connected  # noqa: E402
 
-from evonas.cost import dataset_spec  # noqa: E402
-from evonas.datasets import load_images  # noqa: E402
-from evonas.devices import configure_scoring, device_name, resolve_device  # noqa: E402
-from evonas.latency import measure_latency  # noqa: E402
+from evonas.nn.flops import dataset_spec  # noqa: E402
+from evonas.nn.images import load_images  # noqa: E402
+from evonas.nn.devices import configure_scoring, device_name, resolve_device  # noqa: E402
+from evonas.nn.latency import measure_latency  # noqa: E402
 from evonas.scores import SCORES, ScoreContext, make_settings  # noqa: E402
 from evonas.scores.latency import latency_columns  # noqa: E402
-from evonas.table import DATASET_ACCURACY, load_table  # noqa: E402
+from evonas.space.table import DATASET_ACCURACY, load_table  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SECTIONS = ("env", "scores", "objective", "latency", "pool", "main")
@@ -196,9 +196,9 @@ def kendall(x: Any, y: Any) -> float:
 
 
 def within_flops_tau(score: Any, accuracy: Any, flops: Any, n_bins: int = 5) -> float:
-    """Kendall tau inside FLOPs quintiles: ``evonas.quality.within_bin_tau`` where it exists."""
+    """Kendall tau inside FLOPs quintiles: ``evonas.analysis.quality.within_bin_tau`` where it exists."""
     try:
-        from evonas.quality import within_bin_tau
+        from evonas.analysis.quality import within_bin_tau
     except ImportError:
         within_bin_tau = None
     if within_bin_tau is not None:
@@ -336,7 +336,7 @@ def _tf32_drift(names: list[str], settings: dict[str, Any], cpu: ScoreContext, d
                 budget: Budget) -> dict[str, Any]:
     """|device - CPU| / |CPU| of a few scores with TF32 and cuDNN autotuning on (torch's defaults for
     convolutions), next to the same with ``configure_scoring``'s flags: what the flags buy."""
-    from evonas.devices import training_numerics
+    from evonas.nn.devices import training_numerics
 
     drift: dict[str, Any] = {"cell": cpu.cell.index}
     for name in (n for n in TF32_SCORES if n in names):
@@ -400,7 +400,7 @@ def _start_ray() -> bool:
 
 def _make_pool(ctx: Context, scores: str | tuple[str, ...], *, device: str, actors: int, per_gpu: int = 1,
                backend: str = "ray", cpu_actors: int | str = 0):
-    from evonas.pool import ScorerSpec, make_pool
+    from evonas.engine.pool import ScorerSpec, make_pool
 
     scores = (scores,) if isinstance(scores, str) else scores
     settings = {n: ctx.plan.score_settings[n] for n in scores if n in ctx.plan.score_settings}

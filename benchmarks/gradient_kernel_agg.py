@@ -29,12 +29,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import print_table, sample_connected, write_json  # noqa: E402
 from gradient_kernel_variants import DATASETS, SHORT, measures  # noqa: E402
 
-from evonas.cost import dataset_spec  # noqa: E402
-from evonas.datasets import load_images  # noqa: E402
+from evonas.nn.flops import dataset_spec  # noqa: E402
+from evonas.nn.images import load_images  # noqa: E402
 from evonas.scores import SCORES, ScoreContext, make_settings  # noqa: E402
 from evonas.scores.aggregate import DEFAULT_MEMBERS, aggregate_of, load_reference, parse_member, reference_path  # noqa: E402
-from evonas.space import Cell  # noqa: E402
-from evonas.table import load_table  # noqa: E402
+from evonas.space.cell import Cell  # noqa: E402
+from evonas.space.table import load_table  # noqa: E402
 
 SETS = ";".join([",".join(DEFAULT_MEMBERS), "gradient_kernel,flops:max", "gradient_kernel,naswot,flops:max",
                  "gradient_kernel,naswot,synflow", "naswot,synflow,flops:max"])

@@ -7,8 +7,8 @@ Log scale is not a separate variant: a monotone map leaves every measure unchang
 
 Per variant and data set (200-epoch test accuracy of CIFAR-10, CIFAR-100, ImageNet16-120;
 scores always on CIFAR-10 images, 10-class head): Kendall tau, Spearman rho, Kendall tau
-within FLOPs quintiles (``evonas.quality.within_bin_tau``), the HV ratio of the front the
-score returns paired with FLOPs (``evonas.quality.score_front_hv_ratio``), and s/cell (the
+within FLOPs quintiles (``evonas.analysis.quality.within_bin_tau``), the HV ratio of the front the
+score returns paired with FLOPs (``evonas.analysis.quality.score_front_hv_ratio``), and s/cell (the
 Gram matrices plus the statistic, median). ``--values`` keeps every cell's value of every
 variant; ``--from-values`` re-analyses such a file without scoring.
 
@@ -37,15 +37,15 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import print_table, rank_correlations, sample_connected, write_json  # noqa: E402
 
-from evonas.cost import dataset_spec  # noqa: E402
-from evonas.datasets import load_images  # noqa: E402
+from evonas.nn.flops import dataset_spec  # noqa: E402
+from evonas.nn.images import load_images  # noqa: E402
 from evonas.errors import ConfigError  # noqa: E402
-from evonas.model import build_network  # noqa: E402
-from evonas.quality import score_front_hv_ratio, true_front_points, true_objectives, within_bin_tau  # noqa: E402
+from evonas.nn.network import build_network  # noqa: E402
+from evonas.analysis.quality import score_front_hv_ratio, true_front_points, true_objectives, within_bin_tau  # noqa: E402
 from evonas.scores import ScoreContext  # noqa: E402
 from evonas.scores.gradient_kernel import STATISTICS, GradientKernelSettings, kernel_statistic, tensor_grams  # noqa: E402
-from evonas.space import Cell  # noqa: E402
-from evonas.table import load_table  # noqa: E402
+from evonas.space.cell import Cell  # noqa: E402
+from evonas.space.table import load_table  # noqa: E402
 
 DATASETS = ("cifar10", "cifar100", "imagenet16-120")
 SHORT = {"cifar10": "C10", "cifar100": "C100", "imagenet16-120": "IN16"}

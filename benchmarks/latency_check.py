@@ -23,12 +23,12 @@ import numpy as np
 import torch
 from scipy.stats import spearmanr
 
-from evonas.cost import count_flops, dataset_spec
-from evonas.devices import device_name, resolve_device
-from evonas.latency import cpu_threads, measure_latency
+from evonas.nn.flops import count_flops, dataset_spec
+from evonas.nn.devices import device_name, resolve_device
+from evonas.nn.latency import cpu_threads, measure_latency
 from evonas.scores import ScoreContext, make_settings
 from evonas.scores.latency import LatencySettings, latency_columns
-from evonas.space import N_ARCHS, Cell
+from evonas.space.cell import N_ARCHS, Cell
 
 CPU = ("gold_6226", "gold_6240", "silver_4114", "silver_4210r")
 EDGE = ("raspi4", "pixel2", "pixel3", "samsung_a50", "samsung_s7", "essential_ph_1", "eyeriss", "fpga")

@@ -22,9 +22,9 @@ from pathlib import Path
 
 from scipy.stats import kendalltau, spearmanr
 
-from evonas.config import config_from_mapping
-from evonas.devices import device_name
-from evonas.table import DATASET_ACCURACY, load_table
+from evonas.config.schema import config_from_mapping
+from evonas.nn.devices import device_name
+from evonas.space.table import DATASET_ACCURACY, load_table
 
 import yaml
 

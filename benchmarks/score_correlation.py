@@ -6,11 +6,11 @@ score, against the shipped 200-epoch test accuracy on CIFAR-10, CIFAR-100 and Im
 - Kendall tau and Spearman rho over the sample, the median seconds per cell, the failures;
 - **tau within FLOPs bins**: Kendall tau inside ``--bins`` equal-count bins of fvcore FLOPs
   (quintiles by default; the shipped ``flops_<dataset>`` column), mean weighted by bin size
-  (``evonas.quality.within_bin_tau``): how well the score ranks cells of similar cost, the part
+  (``evonas.analysis.quality.within_bin_tau``): how well the score ranks cells of similar cost, the part
   of its ranking a search that already minimises FLOPs can use;
 - **front HV ratio**: the sample's cells non-dominated under (score, FLOPs), judged on (true test
   error, FLOPs) and normalised to the true NB201 front as ``benchmarks/search_quality.py`` does
-  (``evonas.quality.score_front_hv_ratio``), with the size of that front.
+  (``evonas.analysis.quality.score_front_hv_ratio``), with the size of that front.
 
 Images: CIFAR-10 columns are scored on the packaged CIFAR-10 sample, CIFAR-100 columns on the
 packaged CIFAR-100 sample (100-class head). No ImageNet16-120 images ship with evonas, so the
@@ -42,8 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (accuracy, machine, parse_score_settings, print_table, rank_correlations,  # noqa: E402
                      sample_connected, write_json)
 
-from evonas.quality import score_front_hv_ratio, true_front_points, true_objectives, within_bin_tau  # noqa: E402
-from evonas.table import load_table  # noqa: E402
+from evonas.analysis.quality import score_front_hv_ratio, true_front_points, true_objectives, within_bin_tau  # noqa: E402
+from evonas.space.table import load_table  # noqa: E402
 
 DATASETS = ("cifar10", "cifar100", "imagenet16-120")
 SHORT = {"cifar10": "C10", "cifar100": "C100", "imagenet16-120": "IN16"}
@@ -52,7 +52,7 @@ DEFAULT_SCORES = "knas,ntk_cond,linear_regions,synflow,naswot,params,flops"
 
 def score_all(cells, scores, settings, dataset, root, args) -> dict[str, Any]:
     """Per score, the value and seconds of each cell (nan where it failed), and the failure count."""
-    from evonas.pool import ScorerSpec, make_pool
+    from evonas.engine.pool import ScorerSpec, make_pool
 
     spec = ScorerSpec(scores=tuple(scores), settings=settings, dataset=dataset, data_root=root, seed=args.seed,
                       C=args.C, N=args.N, device=args.device)

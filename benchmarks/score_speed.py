@@ -20,9 +20,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, print_table, sample_connected, write_json  # noqa: E402
 
-from evonas.cost import dataset_spec  # noqa: E402
-from evonas.datasets import load_images  # noqa: E402
-from evonas.pool import ScorerSpec, make_pool  # noqa: E402
+from evonas.nn.flops import dataset_spec  # noqa: E402
+from evonas.nn.images import load_images  # noqa: E402
+from evonas.engine.pool import ScorerSpec, make_pool  # noqa: E402
 from evonas.scores import SCORES, ScoreContext, make_settings  # noqa: E402
 
 MEASURED = {"latency"}  # timing scores measure themselves

@@ -7,14 +7,14 @@
         --generations 20 --settings synflow+flops,gradient_kernel+flops --json OUT.json
 
 Each setting runs the product's NSGA-II (same Problem, operators, Evaluator, pool and score
-cache as ``evonas.search.run_search``) until it has scored the largest budget of distinct
+cache as ``evonas.search.nsga2.run_search``) until it has scored the largest budget of distinct
 cells, or samples that many cells at random. Seeds vary the search's randomness; the scores
 use the config's seed, so each (cell, score) is computed once across seeds and settings
 (``cache.dir``). At each budget both fronts of a run are judged on true objectives (200-epoch
 test error, fvcore MFLOPs): the *evaluated* front (non-dominated among everything scored, on
 true objectives) and the *returned* front (pareto.csv: non-dominated under the search's own
 objectives). A third front stands for the training stage: the k best candidates of the run
-(``evonas.quality.best_k``: NSGA-II's rank-and-crowding survival under the search's objectives,
+(``evonas.analysis.quality.best_k``: NSGA-II's rank-and-crowding survival under the search's objectives,
 i.e. the returned front, then further non-dominated layers, the last one cut by crowding
 distance) get the benchmark's 12-epoch validation accuracy on the judged data set as the result
 of a short training, and the *trained@k* front is non-dominated on (that accuracy, FLOPs) among
@@ -45,17 +45,17 @@ from pymoo.optimize import minimize
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import machine, parse_score_settings, print_table, write_json  # noqa: E402
-from evonas.config import Config, config_from_mapping, load_config  # noqa: E402
+from evonas.config.schema import Config, config_from_mapping, load_config  # noqa: E402
 from evonas.errors import ConfigError  # noqa: E402
-from evonas.evaluator import Evaluator  # noqa: E402
-from evonas.pool import Evaluation, make_pool  # noqa: E402
-from evonas.quality import (connected_mask, indicators, prefix_front, trained_front, true_front,  # noqa: E402
+from evonas.engine.evaluator import Evaluator  # noqa: E402
+from evonas.engine.pool import Evaluation, make_pool  # noqa: E402
+from evonas.analysis.quality import (connected_mask, indicators, prefix_front, trained_front, true_front,  # noqa: E402
                             true_objectives)
 from evonas.scores import get_score  # noqa: E402
-from evonas.schema import to_mapping  # noqa: E402
+from evonas.config.strict import to_mapping  # noqa: E402
 from evonas.scores.table_scores import TABLE_PREFIX  # noqa: E402
-from evonas.search import make_algorithm, open_caches, scorer_spec  # noqa: E402
-from evonas.table import load_table  # noqa: E402
+from evonas.search.nsga2 import make_algorithm, open_caches, scorer_spec  # noqa: E402
+from evonas.space.table import load_table  # noqa: E402
 from problems import NB201Problem, to_minimised  # noqa: E402
 
 DATASETS = ("cifar10", "cifar100", "imagenet16-120")

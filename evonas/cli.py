@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Callable, Sequence
 from evonas.errors import EvonasError
 
 if TYPE_CHECKING:
-    from evonas.config import Config
-    from evonas.results import RunDir
+    from evonas.config.schema import Config
+    from evonas.run.rundir import RunDir
 
 __all__ = ["main"]
 
@@ -35,12 +35,12 @@ def _search_parser() -> argparse.ArgumentParser:
 
 
 def cmd_search(argv: Sequence[str]) -> int:
-    from evonas.config import load_config
-    from evonas.datasets import check_available
-    from evonas.devices import resolve_device
-    from evonas.report import finish_run
-    from evonas.results import RunDir, default_run_dir
-    from evonas.search import run_search, scorer_spec, setup_logging
+    from evonas.config.schema import load_config
+    from evonas.nn.images import check_available
+    from evonas.nn.devices import resolve_device
+    from evonas.viz.report import finish_run
+    from evonas.run.rundir import RunDir, default_run_dir
+    from evonas.search.nsga2 import run_search, scorer_spec, setup_logging
 
     args = _search_parser().parse_args(argv)
     if args.resume is not None:
@@ -56,7 +56,7 @@ def cmd_search(argv: Sequence[str]) -> int:
     scorer_spec(config).validate()
     check_available(config.dataset, config.data.root)
     if config.benchmark.path is not None:
-        from evonas.natsbench import NatsBenchLookup
+        from evonas.space.natsbench import NatsBenchLookup
 
         NatsBenchLookup(config.benchmark.path)  # a missing or unreadable benchmark fails now
     if config.train.after_search:  # the second stage's data too, before the search spends any time
@@ -75,7 +75,7 @@ def cmd_search(argv: Sequence[str]) -> int:
         return 130
     print(finish_run(config, run, result.front))
     if config.train.after_search:
-        from evonas.train_stage import train_front
+        from evonas.train.stage import train_front
 
         train_front(config, run)
         png, html = _redraw(config, run)
@@ -86,7 +86,7 @@ def cmd_search(argv: Sequence[str]) -> int:
 
 def _redraw(config: "Config", run: "RunDir") -> tuple[Path, Path]:
     """Redraw the run's pareto.png and pareto.html (after training: with the trained accuracies)."""
-    from evonas.report import load_view, write_plots
+    from evonas.viz.report import load_view, write_plots
 
     return write_plots(load_view(run, config), run)
 
@@ -114,11 +114,11 @@ def _pick_parser() -> argparse.ArgumentParser:
 
 
 def cmd_pick(argv: Sequence[str]) -> int:
-    from evonas.pick import Constraint, pick, pick_columns
-    from evonas.report import describe_pick, trained_rows
-    from evonas.results import RunDir
-    from evonas.select import VALID_COLUMN, select_by_benchmark, with_table_columns
-    from evonas.table import load_table
+    from evonas.analysis.pick import Constraint, pick, pick_columns
+    from evonas.viz.report import describe_pick, trained_rows
+    from evonas.run.rundir import RunDir
+    from evonas.analysis.views import VALID_COLUMN, select_by_benchmark, with_table_columns
+    from evonas.space.table import load_table
 
     args = _pick_parser().parse_args(argv)
     run = RunDir.open(args.run_dir)
@@ -156,8 +156,8 @@ def cmd_pick(argv: Sequence[str]) -> int:
 
 
 def cmd_plot(argv: Sequence[str]) -> int:
-    from evonas.report import load_view, write_plots
-    from evonas.results import RunDir
+    from evonas.viz.report import load_view, write_plots
+    from evonas.run.rundir import RunDir
 
     p = argparse.ArgumentParser(prog="evonas plot", description="Redraw pareto.png and pareto.html of a run.")
     p.add_argument("run_dir", type=Path)
@@ -182,8 +182,8 @@ def cmd_plot(argv: Sequence[str]) -> int:
 
 
 def cmd_export(argv: Sequence[str]) -> int:
-    from evonas.export import export_arch
-    from evonas.results import RunDir
+    from evonas.train.export import export_arch
+    from evonas.run.rundir import RunDir
 
     p = argparse.ArgumentParser(prog="evonas export", description="Write a model file of a run's architecture.")
     p.add_argument("run_dir", type=Path)
@@ -199,11 +199,11 @@ def cmd_export(argv: Sequence[str]) -> int:
 
 
 def cmd_train(argv: Sequence[str]) -> int:
-    from evonas.config import apply_overrides, config_from_mapping
-    from evonas.results import LOG, RunDir
-    from evonas.schema import to_mapping
-    from evonas.search import setup_logging
-    from evonas.train_stage import train_front
+    from evonas.config.schema import apply_overrides, config_from_mapping
+    from evonas.run.rundir import LOG, RunDir
+    from evonas.config.strict import to_mapping
+    from evonas.search.nsga2 import setup_logging
+    from evonas.train.stage import train_front
 
     p = argparse.ArgumentParser(prog="evonas train", description="Train front members of a finished search.")
     p.add_argument("run_dir", type=Path)
@@ -231,7 +231,7 @@ def cmd_train(argv: Sequence[str]) -> int:
 
 
 def cmd_info(argv: Sequence[str]) -> int:
-    from evonas.info import arch_info, format_info
+    from evonas.nn.info import arch_info, format_info
 
     p = argparse.ArgumentParser(prog="evonas info", description="Describe one NB201 architecture.")
     p.add_argument("arch", help="an arch string '|op~0|+|op~0|op~1|+|...|' or an NB201 index")
@@ -244,8 +244,8 @@ def cmd_info(argv: Sequence[str]) -> int:
 def cmd_score(argv: Sequence[str]) -> int:
     import yaml
 
-    from evonas.pool import ScorerSpec
-    from evonas.scoring import read_archs, sample_archs, score_archs, write_scores
+    from evonas.engine.pool import ScorerSpec
+    from evonas.engine.batch import read_archs, sample_archs, score_archs, write_scores
 
     p = argparse.ArgumentParser(prog="evonas score", description="Score architectures with registered scores.")
     p.add_argument("--scores", required=True, help="comma-separated score names, e.g. knas,synflow")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from pymoo.core.duplicate import DuplicateElimination
 
-from evonas.space import Cell
+from evonas.space.cell import Cell
 
 __all__ = ["CanonicalDuplicateElimination", "canonical_key"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from pymoo.core.mutation import Mutation
 
-from evonas.space import N_EDGES, N_OPS
+from evonas.space.cell import N_EDGES, N_OPS
 
 __all__ = ["EdgeMutation"]
 

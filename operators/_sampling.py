@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from pymoo.core.sampling import Sampling
 
-from evonas.space import N_EDGES, N_OPS, Cell
+from evonas.space.cell import N_EDGES, N_OPS, Cell
 
 __all__ = ["CellSampling"]
 

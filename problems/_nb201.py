@@ -13,7 +13,7 @@ from typing import Callable, Protocol, Sequence
 import numpy as np
 from pymoo.core.problem import Problem
 
-from evonas.space import N_EDGES, N_OPS, Cell
+from evonas.space.cell import N_EDGES, N_OPS, Cell
 
 __all__ = ["NB201Problem", "Objective", "WORST", "to_minimised"]
 

@@ -1,6 +1,7 @@
 """Shared fixtures: a real local Ray (2 CPUs) for the whole session, and paths."""
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -30,6 +31,18 @@ def ray_local():
     yield ray
     if started:
         ray.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def _evonas_logger():
+    """Each test starts with the "evonas" logger as it found it (a search sets its handlers and propagation)."""
+    log = logging.getLogger("evonas")
+    handlers, propagate, level = list(log.handlers), log.propagate, log.level
+    yield
+    for handler in [h for h in log.handlers if h not in handlers]:
+        log.removeHandler(handler)
+        handler.close()
+    log.propagate, log.level = propagate, level
 
 
 @pytest.fixture(scope="session")

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from evonas.data import DATA_DIR
-from evonas.space import Cell
-from evonas.table import ACCURACY_COLUMNS
+from evonas.space.cell import Cell
+from evonas.space.table import ACCURACY_COLUMNS
 
 N_TRAIN_CIFAR10, N_TEST_CIFAR10, N_TRAIN_CIFAR100, N_TEST_CIFAR100 = 768, 256, 256, 256
 

@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from evonas.cost import DATASETS, count_flops, count_parameters
+from evonas.nn.flops import DATASETS, count_flops, count_parameters
 from evonas.data import DATA_DIR
-from evonas.model import build_network
-from evonas.space import N_ARCHS
-from evonas.table import load_table
+from evonas.nn.network import build_network
+from evonas.space.cell import N_ARCHS
+from evonas.space.table import load_table
 
 CHUNK = 125
 

@@ -20,12 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from evonas.errors import EvonasError
-from evonas.pool import ScorerSpec, make_pool
-from evonas.schema import to_mapping
+from evonas.engine.pool import ScorerSpec, make_pool
+from evonas.config.strict import to_mapping
 from evonas.scores import make_settings
 from evonas.scores.aggregate import reference_path
-from evonas.space import Cell
-from evonas.table import sample_connected
+from evonas.space.cell import Cell
+from evonas.space.table import sample_connected
 
 MEMBERS = ("gradient_kernel", "naswot", "synflow", "flops")
 

@@ -1,7 +1,7 @@
 """Training-free scores and cost measures, all behind one registry (``SCORES``)."""
 from __future__ import annotations
 
-from evonas.scores._registry import (SCORES, NoSettings, ScoreContext, ScoreInfo, get_score,
+from evonas.scores.registry import (SCORES, NoSettings, ScoreContext, ScoreInfo, get_score,
                                      make_settings, register_score)
 from evonas.scores import cost as _cost  # noqa: F401  (registers params, flops)
 from evonas.scores import knas as _knas  # noqa: F401  (registers knas)

@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from evonas.model import TinyNetwork, build_network
-from evonas.scores._registry import ScoreContext
+from evonas.nn.network import TinyNetwork, build_network
+from evonas.scores.registry import ScoreContext
 
 __all__ = ["network_for", "kaiming_normal_init", "weighted_layers", "strip_batchnorm", "relu_codes",
            "resolve_seed", "GroupStatNorm", "swap_batchnorms", "owners", "layer_io", "per_sample_gradients"]

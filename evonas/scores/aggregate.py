@@ -40,8 +40,8 @@ import numpy as np
 
 from evonas.data import DATA_DIR
 from evonas.errors import ConfigError, DataError
-from evonas.schema import check
-from evonas.scores._registry import SCORES, ScoreContext, get_score, make_settings, register_score
+from evonas.config.strict import check
+from evonas.scores.registry import SCORES, ScoreContext, get_score, make_settings, register_score
 
 __all__ = ["RankAggregateSettings", "Reference", "load_reference", "percentile", "parse_member", "gradient_kernel_agg",
            "reference_path", "aggregate_of"]

@@ -8,9 +8,9 @@ about 1e-7 relative.
 """
 from __future__ import annotations
 
-from evonas.cost import count_flops, count_parameters
-from evonas.scores._registry import ScoreContext, register_score
-from evonas.table import load_table
+from evonas.nn.flops import count_flops, count_parameters
+from evonas.scores.registry import ScoreContext, register_score
+from evonas.space.table import load_table
 
 __all__ = ["params", "flops", "shipped_cost"]
 

@@ -44,10 +44,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from evonas.schema import check
+from evonas.config.strict import check
 from evonas.scores._grad import GroupStatNorm, layer_io, network_for, owners, per_sample_gradients, resolve_seed, \
     swap_batchnorms
-from evonas.scores._registry import ScoreContext, register_score
+from evonas.scores.registry import ScoreContext, register_score
 
 __all__ = ["GradientKernelSettings", "TensorGrams", "STATISTICS", "tensor_grams", "kernel_statistic", "gradient_kernel",
            "log_determinant", "spectral_entropy", "effective_rank", "decile_entropy", "inverse_condition",

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from evonas.schema import check
-from evonas.scores._registry import ScoreContext, register_score
+from evonas.config.strict import check
+from evonas.scores.registry import ScoreContext, register_score
 
 __all__ = ["KnasSettings", "knas", "knas_gradients", "knas_from_gradients"]
 

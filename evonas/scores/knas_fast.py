@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from evonas.scores._grad import layer_io, owners, per_sample_gradients, swap_batchnorms
-from evonas.scores._registry import ScoreContext, register_score
+from evonas.scores.registry import ScoreContext, register_score
 from evonas.scores.knas import KnasSettings, knas_from_gradients
 
 __all__ = ["knas_fast", "knas_fast_gradients"]

@@ -1,7 +1,7 @@
 """Latency scores: measured on the scorer's own device, or looked up in the shipped table.
 
 ``latency`` times the network built for the scorer's data set on the scorer's device
-(``evonas.latency.measure_latency``) and returns the median of the timed repeats (or,
+(``evonas.nn.latency.measure_latency``) and returns the median of the timed repeats (or,
 with ``statistic: min``, their minimum) in ms per batch.
 ``latency_table`` returns the latency (ms) the shipped NB201 table
 (``evonas/data/nb201_latency.npz``: HELP and HW-NAS-Bench measurements) lists for the cell
@@ -23,9 +23,9 @@ import numpy as np
 
 from evonas.data import DATA_DIR
 from evonas.errors import ConfigError, DataError
-from evonas.latency import cpu_threads, measure_latency
-from evonas.schema import check, suggest
-from evonas.scores._registry import ScoreContext, register_score
+from evonas.nn.latency import cpu_threads, measure_latency
+from evonas.config.strict import check, suggest
+from evonas.scores.registry import ScoreContext, register_score
 
 __all__ = ["EXCLUSIVE_SCORES", "split_exclusive", "LatencySettings", "LatencyTableSettings", "latency",
            "latency_table", "latency_columns", "LATENCY_TABLE", "DEFAULT_TABLE_DEVICE"]

@@ -1,8 +1,8 @@
 """Scores looked up in the shipped NB201 table: oracles for upper-bound experiments, not training-free."""
 from __future__ import annotations
 
-from evonas.scores._registry import ScoreContext, register_score
-from evonas.table import load_table
+from evonas.scores.registry import ScoreContext, register_score
+from evonas.space.table import load_table
 
 __all__ = ["valid_12ep", "TABLE_PREFIX"]
 

@@ -27,9 +27,9 @@ from typing import Literal
 import torch
 from torch import nn
 
-from evonas.schema import check
+from evonas.config.strict import check
 from evonas.scores._grad import forward_with_hooks, network_for, relu_codes, resolve_seed
-from evonas.scores._registry import ScoreContext, register_score
+from evonas.scores.registry import ScoreContext, register_score
 
 __all__ = ["NtkSettings", "RegionSettings", "ntk_cond", "linear_regions", "condition_number", "count_patterns",
            "random_crops"]

@@ -29,9 +29,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from evonas.schema import check
+from evonas.config.strict import check
 from evonas.scores._grad import forward_with_hooks, network_for, relus, resolve_seed, strip_batchnorm, weighted_layers
-from evonas.scores._registry import ScoreContext, register_score
+from evonas.scores.registry import ScoreContext, register_score
 
 __all__ = ["ZeroCostSettings", "SynflowSettings", "grad_norm", "snip", "fisher", "grasp", "grasp_of", "jacob_cov",
            "synflow",

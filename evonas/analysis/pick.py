@@ -1,0 +1,108 @@
+"""Choosing one architecture from a finished run: by id, under constraints, or by benchmark.
+
+Constraints name columns of the rows they filter; ``pick_columns`` adds the derived ones the
+CLI's limits use: ``latency_ms`` (the run's latency objective, else the shipped table's
+``2080ti_bs1`` column), ``accuracy`` (the table's 200-epoch test accuracy of the run's data
+set, or the trained test accuracy from ``trained.csv``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from evonas.config.schema import ObjectiveConfig
+from evonas.errors import EvonasError
+from evonas.space.table import DATASET_ACCURACY
+
+__all__ = ["Constraint", "pick", "pick_columns", "LATENCY_SOURCES", "ACCURACY_SOURCES"]
+
+#: where ``latency_ms`` comes from, in order of preference (the first column a row has)
+LATENCY_SOURCES = ("latency", "latency_table")
+#: ``--accuracy`` choices: the column ``accuracy`` is copied from
+ACCURACY_SOURCES = {"table": "the shipped table's 200-epoch test accuracy",
+                    "trained": "the test accuracy of the training stage (trained.csv)"}
+
+
+@dataclass(frozen=True)
+class Constraint:
+    column: str
+    bound: float
+    upper: bool = True  # True: value <= bound; False: value >= bound
+
+    def holds(self, row: Mapping[str, Any]) -> bool:
+        """False when the row has no value for the column (e.g. an untrained member)."""
+        raw = row.get(self.column)
+        if raw in (None, ""):
+            return False
+        value = float(raw)
+        return value <= self.bound if self.upper else value >= self.bound
+
+    def __str__(self) -> str:
+        return f"{self.column} {'<=' if self.upper else '>='} {self.bound:g}"
+
+
+def pick_columns(rows: Sequence[Mapping[str, Any]], dataset: str, *, accuracy: str = "table",
+                 trained: Sequence[Mapping[str, Any]] = (), latency_device: str | None = None
+                 ) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """Rows with ``latency_ms`` and ``accuracy`` added, and a note on where each came from."""
+    if accuracy not in ACCURACY_SOURCES:
+        raise EvonasError(f"--accuracy {accuracy!r}: choose from {sorted(ACCURACY_SOURCES)}")
+    out = [dict(r) for r in rows]
+    notes: dict[str, str] = {}
+    source = next((c for c in LATENCY_SOURCES if out and out[0].get(c) not in (None, "")), None)
+    if source is not None:
+        for r in out:
+            r["latency_ms"] = r.get(source)
+        notes["latency_ms"] = f"the run's {source!r} objective (ms)"
+    else:
+        from evonas.scores.latency import DEFAULT_TABLE_DEVICE, latency_columns
+
+        device = latency_device or DEFAULT_TABLE_DEVICE
+        column = latency_columns()[device]
+        for r in out:
+            r["latency_ms"] = float(column[int(r["index"])])
+        notes["latency_ms"] = f"the shipped latency table, {device} (ms)"
+    by_id = {str(t["id"]): t for t in trained if t.get("status", "ok") == "ok" and t.get("test_acc") not in (None, "")}
+    for r in out:
+        t = by_id.get(str(r.get("id")))
+        if t is not None:
+            r["trained_test_acc"], r["trained_epochs"] = float(t["test_acc"]), t.get("epochs", "")
+        r["accuracy"] = r.get(DATASET_ACCURACY[dataset]) if accuracy == "table" else r.get("trained_test_acc")
+    if accuracy == "trained" and not by_id:
+        raise EvonasError("--accuracy trained: the run has no trained.csv with finished trainings; train first "
+                          "(python -m evonas train RUN_DIR) or use --accuracy table")
+    notes["accuracy"] = (f"{ACCURACY_SOURCES[accuracy]} on {dataset} (%)" if accuracy == "table" else
+                         f"{ACCURACY_SOURCES[accuracy]} (%); untrained members are skipped")
+    return out, notes
+
+
+def _best(rows: Sequence[Mapping[str, Any]], objectives: Sequence[ObjectiveConfig],
+          constrained: set[str]) -> dict[str, Any]:
+    by = next((o for o in objectives if o.score not in constrained), objectives[0])
+    sign = -1.0 if by.direction == "max" else 1.0
+    return dict(min(rows, key=lambda r: sign * float(r[by.score])))
+
+
+def pick(front: Sequence[Mapping[str, Any]], objectives: Sequence[ObjectiveConfig], *,
+         id: int | None = None, constraints: Sequence[Constraint] = ()) -> dict[str, Any]:
+    """The front member with ``id``, or the best one satisfying every constraint.
+
+    "Best" is judged by the first objective whose column is not constrained (for a
+    (knas, flops) search with ``--max-flops``: the highest KNAS score).
+    """
+    if not front:
+        raise EvonasError("the run's front is empty: nothing to pick")
+    if id is not None:
+        ids = [int(r["id"]) for r in front]
+        if id not in ids:
+            raise EvonasError(f"--id {id} is not on the front; ids are {min(ids)}..{max(ids)}")
+        return dict(next(r for r in front if int(r["id"]) == id))
+    for c in constraints:
+        if c.column not in front[0]:
+            raise EvonasError(f"cannot constrain {c.column!r}: pareto.csv has no such column; "
+                              f"columns are {sorted(front[0])}")
+    chosen = [r for r in front if all(c.holds(r) for c in constraints)]
+    if not chosen:
+        raise EvonasError("no front member satisfies " + " and ".join(map(str, constraints))
+                          + "; relax the limit")
+    return _best(chosen, objectives, {c.column for c in constraints})

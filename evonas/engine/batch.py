@@ -1,0 +1,70 @@
+"""Scoring a list of architectures with any registered scores (the ``score`` command)."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from evonas.errors import ArchError, DataError
+from evonas.engine.pool import Evaluation, ScorerSpec, make_pool, map_phased
+from evonas.run.rundir import write_csv
+from evonas.space.cell import N_ARCHS, Cell
+from evonas.space.table import load_table
+
+__all__ = ["read_archs", "sample_archs", "score_archs", "write_scores"]
+
+
+def read_archs(path: str | Path) -> list[Cell]:
+    """One arch string or NB201 index per line (blank lines and ``#`` comments skipped)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"--archs {str(path)!r} does not exist; give a file with one arch string or index per line")
+    cells = []
+    for n, line in enumerate(path.read_text().splitlines(), start=1):
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        try:
+            cells.append(Cell.parse(text))
+        except ArchError as err:
+            raise ArchError(f"{path}:{n}: {err}") from None
+    if not cells:
+        raise DataError(f"--archs {str(path)!r} lists no architecture")
+    return cells
+
+
+def sample_archs(n: int, seed: int = 0, connected_only: bool = True) -> list[Cell]:
+    """``n`` distinct NB201 cells drawn uniformly by index (connected ones only by default)."""
+    table = load_table()
+    pool = [i for i in range(N_ARCHS) if not connected_only or table.cell(i).is_connected]
+    if n > len(pool):
+        raise DataError(f"cannot sample {n} architectures: only {len(pool)} are eligible")
+    picks = np.random.default_rng(seed).choice(len(pool), size=n, replace=False)
+    return [table.cell(pool[i]) for i in sorted(picks)]
+
+
+def score_archs(cells: Sequence[Cell], spec: ScorerSpec, *, backend: str = "ray", num_actors: int | None = None,
+                address: str | None = None, progress: Callable[[int, int, float], None] | None = None
+                ) -> list[Evaluation]:
+    """Score every cell (in the given order) through a pool; device-timing scores (latency) in a
+    phase of their own, with the device to themselves (``map_phased``)."""
+    by_arch: dict[str, Evaluation] = {}
+    t0 = time.perf_counter()
+    with make_pool(spec, backend=backend, num_actors=num_actors, address=address) as pool:
+        for ev in map_phased(pool, list(dict.fromkeys(cells)), scores=spec.scores):
+            by_arch[ev.arch] = ev
+            if progress is not None:
+                progress(len(by_arch), len(cells), time.perf_counter() - t0)
+    return [by_arch[c.arch] for c in cells]
+
+
+def write_scores(path: str | Path, evaluations: Sequence[Evaluation], scores: Sequence[str]) -> None:
+    rows: list[dict[str, Any]] = []
+    for ev in evaluations:
+        row: dict[str, Any] = {"arch": ev.arch, "index": ev.index, **ev.values, "status": ev.status,
+                               "wall_time_s": round(ev.wall_time, 4), "device": ev.device,
+                               "error": ev.error.strip().splitlines()[0] if ev.error else ""}
+        rows.append(row)
+    write_csv(Path(path), rows, ["arch", "index", *scores, "status", "wall_time_s", "device", "error"])

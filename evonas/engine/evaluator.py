@@ -1,0 +1,133 @@
+"""Scoring a population through a pool, never scoring an isomorphic cell twice.
+
+Every cell is replaced by its cheapest equivalent (``Cell.reduced``, one per isomorphism
+class) before it is scored: an evaluation names the cell its values belong to, whichever
+member of the class the search proposed (the first proposed one is kept in ``proposed``).
+Within a run, a memo by canonical form answers classes already scored. The memo is kept in
+the order the search first asked for each class, whatever order results arrive in (Ray
+delivers them as they finish, the cache first); on resume, what candidates.csv holds (in its
+arrival order) is only looked up, and takes its place in the memo when the replayed search
+asks for it, so a resumed run's memo, and with it the front and its ids, is the one an
+uninterrupted run builds. Across runs, an optional score cache answers
+single scores of the reduced cell computed before under the same settings (a cached value the
+score's ``valid_range`` refuses is ignored and scored again); only what is missing goes to the pool, and each new result is appended to the log the moment it is complete.
+Scores that time the device (``latency``) are measured in a phase of their own after the others
+(``evonas.engine.pool.map_phased``), so no other work runs on the device meanwhile.
+"""
+from __future__ import annotations
+
+import itertools
+import time
+from typing import Callable, Iterator
+
+from evonas.engine.cache import ScoreCache
+from evonas.engine.pool import Evaluation, Pool, map_phased
+from evonas.run.rundir import CandidateLog
+from evonas.scores.registry import invalid_value
+from evonas.space.cell import Cell
+
+__all__ = ["Evaluator"]
+
+
+class Evaluator:
+    """Callable ``cells -> evaluations`` (None for disconnected cells, which are not scored)."""
+
+    def __init__(self, pool: Pool, scores: tuple[str, ...], *, log: CandidateLog | None = None,
+                 resumed: dict[str, Evaluation] | None = None, caches: dict[str, ScoreCache] | None = None,
+                 on_result: Callable[[Evaluation], None] | None = None,
+                 proposed: dict[str, str] | None = None) -> None:
+        self.pool = pool
+        self.scores = tuple(scores)
+        self.log = log
+        self.memo: dict[str, Evaluation] = {}  # by canonical form, in the order the search first asked
+        self.resumed: dict[str, Evaluation] = dict(resumed or {})  # read back, not yet asked for again
+        self.proposed: dict[str, str] = dict(proposed or {})  # canonical -> the arch the search first proposed
+        self.caches = caches or {}
+        self.on_result = on_result
+        self.generation = 0
+        self.n_scored = 0           # new evaluations made by this process (pool or cache)
+        self.n_cached = 0           # of which answered entirely from the score cache
+        self.n_cache_values = 0     # single score values read from the score cache
+        self.n_reused = 0           # answered from the run's memo (or read back on resume)
+        self.score_seconds = 0.0    # worker time spent scoring
+        self.started = time.perf_counter()
+
+    def __call__(self, cells: list[Cell]) -> list[Evaluation | None]:
+        results: list[Evaluation | None] = [None] * len(cells)
+        waiting: dict[str, list[int]] = {}
+        first: list[str] = []  # classes asked for the first time, in submission order
+        new: list[Cell] = []
+        for i, cell in enumerate(cells):
+            if not cell.is_connected:
+                continue
+            key = cell.canonical
+            if key in self.memo:
+                results[i] = self.memo[key]
+                self.n_reused += 1
+            elif key in waiting:
+                waiting[key].append(i)
+            else:
+                waiting[key] = [i]
+                first.append(key)
+                self.proposed.setdefault(key, cell.arch)
+                if key not in self.resumed:
+                    new.append(cell.reduced)
+        cached = {cell.arch: self._cached(cell.arch) for cell in new}
+        self.n_cache_values += sum(map(len, cached.values()))
+        todo = {cell.arch: tuple(s for s in self.scores if s not in cached[cell.arch]) for cell in new}
+        from_cache = [Evaluation(c.arch, c.index, cached[c.arch], device="cache") for c in new if not todo[c.arch]]
+        self.n_cached += len(from_cache)
+        for ev in itertools.chain(from_cache, self._score([c for c in new if todo[c.arch]], todo)):
+            key = Cell.from_string(ev.arch).canonical
+            if ev.device != "cache":
+                self._store(ev, cached[ev.arch])
+            self.memo[key] = ev
+            self.n_scored += 1
+            self.score_seconds += ev.wall_time
+            if self.log is not None:
+                self.log.append(ev, self.generation, proposed=self.proposed[key])
+            if self.on_result is not None:
+                self.on_result(ev)
+            for i in waiting[key]:
+                results[i] = ev
+        for key in first:  # the memo in submission order, whatever order the results arrived in
+            if key in self.resumed:
+                self.memo[key] = self.resumed.pop(key)
+                self.n_reused += 1
+                for i in waiting[key]:
+                    results[i] = self.memo[key]
+            elif key in self.memo:
+                self.memo[key] = self.memo.pop(key)
+        return results
+
+    def _score(self, cells: list[Cell], todo: dict[str, tuple[str, ...]]) -> Iterator[Evaluation]:
+        """The shared scores on every worker, then the device-timing ones with the device to themselves."""
+        return map_phased(self.pool, cells, todo)
+
+    def adopt_resumed(self) -> None:
+        """Append what was read back but never asked for again (a resumed run told to stop earlier)."""
+        self.memo.update(self.resumed)
+        self.resumed.clear()
+
+    def _cached(self, arch: str) -> dict[str, float]:
+        """The cached values of ``arch``; one that is not finite or outside its score's valid range is
+        ignored, so the score is computed again (and the new value replaces it in the cache)."""
+        values = {name: cache.get(arch) for name, cache in self.caches.items()}
+        return {name: v for name, v in values.items() if v is not None and invalid_value(name, v) is None}
+
+    def _store(self, ev: Evaluation, cached: dict[str, float]) -> None:
+        """Put fresh values into the cache; give the evaluation every score, in objective order."""
+        for name, value in ev.values.items():
+            if name in self.caches:
+                self.caches[name].put(ev.arch, value)
+        merged = {**cached, **ev.values}
+        ev.values = {s: merged[s] for s in self.scores if s in merged}
+
+    @property
+    def n_failed(self) -> int:
+        """Classes of this run whose scoring failed."""
+        return sum(not ev.ok for ev in self.memo.values())
+
+    def rate(self) -> float:
+        """Cells scored per second of wall time since the start."""
+        return self.n_scored / max(time.perf_counter() - self.started, 1e-9)

@@ -1,0 +1,167 @@
+"""Images for scoring and training: the packaged sample, or the full data sets on disk.
+
+Formats read from ``data.root``:
+- CIFAR-10: ``cifar-10-batches-py/{data_batch_1..5,test_batch}`` (the python pickle batches)
+- CIFAR-100: ``cifar-100-python/{train,test}`` (fine labels)
+- ImageNet16-120: ``ImageNet16/{train_data_batch_1..10,val_data}`` (NB201's down-sampled
+  ImageNet pickles, labels 1..1000; classes 1..120 kept and shifted to 0..119)
+"""
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from evonas.nn.flops import dataset_spec
+from evonas.data import DATA_DIR
+from evonas.errors import DataError
+
+__all__ = ["ImageSet", "load_images", "check_available", "MEAN_STD", "PACKAGED"]
+
+#: per-channel mean and std (0..1 scale) NB201 normalises each data set with
+MEAN_STD: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
+    "cifar10": ((125.3 / 255, 123.0 / 255, 113.9 / 255), (63.0 / 255, 62.1 / 255, 66.7 / 255)),
+    "cifar100": ((129.3 / 255, 124.1 / 255, 112.4 / 255), (68.2 / 255, 65.4 / 255, 70.4 / 255)),
+    "imagenet16-120": ((122.68 / 255, 116.66 / 255, 104.01 / 255), (63.22 / 255, 61.26 / 255, 65.09 / 255)),
+}
+#: packaged samples, by data set
+PACKAGED = {"cifar10": "cifar10_sample.npz", "cifar100": "cifar100_sample.npz"}
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """Normalised images (n, 3, H, W) float32 and integer labels (n,)."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    dataset: str
+    source: str  # "packaged sample" or the directory read
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def to(self, device: torch.device | str) -> "ImageSet":
+        return ImageSet(self.images.to(device), self.labels.to(device), self.dataset, self.source)
+
+
+def _read_part(path: Path, label_key: str, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Images (n, size, size, 3) uint8 and labels (n,) of one pickled batch file.
+
+    The file is a dict with ``data`` (n x 3*size*size uint8 rows: the red plane, then green,
+    then blue) and ``label_key`` (n ints); anything else is a ``DataError`` naming the file.
+    """
+    if not path.is_file():
+        raise DataError(f"missing data file {path}")
+    try:
+        with open(path, "rb") as f:
+            part = pickle.load(f, encoding="latin1")
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError) as err:
+        raise DataError(f"data file {path} is not a python pickle of the expected format ({err})") from None
+    missing = [k for k in ("data", label_key) if not isinstance(part, dict) or k not in part]
+    if missing:
+        raise DataError(f"data file {path} lacks the key(s) {missing} of the expected format")
+    data, labels = np.asarray(part["data"]), np.asarray(part[label_key])
+    if data.ndim != 2 or data.shape[1] != 3 * size * size or len(labels) != len(data):
+        raise DataError(f"data file {path} holds data of shape {data.shape} and {len(labels)} labels; "
+                        f"expected n x {3 * size * size} ({size}x{size} RGB images) and n labels")
+    return data.reshape(-1, 3, size, size).transpose(0, 2, 3, 1), labels
+
+
+def _read_parts(paths: list[Path], label_key: str, size: int) -> tuple[np.ndarray, np.ndarray]:
+    parts = [_read_part(p, label_key, size) for p in paths]
+    return np.concatenate([x for x, _ in parts]), np.concatenate([y for _, y in parts])
+
+
+def _read_cifar10(root: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    names = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
+    return _read_parts([root / "cifar-10-batches-py" / n for n in names], "labels", 32)
+
+
+def _read_cifar100(root: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    return _read_parts([root / "cifar-100-python" / ("train" if split == "train" else "test")], "fine_labels", 32)
+
+
+def _read_imagenet16(root: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    names = [f"train_data_batch_{i}" for i in range(1, 11)] if split == "train" else ["val_data"]
+    x, y = _read_parts([root / "ImageNet16" / n for n in names], "labels", 16)
+    keep = (y >= 1) & (y <= 120)
+    return x[keep], y[keep] - 1
+
+
+_READERS = {"cifar10": _read_cifar10, "cifar100": _read_cifar100, "imagenet16-120": _read_imagenet16}
+_EXPECTED = {
+    "cifar10": "cifar-10-batches-py/data_batch_1..5 and test_batch (the 'CIFAR-10 python version')",
+    "cifar100": "cifar-100-python/train and test (the 'CIFAR-100 python version')",
+    "imagenet16-120": "ImageNet16/train_data_batch_1..10 and val_data (NB201's ImageNet16 pickles)",
+}
+
+
+def _read_packaged(dataset: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+    if dataset not in PACKAGED:
+        raise DataError(
+            f"no packaged sample of {dataset}; set data.root to a directory holding {_EXPECTED[dataset]}"
+        )
+    with np.load(DATA_DIR / PACKAGED[dataset]) as d:
+        return d[f"x_{split}"], d[f"y_{split}"]
+
+
+def load_images(dataset: str, *, root: str | Path | None = None, split: str = "train",
+                n: int | None = None, seed: int = 0) -> ImageSet:
+    """Load ``n`` images (all when None) of ``split``, normalised as NB201 does.
+
+    With ``root`` None the packaged sample is read; otherwise the standard files under
+    ``root`` (see the module docstring). ``seed`` picks which ``n`` images, reproducibly, and in
+    a nested way: the first k of ``n`` images are the same for every ``n >= k``, so a score that
+    reads k images sees the same ones whatever the other scores of a run need.
+    """
+    dataset_spec(dataset)
+    if split not in ("train", "test"):
+        raise DataError(f"unknown split {split!r}; choose from ['test', 'train']")
+    if root is None:
+        x, y = _read_packaged(dataset, split)
+        source = "packaged sample"
+    else:
+        root = Path(root).expanduser()
+        if not root.is_dir():
+            raise DataError(f"data.root {str(root)!r} is not a directory; it must hold {_EXPECTED[dataset]}")
+        try:
+            x, y = _READERS[dataset](root, split)
+        except DataError as err:
+            raise DataError(f"{err}; data.root must hold {_EXPECTED[dataset]}") from None
+        source = str(root)
+    if n is not None:
+        if n > len(y):
+            raise DataError(f"asked for {n} {split} images of {dataset} but {source} has {len(y)}")
+        pick = np.random.default_rng(seed).permutation(len(y))[:n]  # nested: the first k never depend on n
+        x, y = x[pick], y[pick]
+    mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in MEAN_STD[dataset])
+    images = (torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2).float() / 255.0 - mean) / std
+    return ImageSet(images.contiguous(), torch.from_numpy(np.asarray(y, dtype=np.int64)), dataset, source)
+
+
+_FILES = {
+    "cifar10": ["cifar-10-batches-py/" + n for n in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]],
+    "cifar100": ["cifar-100-python/train", "cifar-100-python/test"],
+    "imagenet16-120": ["ImageNet16/" + n for n in [f"train_data_batch_{i}" for i in range(1, 11)] + ["val_data"]],
+}
+
+
+def check_available(dataset: str, root: str | Path | None) -> None:
+    """Fail fast (before any work) when the images a run needs are not there."""
+    dataset_spec(dataset)
+    if root is None:
+        if dataset not in PACKAGED:
+            raise DataError(f"no packaged sample of {dataset}; set data.root to a directory holding "
+                            f"{_EXPECTED[dataset]}")
+        return
+    base = Path(root).expanduser()
+    if not base.is_dir():
+        raise DataError(f"data.root {str(base)!r} is not a directory; it must hold {_EXPECTED[dataset]}")
+    missing = [f for f in _FILES[dataset] if not (base / f).is_file()]
+    if missing:
+        raise DataError(f"data.root {str(base)!r} lacks {missing[0]}"
+                        f"{f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''}; "
+                        f"it must hold {_EXPECTED[dataset]}")

@@ -1,0 +1,241 @@
+"""The run directory: everything a search writes, and reading it back (resume, pick, plot).
+
+    RUN_DIR/config.yaml      the resolved config
+    RUN_DIR/candidates.csv   one row per scored cell, appended and flushed as results arrive
+    RUN_DIR/pareto.csv       the final non-dominated set, ranked, with an ``id`` column
+    RUN_DIR/pareto.png       the front over all scored candidates, and against the true NB201 front
+    RUN_DIR/pareto.html      the same, interactive (offline): hover for details, click for the pick command
+    RUN_DIR/trained.csv      metrics of trained front members (models/<id>.pt, checkpoints/)
+    RUN_DIR/state.json       progress (generation, evaluations, finished or not)
+    RUN_DIR/run.log          the log
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from evonas.config.schema import Config, config_from_mapping, dump_config
+from evonas.config.strict import to_mapping
+from evonas.errors import RunDirError
+from evonas.engine.pool import Evaluation
+from evonas.space.cell import Cell
+
+__all__ = ["RunDir", "CandidateLog", "candidate_columns", "dead_edges_text", "default_run_dir", "read_csv",
+           "write_csv"]
+
+CONFIG, CANDIDATES, PARETO, STATE, LOG, PLOT = (
+    "config.yaml", "candidates.csv", "pareto.csv", "state.json", "run.log", "pareto.png")
+
+
+def default_run_dir(config: Config, root: str | Path = "runs") -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path(root) / f"{config.name}-{stamp}"
+
+
+def _fmt(value: Any) -> Any:
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else str(value)
+    return value
+
+
+def write_csv(path: Path, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+    """Write atomically (temp file then rename)."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(columns), extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _fmt(v) for k, v in row.items()})
+    os.replace(tmp, path)
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    if not path.is_file():
+        raise RunDirError(f"{path} does not exist")
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+_COMPATIBLE = ("search.n_gen", "ray.", "output.", "cache.", "name", "benchmark.", "train.")
+
+
+def _diff_keys(a: Any, b: Any, prefix: str = "") -> list[str]:
+    """Dotted paths at which two plain trees differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for k in sorted(set(a) | set(b)):
+            out += _diff_keys(a.get(k), b.get(k), f"{prefix}.{k}" if prefix else str(k))
+        return out
+    return [] if a == b else [prefix or "config"]
+
+
+def _drop_partial_last_line(path: Path) -> None:
+    """A crash mid-write can leave a last line without its newline: cut it before appending."""
+    with open(path, "rb+") as f:
+        data = f.read()
+        if data and not data.endswith(b"\n"):
+            f.truncate(data.rfind(b"\n") + 1)
+
+
+def candidate_columns(scores: Sequence[str]) -> list[str]:
+    return ["generation", "arch", "index", "canonical", "proposed", "dead_edges", "status", *scores,
+            "wall_time_s", "device", "attempts", "error"]
+
+
+def dead_edges_text(arch: str) -> str:
+    """The dead edges of a (reduced) cell that its isomorphism class cannot lose, e.g. ``3<-2 nor_conv_3x3``."""
+    cell = Cell.from_string(arch)
+    return cell.describe_edges(cell.dead_edges)
+
+
+class CandidateLog:
+    """``candidates.csv``: every evaluation is appended and flushed the moment it arrives.
+
+    ``arch``/``index`` name the cell the values belong to: the cheapest equivalent
+    (``Cell.reduced``) of ``proposed``, the cell the search asked for first in that class.
+    ``dead_edges`` lists dead edges the reported cell keeps (empty for almost every cell).
+    """
+
+    def __init__(self, path: Path, scores: Sequence[str]) -> None:
+        self.path = path
+        self.columns = candidate_columns(scores)
+        self.scores = tuple(scores)
+        fresh = not path.exists() or path.stat().st_size == 0
+        if not fresh:
+            _check_columns(path, self.columns)
+            _drop_partial_last_line(path)
+        self._file = open(path, "a", newline="")
+        self._writer = csv.DictWriter(self._file, fieldnames=self.columns, extrasaction="ignore")
+        if fresh:
+            self._writer.writeheader()
+            self._file.flush()
+
+    def append(self, ev: Evaluation, generation: int, *, proposed: str | None = None) -> None:
+        row = {"generation": generation, "arch": ev.arch, "index": ev.index,
+               "canonical": Cell.from_string(ev.arch).canonical, "proposed": proposed or ev.arch,
+               "dead_edges": dead_edges_text(ev.arch), "status": ev.status,
+               "wall_time_s": round(ev.wall_time, 4), "device": ev.device, "attempts": ev.attempts,
+               "error": ev.error.strip().splitlines()[0] if ev.error else ""}
+        row.update({k: _fmt(v) for k, v in ev.values.items()})
+        self._writer.writerow(row)
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        self._file.close()
+
+    @staticmethod
+    def load(path: Path, scores: Sequence[str]) -> tuple[dict[str, Evaluation], dict[str, str]]:
+        """Evaluations already on disk and the proposed arch of each, by canonical form (what a
+        resumed run must not rescore). A last line cut short by a crash is ignored.
+        """
+        if not path.exists() or path.stat().st_size == 0:
+            return {}, {}
+        _check_columns(path, candidate_columns(scores))
+        done: dict[str, Evaluation] = {}
+        proposed: dict[str, str] = {}
+        for row in read_csv(path):
+            try:
+                values = {s: float(row[s]) for s in scores} if row["status"] == "ok" else {}
+                ev = Evaluation(row["arch"], int(row["index"]), values, status=row["status"],
+                                error=row["error"] or "", wall_time=float(row["wall_time_s"]),
+                                device=row["device"], attempts=int(row["attempts"]))
+            except (KeyError, TypeError, ValueError):
+                continue
+            done[row["canonical"]] = ev
+            proposed[row["canonical"]] = row["proposed"] or row["arch"]
+        return done, proposed
+
+
+def _check_columns(path: Path, columns: Sequence[str]) -> None:
+    """Refuse to append to (or resume from) a candidates.csv with other columns."""
+    with open(path, newline="") as f:
+        header = next(csv.reader(f), [])
+    if header != list(columns):
+        raise RunDirError(f"{path} has the columns {header}, this evonas writes {list(columns)} (a run of an "
+                          f"older evonas, whose rows may name other cells than their values belong to, or of "
+                          f"other scores); start a new run")
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """A run directory on disk."""
+
+    path: Path
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    @classmethod
+    def create(cls, path: str | Path, config: Config) -> "RunDir":
+        path = Path(path)
+        if path.exists() and any(path.iterdir()):
+            raise RunDirError(f"run directory {str(path)!r} exists and is not empty; "
+                              f"choose another --out or continue it with --resume {path}")
+        path.mkdir(parents=True, exist_ok=True)
+        run = cls(path)
+        run.file(CONFIG).write_text(dump_config(config))
+        run.write_state(status="running", generation=0, n_evaluated=0, started_with=to_mapping(config))
+        return run
+
+    @classmethod
+    def open(cls, path: str | Path) -> "RunDir":
+        path = Path(path)
+        if not path.is_dir():
+            raise RunDirError(f"run directory {str(path)!r} does not exist")
+        if not (path / CONFIG).is_file():
+            raise RunDirError(f"{str(path)!r} is not an evonas run directory: it has no {CONFIG}")
+        return cls(path)
+
+    def config(self) -> Config:
+        import yaml
+
+        from evonas.errors import ConfigError
+
+        try:
+            return config_from_mapping(yaml.safe_load(self.file(CONFIG).read_text()))
+        except ConfigError as err:
+            raise RunDirError(f"{self.file(CONFIG)}: {err}") from None
+
+    def check_resumable(self, config: Config) -> None:
+        """Refuse a resume whose config.yaml changed in a way that invalidates the scores on disk.
+
+        Compatible edits: ``search.n_gen`` (run longer), ``ray.*``, ``output.*``, ``cache.*``, ``name``,
+        ``benchmark.*``, ``train.*`` (neither changes a score).
+        """
+        started = self.state().get("started_with")
+        if started is None:
+            return
+        now = to_mapping(config)
+        changed = [k for k in _diff_keys(started, now) if not k.startswith(_COMPATIBLE)]
+        if changed:
+            raise RunDirError(f"{self.file(CONFIG)} was changed since the run started ({', '.join(changed)}); "
+                              f"these change the scores or the search, so the run cannot resume: restore them "
+                              f"or start a new run")
+
+    def state(self) -> dict[str, Any]:
+        path = self.file(STATE)
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def write_state(self, **state: Any) -> None:
+        tmp = self.file(STATE + ".tmp")
+        tmp.write_text(json.dumps({**self.state(), **state}, indent=2))
+        os.replace(tmp, self.file(STATE))
+
+    def candidates(self) -> list[dict[str, str]]:
+        return read_csv(self.file(CANDIDATES))
+
+    def pareto(self) -> list[dict[str, str]]:
+        if not self.file(PARETO).exists():
+            raise RunDirError(f"{self.path} has no {PARETO}: the search has not finished "
+                              f"(continue it with --resume {self.path})")
+        return read_csv(self.file(PARETO))
+
+    def write_pareto(self, rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> None:
+        write_csv(self.file(PARETO), list(rows), columns)

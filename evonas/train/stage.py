@@ -1,0 +1,256 @@
+"""The second stage: train chosen front members for real, in parallel, resumably.
+
+Each candidate is one Ray task: a share of a GPU when there are GPUs (``train.jobs_per_gpu``
+trainings per GPU; ``auto``: as many as fit by the measured peak memory of the largest
+candidate, ``train_task_gpus``), else one CPU slot;
+checkpointed every epoch under ``RUN_DIR/checkpoints/<id>.pt`` so that an interrupted stage
+continues where it stopped; weights go to ``RUN_DIR/models/<id>.pt`` and metrics to
+``RUN_DIR/trained.csv``. Per-epoch progress is written by the task to
+``RUN_DIR/checkpoints/<id>.progress.json`` and logged by the driver.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+
+from evonas.config.schema import Config, TrainConfig
+from evonas.nn.images import ImageSet, check_available, load_images
+from evonas.nn.devices import gpu_share, per_gpu_from_memory
+from evonas.errors import EvonasError
+from evonas.engine.pool import start_ray
+from evonas.run.rundir import RunDir, read_csv, write_csv
+from evonas.space.cell import Cell
+
+__all__ = ["select_candidates", "train_front", "TrainJob", "load_model", "TRAINED", "train_task_gpus"]
+
+log = logging.getLogger("evonas")
+TRAINED = "trained.csv"
+
+
+@dataclass(frozen=True)
+class TrainJob:
+    id: int
+    arch: str
+    dataset: str
+    data_root: str | None
+    n_train: int | None
+    C: int
+    N: int
+    device: str
+    checkpoint: str
+    progress: str
+
+
+def select_candidates(front: Sequence[dict[str, Any]], config: Config, ids: Sequence[int] | None = None
+                      ) -> list[dict[str, Any]]:
+    """Front rows to train: explicit ``ids``, else ``train.candidates`` (front, top_k of each objective, ids)."""
+    tc = config.train
+    by_id = {int(r["id"]): r for r in front}
+    wanted = list(ids) if ids is not None else (list(tc.ids) if tc.candidates == "ids" else None)
+    if wanted is not None:
+        missing = [i for i in wanted if i not in by_id]
+        if missing:
+            raise EvonasError(f"ids {missing} are not on the front; ids are 0..{len(front) - 1}")
+        return [by_id[i] for i in dict.fromkeys(wanted)]
+    if tc.candidates == "front":
+        return list(front)
+    chosen: dict[int, dict[str, Any]] = {}
+    for o in config.objectives:
+        ranked = sorted(front, key=lambda r: float(r[o.score]) * (-1 if o.direction == "max" else 1))
+        for r in ranked[: tc.top_k]:
+            chosen[int(r["id"])] = r
+    return [chosen[i] for i in sorted(chosen)]
+
+
+def _needs_training(row: dict[str, Any] | None, epochs: int) -> bool:
+    """A trained.csv row calls for training: none yet, a failed one, or one of another length."""
+    return row is None or row.get("status") != "ok" or int(row["epochs"]) != epochs
+
+
+def _train_task(job: TrainJob, settings: Any) -> dict[str, Any]:
+    """Runs on a worker: load data, train with checkpoints, return metrics and CPU weights."""
+    from evonas.train.loop import train_cell
+
+    torch.set_num_threads(1)
+    train = load_images(job.dataset, root=job.data_root, split="train", n=job.n_train, seed=settings.seed)
+    test = load_images(job.dataset, root=job.data_root, split="test")
+    progress_path = Path(job.progress)
+
+    def progress(epoch: int, n_epochs: int, loss: float, train_acc: float, test_acc: float | None,
+                 sec: float, eta: float) -> None:
+        progress_path.write_text(json.dumps({"epoch": epoch, "epochs": n_epochs, "loss": loss,
+                                             "train_acc": train_acc, "test_acc": test_acc, "eta_s": eta}))
+
+    result = train_cell(Cell.from_string(job.arch), train=train, test=test, settings=settings, C=job.C, N=job.N,
+                        device=job.device, checkpoint_path=job.checkpoint, progress=progress)
+    state = {k: v.detach().cpu() for k, v in result.model.state_dict().items()}
+    return {"metrics": result.to_dict(), "state_dict": state}
+
+
+def train_task_gpus(jobs_per_gpu: int | str, *, gpus: float,
+                    measure: Callable[[], tuple[int, int] | None]) -> tuple[float, int]:
+    """(``num_gpus`` each training task asks Ray for, trainings per GPU).
+
+    No GPUs: 0 (the task takes a CPU slot). ``jobs_per_gpu`` a number: that many per GPU.
+    ``auto``: ``measure()`` gives (peak bytes of the largest candidate's training step, the GPU's
+    bytes), called once, and ``per_gpu_from_memory`` decides; one per GPU when it cannot measure.
+    """
+    if gpus <= 0:
+        return 0.0, 0
+    if jobs_per_gpu == "auto":
+        measured = measure()
+        per_gpu = per_gpu_from_memory(*measured) if measured and measured[0] > 0 else 1
+    else:
+        per_gpu = int(jobs_per_gpu)
+    return gpu_share(per_gpu), per_gpu
+
+
+def _peak_task(arch: str, dataset: str, C: int, N: int, settings: Any) -> tuple[int, int] | None:
+    """Runs on a GPU worker: peak memory of one training step of ``arch``, and the GPU's memory."""
+    from evonas.nn.flops import dataset_spec
+    from evonas.train.loop import peak_train_memory
+
+    if not torch.cuda.is_available():
+        return None
+    spec = dataset_spec(dataset)
+    peak = peak_train_memory(Cell.from_string(arch), num_classes=spec.num_classes, resolution=spec.resolution,
+                             batch_size=settings.batch_size, C=C, N=N, device="cuda", amp=settings.amp,
+                             channels_last=settings.channels_last)
+    return (peak, torch.cuda.get_device_properties(0).total_memory) if peak else None
+
+
+def _largest(jobs: Sequence[TrainJob]) -> TrainJob:
+    """The candidate with the most FLOPs (the most activations to hold while training)."""
+    from evonas.nn.flops import count_flops, dataset_spec
+    from evonas.nn.network import build_network
+
+    def flops(job: TrainJob) -> float:
+        spec = dataset_spec(job.dataset)
+        net = build_network(Cell.from_string(job.arch), C=job.C, N=job.N, num_classes=spec.num_classes)
+        return count_flops(net, spec.resolution)
+
+    return max(jobs, key=flops)
+
+
+def _log_progress(jobs: Sequence[TrainJob], last: dict[int, str]) -> None:
+    for job in jobs:
+        path = Path(job.progress)
+        if not path.exists():
+            continue
+        try:
+            p = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        line = (f"train id {job.id}: epoch {p['epoch']}/{p['epochs']} | loss {p['loss']:.3f} | "
+                f"train acc {p['train_acc']:.1f}% | test acc "
+                + ("-" if p["test_acc"] is None else f"{p['test_acc']:.1f}%") + f" | ETA {p['eta_s']:.0f}s")
+        if last.get(job.id) != line:
+            last[job.id] = line
+            log.info(line)
+
+
+def train_front(config: Config, run: RunDir, ids: Sequence[int] | None = None) -> list[dict[str, Any]]:
+    """Train the selected front members (Ray tasks), write models/<id>.pt and trained.csv."""
+    import ray
+
+    from evonas.train.loop import save_model
+
+    tc: TrainConfig = config.train
+    dataset = tc.dataset or config.dataset
+    root = tc.data_root if tc.data_root is not None else config.data.root
+    check_available(dataset, root)
+    rows = select_candidates(run.pareto(), config, ids)
+    done = {int(r["id"]): r for r in (read_csv(run.file(TRAINED)) if run.file(TRAINED).exists() else [])}
+    (run.path / "checkpoints").mkdir(exist_ok=True)
+    (run.path / "models").mkdir(exist_ok=True)
+    jobs = [TrainJob(int(r["id"]), r["arch"], dataset, root, tc.n_train, config.network.C, config.network.N,
+                     config.device, str(run.path / "checkpoints" / f"{r['id']}.pt"),
+                     str(run.path / "checkpoints" / f"{r['id']}.progress.json"))
+            for r in rows if _needs_training(done.get(int(r["id"])), tc.recipe.epochs)]
+    for job in jobs:  # a finished training with other settings is superseded; a failed one resumes
+        if done.get(job.id, {}).get("status") == "ok":
+            Path(job.checkpoint).unlink(missing_ok=True)
+    log.info(f"training {len(jobs)} candidate(s) on {dataset} for {tc.recipe.epochs} epoch(s) "
+             f"({len(rows) - len(jobs)} already trained)")
+    started = start_ray(config.ray.address, config.ray.connect_timeout_s)
+    try:
+        gpus = ray.cluster_resources().get("GPU", 0) if config.device != "cpu" else 0
+
+        def measure() -> tuple[int, int] | None:
+            job = _largest(jobs)
+            ref = ray.remote(num_gpus=1, num_cpus=1)(_peak_task).remote(job.arch, job.dataset, job.C, job.N, tc.recipe)
+            try:  # bounded: a GPU that never frees up means one training per GPU, not a hang
+                return ray.get(ref, timeout=config.ray.task_timeout_s)
+            except Exception as err:
+                ray.cancel(ref, force=True)
+                log.warning(f"train.jobs_per_gpu auto: could not measure the training memory of id {job.id} "
+                            f"({type(err).__name__}); one training per GPU")
+                return None
+
+        share, per_gpu = train_task_gpus(tc.jobs_per_gpu, gpus=gpus, measure=measure) if jobs else (0.0, 0)
+        if per_gpu:
+            log.info(f"training {per_gpu} candidate(s) per GPU on {gpus:g} GPU(s) (train.jobs_per_gpu "
+                     f"{tc.jobs_per_gpu})")
+        task = ray.remote(num_gpus=share, num_cpus=1, max_retries=config.ray.max_retries)(_train_task)
+        pending = {task.remote(job, tc.recipe): job for job in jobs}
+        last: dict[int, str] = {}
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=2.0)
+            _log_progress(list(pending.values()), last)
+            for ref in ready:
+                job = pending.pop(ref)
+                try:
+                    out = ray.get(ref)
+                except Exception as err:  # one candidate's failure is recorded, the others go on
+                    log.info(f"train id {job.id}: failed: {type(err).__name__}: {str(err).splitlines()[0]}")
+                    done[job.id] = {"id": job.id, "arch": job.arch, "status": "failed", "error": str(err)[:300]}
+                    continue
+                m = out["metrics"]
+                model = _model_from_state(job, out["state_dict"])
+                save_model(run.path / "models" / f"{job.id}.pt", model, Cell.from_string(job.arch),
+                           dataset=dataset, C=job.C, N=job.N, metrics={k: v for k, v in m.items() if k != "history"})
+                done[job.id] = {"id": job.id, "arch": job.arch, "index": Cell.from_string(job.arch).index,
+                                "dataset": dataset, "epochs": m["epochs"], "train_acc": m["train_acc"],
+                                "valid_acc": m["valid_acc"], "test_acc": m["test_acc"],
+                                "wall_time_s": round(m["wall_time_s"], 2), "device": m["device"], "status": "ok",
+                                "error": ""}
+                log.info(f"train id {job.id}: done, test acc {m['test_acc']:.2f}% after {m['epochs']} epochs "
+                         f"({m['wall_time_s']:.0f} s on {m['device']})")
+                write_csv(run.file(TRAINED), [done[k] for k in sorted(done)], TRAINED_COLUMNS)
+    finally:
+        if started:
+            ray.shutdown()
+    write_csv(run.file(TRAINED), [done[k] for k in sorted(done)], TRAINED_COLUMNS)
+    return [done[k] for k in sorted(done)]
+
+
+TRAINED_COLUMNS = ["id", "arch", "index", "dataset", "epochs", "train_acc", "valid_acc", "test_acc",
+                   "wall_time_s", "device", "status", "error"]
+
+
+def _model_from_state(job: TrainJob, state: dict[str, torch.Tensor]) -> torch.nn.Module:
+    from evonas.nn.flops import dataset_spec
+    from evonas.nn.network import build_network
+
+    model = build_network(Cell.from_string(job.arch), C=job.C, N=job.N,
+                          num_classes=dataset_spec(job.dataset).num_classes)
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def load_model(run_dir: str | Path, id: int, device: str = "cpu") -> torch.nn.Module:
+    """The trained network of front member ``id`` of a run, in eval mode."""
+    from evonas.train.loop import load_model_file
+
+    run = RunDir.open(run_dir)
+    path = run.path / "models" / f"{id}.pt"
+    if not path.is_file():
+        raise EvonasError(f"{run.path} has no trained model for id {id}; train it with "
+                          f"`python -m evonas train {run.path} --ids {id}`")
+    return load_model_file(path, device=device)

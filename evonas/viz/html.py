@@ -1,0 +1,277 @@
+"""``pareto.html``: the front as one self-contained, offline HTML file (inline SVG and script).
+
+The same two panels as ``pareto.png``. Hovering a point shows its arch string, objectives,
+200-epoch accuracies (table), trained accuracy (if any) and front id; clicking a front member
+shows the ``python -m evonas pick RUN --id N`` command and copies it. A table below lists the
+front. No network access and no JavaScript library are needed.
+"""
+from __future__ import annotations
+
+import html
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+from matplotlib.ticker import LogLocator, MaxNLocator
+
+from evonas.viz.png import FrontView, axis_label, use_log
+from evonas.space.table import DATASET_ACCURACY
+
+__all__ = ["plot_html", "render_html"]
+
+W, H = 560, 400                      # one panel, in SVG units
+M_LEFT, M_RIGHT, M_TOP, M_BOTTOM = 64, 16, 28, 48
+_ACCURACIES = tuple(DATASET_ACCURACY.values())
+
+
+@dataclass(frozen=True)
+class _Scale:
+    lo: float
+    hi: float
+    log: bool
+    a: float      # pixel range start
+    b: float      # pixel range end
+
+    @classmethod
+    def fit(cls, values: Sequence[float], a: float, b: float, *, log: bool | None = None) -> "_Scale":
+        vals = [v for v in values if v is not None and math.isfinite(v)] or [0.0, 1.0]
+        log = use_log(vals) if log is None else log
+        lo, hi = min(vals), max(vals)
+        if log:
+            lo, hi = math.log10(lo), math.log10(hi)
+        pad = (hi - lo) * 0.05 or 0.5
+        return cls(lo - pad, hi + pad, log, a, b)
+
+    def __call__(self, v: float) -> float:
+        t = math.log10(v) if self.log else v
+        return self.a + (t - self.lo) / (self.hi - self.lo) * (self.b - self.a)
+
+    def ticks(self) -> list[float]:
+        if self.log:
+            lo, hi = 10 ** self.lo, 10 ** self.hi
+            raw = LogLocator(base=10, subs=(1.0, 2.0, 5.0)).tick_values(lo, hi)
+            return [float(t) for t in raw if lo <= t <= hi]
+        return [float(t) for t in MaxNLocator(6).tick_values(self.lo, self.hi) if self.lo <= t <= self.hi]
+
+
+def _num(v: Any) -> float | None:
+    try:
+        out = float(v)
+    except (TypeError, ValueError):
+        return None
+    return out if math.isfinite(out) else None
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4g}"
+
+
+def _record(row: Mapping[str, Any], view: FrontView, objectives: Sequence[str], gap: float | None) -> dict[str, Any]:
+    on_front = row.get("id") not in (None, "")
+    rec: dict[str, Any] = {"id": int(row["id"]) if on_front else None, "arch": row["arch"], "index": row.get("index"),
+                           "obj": {k: _num(row.get(k)) for k in objectives},
+                           "acc": {k: _num(row.get(k)) for k in _ACCURACIES if _num(row.get(k)) is not None}}
+    if _num(row.get("trained_test_acc")) is not None:
+        rec["trained"] = [_num(row["trained_test_acc"]), str(row.get("trained_epochs", ""))]
+    if gap is not None:
+        rec["gap"] = gap
+    return rec
+
+
+def _panel(ox: float, title: str, x: str, y: str, layers: list[tuple[str, list[tuple[float, float, int]]]],
+           step: tuple[np.ndarray, np.ndarray] | None, note: str, labels: Mapping[int, str]) -> str:
+    """One panel's SVG: axes, ticks, the reference step line and point layers (class, [(x, y, record)]).
+
+    ``labels``: record -> the text drawn next to a front point (its id).
+    """
+    xs = [p[0] for _, pts in layers for p in pts] + ([] if step is None else list(step[0]))
+    sx = _Scale.fit(xs, ox + M_LEFT, ox + W - M_RIGHT)
+    sy = _Scale.fit([p[1] for _, pts in layers for p in pts], H - M_BOTTOM, M_TOP,
+                    log=False if step is not None else None)
+    out = [f'<g class="panel"><text x="{ox + W / 2}" y="16" class="title">{html.escape(title)}</text>',
+           f'<rect x="{ox + M_LEFT}" y="{M_TOP}" width="{W - M_LEFT - M_RIGHT}" height="{H - M_TOP - M_BOTTOM}" '
+           f'class="frame"/>']
+    for t in sx.ticks():
+        px = sx(t)
+        out.append(f'<line x1="{px:.1f}" x2="{px:.1f}" y1="{M_TOP}" y2="{H - M_BOTTOM}" class="grid"/>'
+                   f'<text x="{px:.1f}" y="{H - M_BOTTOM + 14}" class="tick" text-anchor="middle">{_fmt(t)}</text>')
+    for t in sy.ticks():
+        py = sy(t)
+        out.append(f'<line x1="{ox + M_LEFT}" x2="{ox + W - M_RIGHT}" y1="{py:.1f}" y2="{py:.1f}" class="grid"/>'
+                   f'<text x="{ox + M_LEFT - 4}" y="{py + 3:.1f}" class="tick" text-anchor="end">{_fmt(t)}</text>')
+    out.append(f'<text x="{ox + (W + M_LEFT) / 2}" y="{H - 12}" class="label">{html.escape(axis_label(x))}'
+               f'{" (log)" if sx.log else ""}</text>')
+    out.append(f'<text transform="translate({ox + 14},{(H - M_BOTTOM + M_TOP) / 2}) rotate(-90)" class="label">'
+               f'{html.escape(axis_label(y))}{" (log)" if sy.log else ""}</text>')
+    out.append(f'<clipPath id="clip{int(ox)}"><rect x="{ox + M_LEFT}" y="{M_TOP}" width="{W - M_LEFT - M_RIGHT}" '
+               f'height="{H - M_TOP - M_BOTTOM}"/></clipPath><g clip-path="url(#clip{int(ox)})">')
+    if step is not None:
+        pts, prev = [], None
+        for cx, cy in zip(*step):
+            if prev is not None:
+                pts.append(f"{sx(cx):.1f},{sy(prev):.1f}")
+            pts.append(f"{sx(cx):.1f},{sy(max(cy, 1e-9) if sy.log else cy):.1f}")
+            prev = cy
+        pts.append(f"{ox + W - M_RIGHT:.1f},{sy(prev):.1f}")
+        out.append(f'<polyline points="{" ".join(pts)}" class="truth"><title>true NB201 front</title></polyline>')
+    for cls, points in layers:
+        for px, py, r in points:
+            out.append(f'<circle cx="{sx(px):.1f}" cy="{sy(py):.1f}" r="{_RADIUS[cls]}" class="{cls}" data-r="{r}"/>')
+    out.append("</g>")
+    for cls, points in layers:
+        if cls == "front":
+            for px, py, r in points:
+                out.append(f'<text x="{sx(px) + 5:.1f}" y="{sy(py) - 5:.1f}" class="idlabel">{labels[r]}</text>')
+    if note:
+        out.append(f'<text x="{ox + M_LEFT + 6}" y="{M_TOP + 14}" class="note">{html.escape(note)}</text>')
+    out.append("</g>")
+    return "".join(out)
+
+
+_RADIUS = {"cand": 3, "front": 5, "trained": 5}
+
+
+def _points(rows: Sequence[Mapping[str, Any]], x: str, y: str, rec_of: Callable[[Mapping[str, Any]], int]
+            ) -> list[tuple[float, float, int]]:
+    out = []
+    for r in rows:
+        px, py = _num(r.get(x)), _num(r.get(y))
+        if px is not None and py is not None:
+            out.append((px, py, rec_of(r)))
+    return out
+
+
+def render_html(view: FrontView, objectives: Sequence[str]) -> str:
+    """The page as a string (pure: no file access)."""
+    records: list[dict[str, Any]] = []
+    index_of: dict[int, int] = {}
+    gaps = view.gaps
+    for r in view.front:
+        index_of[id(r)] = len(records)
+        records.append(_record(r, view, objectives, gaps.get(int(r["id"]))))
+    for r in view.candidates:
+        index_of[id(r)] = len(records)
+        records.append(_record(r, view, objectives, None))
+    labels = {i: str(r["id"]) for i, r in enumerate(records) if r["id"] is not None}
+
+    def rec(r: Mapping[str, Any]) -> int:
+        return index_of[id(r)]
+
+    left = _panel(0, "search objectives", view.x, view.y,
+                  [("cand", _points(view.candidates, view.x, view.y, rec)),
+                   ("front", _points(view.front, view.x, view.y, rec))], None, "", labels)
+    trained = view.trained()
+    step = None if view.reference is None else (view.reference.cost, view.reference.accuracy)
+    title = "found front at NB201's 200-epoch accuracy"
+    if gaps:
+        title += f" (median gap to true front {np.median(list(gaps.values())):.2f} pts)"
+    right = _panel(W, title, view.cost, view.accuracy,
+                   [("cand", _points(view.candidates, view.cost, view.accuracy, rec)),
+                    ("front", _points(view.front, view.cost, view.accuracy, rec)),
+                    ("trained", _points(trained, view.cost, "trained_test_acc", rec))],
+                   step, "" if view.reference is not None else f"no true front: {view.note}", labels)
+    columns = list(dict.fromkeys([*objectives, view.accuracy]))
+    rows_html = "".join(
+        f'<tr data-r="{rec(r)}"><td>{html.escape(str(r["id"]))}</td><td class="arch">{html.escape(r["arch"])}</td>'
+        + "".join(f"<td>{_fmt(_num(r.get(k)))}</td>" if _num(r.get(k)) is not None else "<td></td>"
+                  for k in columns)
+        + f"<td>{_fmt(gaps[int(r['id'])]) if int(r['id']) in gaps else ''}</td>"
+        + f"<td>{_fmt(r['trained_test_acc']) if _num(r.get('trained_test_acc')) is not None else ''}</td></tr>"
+        for r in view.front)
+    head = "".join(f"<th>{html.escape(k)}</th>" for k in ["id", "arch", *columns, "gap to true front",
+                                                           "trained test acc"])
+    data = json.dumps({"records": records, "run": view.run_path, "objectives": list(objectives)})
+    data = data.replace("</", "<\\/")
+    legend = ('<span class="key cand"></span> scored candidate <span class="key front"></span> front member '
+              '(id) <span class="key trained"></span> trained here <span class="key truth"></span> '
+              'true NB201 front (table)')
+    return _PAGE.format(title=html.escape(view.title), width=2 * W, height=H, svg=left + right, legend=legend,
+                        head=head, rows=rows_html, data=data, script=_SCRIPT)
+
+
+def plot_html(view: FrontView, path: Path | str) -> Path:
+    """Write the page (e.g. ``pareto.html`` next to ``pareto.png``)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(render_html(view, view.objectives or (view.y, view.x)), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>
+body {{ font: 13px system-ui, sans-serif; margin: 16px; color: #222; }}
+h1 {{ font-size: 16px; margin: 0 0 8px; }}
+svg {{ background: #fff; }}
+.frame {{ fill: none; stroke: #888; }} .grid {{ stroke: #eee; }}
+.tick {{ font-size: 10px; fill: #555; }} .label {{ font-size: 11px; text-anchor: middle; }}
+.title {{ font-size: 12px; text-anchor: middle; font-weight: 600; }}
+.note {{ font-size: 10px; fill: #a33; }}
+.idlabel {{ font-size: 10px; fill: #c00; font-weight: 700; pointer-events: none; }}
+circle {{ cursor: pointer; }}
+circle.cand {{ fill: #aaa; }} circle.front {{ fill: #d62728; stroke: #000; stroke-width: .6; }}
+circle.trained {{ fill: #1f77b4; stroke: #000; stroke-width: .6; }}
+circle.hl {{ stroke: #ff0; stroke-width: 3; }}
+.truth {{ fill: none; stroke: #000; stroke-width: 1.4; }}
+.key {{ display: inline-block; width: 10px; height: 10px; border-radius: 5px; margin: 0 4px 0 12px; }}
+.key.cand {{ background: #aaa; }} .key.front {{ background: #d62728; }} .key.trained {{ background: #1f77b4; }}
+.key.truth {{ background: #000; height: 2px; border-radius: 0; }}
+#tip {{ position: fixed; display: none; background: #fffff0; border: 1px solid #999; padding: 6px 8px;
+        font-size: 12px; pointer-events: none; max-width: 520px; box-shadow: 2px 2px 6px #0003; }}
+#tip .arch, td.arch {{ font-family: ui-monospace, monospace; font-size: 11px; }}
+#cmd {{ margin: 8px 0; padding: 6px; background: #f4f4f4; font-family: ui-monospace, monospace; min-height: 1.4em; }}
+table {{ border-collapse: collapse; margin-top: 8px; }} td, th {{ border: 1px solid #ddd; padding: 2px 6px; }}
+tr:hover, tr.hl {{ background: #ffe; cursor: pointer; }}
+</style></head><body>
+<h1>{title}</h1>
+<div>{legend}</div>
+<svg id="plot" width="{width}" height="{height}" viewBox="0 0 {width} {height}">{svg}</svg>
+<div id="cmd">click a front member (red) to get its pick command</div>
+<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>
+<div id="tip"></div>
+<script type="application/json" id="data">{data}</script>
+<script>{script}</script>
+</body></html>
+"""
+
+_SCRIPT = r"""
+(function () {
+  var D = JSON.parse(document.getElementById('data').textContent);
+  var tip = document.getElementById('tip'), cmd = document.getElementById('cmd');
+  function f(v) { return v === null || v === undefined ? '-' : Number(v).toPrecision(4); }
+  function esc(s) { return String(s).replace(/[&<>]/g, function (c) { return {'&': '&amp;', '<': '&lt;', '>': '&gt;'}[c]; }); }
+  function text(r) {
+    var h = r.id === null ? '<b>not on the front</b>' : '<b>front id ' + r.id + '</b>';
+    h += ' &middot; NB201 index ' + esc(r.index) + '<br><span class="arch">' + esc(r.arch) + '</span><br>';
+    for (var k in r.obj) h += esc(k) + ' = ' + f(r.obj[k]) + '<br>';
+    for (var a in r.acc) h += esc(a) + ' = ' + f(r.acc[a]) + ' % (table)<br>';
+    if (r.trained) h += 'trained here: test acc ' + f(r.trained[0]) + ' % after ' + esc(r.trained[1]) + ' epoch(s)<br>';
+    if (r.gap !== undefined) h += 'gap to the true front: ' + f(r.gap) + ' points<br>';
+    if (r.id !== null) h += '<i>click: python -m evonas pick ... --id ' + r.id + '</i>';
+    return h;
+  }
+  function highlight(i, on) {
+    document.querySelectorAll('[data-r="' + i + '"]').forEach(function (e) { e.classList.toggle('hl', on); });
+  }
+  function choose(i) {
+    var r = D.records[i];
+    var c = r.id === null
+      ? "python -m evonas export " + D.run + " --arch '" + r.arch + "' --out model.pt"
+      : 'python -m evonas pick ' + D.run + ' --id ' + r.id;
+    cmd.textContent = c;
+    if (navigator.clipboard) navigator.clipboard.writeText(c).then(function () {
+      cmd.textContent = c + '   (copied)'; }, function () {});
+  }
+  document.querySelectorAll('[data-r]').forEach(function (e) {
+    var i = +e.getAttribute('data-r');
+    e.addEventListener('mouseenter', function () { tip.innerHTML = text(D.records[i]); tip.style.display = 'block'; highlight(i, true); });
+    e.addEventListener('mousemove', function (ev) { tip.style.left = (ev.clientX + 14) + 'px'; tip.style.top = (ev.clientY + 14) + 'px'; });
+    e.addEventListener('mouseleave', function () { tip.style.display = 'none'; highlight(i, false); });
+    e.addEventListener('click', function () { choose(i); });
+  });
+})();
+"""

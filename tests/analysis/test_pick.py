@@ -1,0 +1,160 @@
+"""pick's limits on a hand-made run, KNAS-style selection, and NATS-Bench columns."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from evonas.cli import main
+from evonas.config.schema import Config, NetworkConfig, dump_config
+from evonas.errors import EvonasError
+from evonas.analysis.pick import Constraint, pick, pick_columns
+from evonas.analysis.views import benchmark_columns, select_by_benchmark
+from evonas.space.table import load_table
+
+#: NB201 index, knas, flops of the hand-made front (ids 0, 1, 2) and of two dominated candidates.
+#: Table values: CIFAR-10 200-epoch test accuracy 85.86 / 93.99 / 94.37; 2080ti_bs1 latency
+#: 6.03 / 11.11 / 11.41 ms; 12-epoch validation accuracy 63.36 / 83.62 / 84.38, and 72.91 for index 100.
+FRONT = [(0, 3.0, 10.0), (857, 2.0, 5.0), (6111, 1.0, 2.0)]
+DOMINATED = [(100, 2.5, 12.0), (200, 0.5, 9.0)]
+
+
+def _write(path: Path, rows: list[dict], columns: list[str]) -> None:
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+
+
+def make_run(root: Path, trained: list[dict] | None = None) -> Path:
+    """A finished run directory written by hand: config, candidates, pareto (+ trained.csv)."""
+    table = load_table()
+    run = root / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text(dump_config(Config(name="hand", network=NetworkConfig(C=4, N=1))))
+    cands = []
+    for gen, (i, knas, flops) in enumerate(FRONT + DOMINATED):
+        cell = table.cell(i)
+        cands.append({"generation": gen, "arch": cell.arch, "index": i, "canonical": cell.canonical, "status": "ok",
+                      "knas": knas, "flops": flops, "wall_time_s": 0.1, "device": "cpu", "attempts": 1, "error": ""})
+    _write(run / "candidates.csv", cands, list(cands[0]))
+    front = [{"id": k, **{c: r[c] for c in ("arch", "index", "canonical", "knas", "flops")}, **table.row(r["index"])}
+             for k, r in enumerate(cands[:3])]
+    _write(run / "pareto.csv", front, list(front[0]))
+    if trained is not None:
+        _write(run / "trained.csv", trained, ["id", "arch", "index", "dataset", "epochs", "train_acc", "valid_acc",
+                                              "test_acc", "wall_time_s", "device", "status", "error"])
+    return run
+
+
+TRAINED = [{"id": 2, "epochs": 5, "test_acc": 60.0, "status": "ok"}, {"id": 1, "status": "failed", "test_acc": ""}]
+
+
+def _pick(run: Path, *args: str, capsys) -> tuple[int, str, str]:
+    rc = main(["pick", str(run), *args])
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def _chosen_id(out: str) -> str:
+    return next(line.split()[1] for line in out.splitlines() if line.startswith("id "))
+
+
+@pytest.mark.parametrize("args,expected", [
+    (("--id", "1"), "1"),
+    (("--max-flops", "6"), "1"),                         # ids 1, 2 qualify; 1 has the higher knas
+    (("--min-accuracy", "90"), "1"),                     # table: 93.99 and 94.37 qualify
+    (("--min-accuracy", "94"), "2"),
+    (("--max-latency-ms", "7"), "0"),                    # table 2080ti_bs1: only 6.03 ms
+    (("--max-latency-ms", "11.2", "--min-accuracy", "90"), "1"),
+])
+def test_pick_limits_on_a_hand_made_front(tmp_path, capsys, args, expected):
+    run = make_run(tmp_path)
+    rc, out, err = _pick(run, *args, capsys=capsys)
+    assert rc == 0, err
+    assert _chosen_id(out) == expected
+    assert f"python -m evonas export {run} --id {expected} --out model.pt" in out
+
+
+def test_pick_max_params_needs_the_column(tmp_path, capsys):
+    rc, _, err = _pick(make_run(tmp_path), "--max-params", "1", capsys=capsys)
+    assert rc == 2 and "cannot constrain 'params'" in err
+
+
+def test_min_accuracy_reads_trained_csv_when_present_and_says_so(tmp_path, capsys):
+    run = make_run(tmp_path, trained=TRAINED)
+    rc, out, _ = _pick(run, "--min-accuracy", "50", capsys=capsys)
+    assert rc == 0 and _chosen_id(out) == "2"             # only id 2 is trained (60 %)
+    assert "trained.csv" in out and "test acc 60.00% after 5 epoch(s)" in out
+    rc, out, _ = _pick(run, "--min-accuracy", "50", "--accuracy", "table", capsys=capsys)
+    assert rc == 0 and _chosen_id(out) == "0" and "shipped table" in out
+    rc, _, err = _pick(run, "--min-accuracy", "61", capsys=capsys)
+    assert rc == 2 and "no front member satisfies accuracy >= 61" in err
+
+
+def test_accuracy_trained_without_trained_csv_is_an_error(tmp_path, capsys):
+    rc, _, err = _pick(make_run(tmp_path), "--min-accuracy", "1", "--accuracy", "trained", capsys=capsys)
+    assert rc == 2 and "no trained.csv" in err
+
+
+def test_latency_limit_prefers_the_runs_latency_objective():
+    rows = [{"id": 0, "index": 0, "knas": 3.0, "latency": 9.0}, {"id": 1, "index": 857, "knas": 2.0, "latency": 4.0}]
+    rows2, notes = pick_columns(rows, "cifar10")
+    assert [r["latency_ms"] for r in rows2] == [9.0, 4.0] and "'latency' objective" in notes["latency_ms"]
+    from evonas.config.schema import ObjectiveConfig
+
+    objs = (ObjectiveConfig("knas", "max"), ObjectiveConfig("latency", "min"))
+    assert pick(rows2, objs, constraints=[Constraint("latency_ms", 5.0)])["id"] == 1
+
+
+def test_select_benchmark_valid_over_all_candidates(tmp_path, capsys):
+    run = make_run(tmp_path)
+    rc, out, err = _pick(run, "--select", "benchmark_valid", "--top-k", "2", capsys=capsys)
+    assert rc == 0, err  # top 2 by knas: index 0 (63.36) and index 100 (72.91): index 100, not on the front
+    assert "index       100" in out and "not on the front" in out and "--arch '" in out
+    rc, out, _ = _pick(run, "--select", "benchmark_valid", "--top-k", "3", capsys=capsys)
+    assert _chosen_id(out) == "1"                        # index 857 (83.62) joins, and it is front id 1
+    rc, out, _ = _pick(run, "--select", "benchmark_valid", "--top-k", "5", "--max-flops", "9.5", capsys=capsys)
+    assert "index       6111" in out                      # flops <= 9.5 leaves 857, 6111, 200: best valid 84.38
+
+
+def test_select_by_benchmark_is_the_top_k_then_the_best_valid():
+    rows = [{"arch": "a", "knas": 5, "v": 10}, {"arch": "b", "knas": 4, "v": 30}, {"arch": "c", "knas": 3, "v": 90},
+            {"arch": "d", "knas": 9, "v": 20, "status": "failed"}]
+    rows = [{**r, "cifar10_valid_12ep": r["v"]} for r in rows]
+    assert select_by_benchmark(rows, score="knas", top_k=2)["arch"] == "b"
+    assert select_by_benchmark(rows, score="knas", top_k=3)["arch"] == "c"
+    assert select_by_benchmark(rows, score="knas", direction="min", top_k=1)["arch"] == "c"
+    with pytest.raises(EvonasError, match="--top-k 0"):
+        select_by_benchmark(rows, score="knas", top_k=0)
+
+
+class _FakeLookup:
+    def lookup(self, index, dataset, hp="200"):
+        return {"test_acc": 90.0 + index, "valid_acc": 80.0, "flops_m": 1.5, "params_m": 0.1,
+                "latency_ms": None if index else 2.0, "dataset": dataset, "hp": hp}
+
+
+def test_benchmark_columns_add_nats_figures_only_when_configured():
+    rows = [{"id": 0, "index": 0}, {"id": 1, "index": 3}]
+    assert benchmark_columns(rows, {"dataset": "cifar10", "benchmark": {"path": None}}) == rows
+    out = benchmark_columns(rows, {"dataset": "cifar10", "benchmark": {"path": "x", "hp": "12"}}, lookup=_FakeLookup())
+    assert out[1]["nats12_test_acc"] == 93.0 and out[0]["nats12_latency_ms"] == 2.0
+    assert out[1]["nats12_latency_ms"] is None and out[0]["nats12_valid_acc"] == 80.0
+
+
+def test_pick_tells_of_dead_edges_the_chosen_cell_keeps(tmp_path, capsys):
+    from evonas.run.rundir import read_csv, write_csv
+    from evonas.space.cell import Cell
+
+    run = make_run(tmp_path)
+    rows = read_csv(run / "pareto.csv")
+    kept = Cell.from_string("|none~0|+|none~0|none~1|+|skip_connect~0|none~1|nor_conv_3x3~2|")
+    rows[1].update(arch=kept.arch, index=kept.index, dead_edges=kept.describe_edges(kept.dead_edges))
+    write_csv(run / "pareto.csv", rows, [*rows[0], "dead_edges"])
+    rc, out, err = _pick(run, "--id", "1", capsys=capsys)
+    assert rc == 0, err
+    assert "dead edges  3<-2 nor_conv_3x3" in out
+    rc, out, err = _pick(run, "--id", "0", capsys=capsys)
+    assert "dead edges" not in out

@@ -1,0 +1,93 @@
+"""Configs: every shipped file loads; bad input is one clear error naming the key."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+from evonas.config.schema import apply_overrides, config_from_mapping, dump_config, load_config
+from evonas.errors import ConfigError
+
+CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
+
+
+def test_there_are_configs():
+    names = {p.name for p in CONFIGS}
+    assert {"nb201_pareto.yaml", "smoke.yaml"} <= names
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_every_config_loads_and_round_trips(path: Path):
+    config = load_config(path)
+    import yaml
+
+    again = config_from_mapping(yaml.safe_load(dump_config(config)))
+    assert again == config
+
+
+def test_main_config_is_synflow_and_flops_and_the_paper_config_is_knas():
+    config = load_config(REPO / "configs" / "nb201_pareto.yaml")
+    assert [(o.score, o.direction) for o in config.objectives] == [("synflow", "max"), ("flops", "min")]
+    assert (config.network.C, config.network.N) == (16, 5)
+    assert config.data.root is None
+    paper = load_config(REPO / "configs" / "knas_paper.yaml")
+    assert [(o.score, o.direction) for o in paper.objectives] == [("knas", "max"), ("flops", "min")]
+    s = paper.scores["knas"]
+    assert (s["n_batches"], s["batch_size"]) == (50, 1)
+
+
+def test_overrides_apply_and_are_validated():
+    path = REPO / "configs" / "smoke.yaml"
+    config = load_config(path, ["search.pop_size=20", "search.n_gen=5", "ray.backend=serial"])
+    assert (config.search.pop_size, config.search.n_gen, config.ray.backend) == (20, 5, "serial")
+    with pytest.raises(ConfigError, match=r"search.pop_size: expected an integer, got 'many'"):
+        load_config(path, ["search.pop_size=many"])
+    with pytest.raises(ConfigError, match="expected KEY.PATH=VALUE"):
+        apply_overrides({}, ["search.pop_size"])
+
+
+@pytest.mark.parametrize("data,message", [
+    ({"serch": {}}, r"serch: unknown key \(did you mean 'search'\?\)"),
+    ({"search": {"pop_sise": 3}}, r"search.pop_sise: unknown key \(did you mean 'pop_size'\?\)"),
+    ({"search": {"pop_size": 2}}, r"search.pop_size: 2 is out of range; allowed: >= 4"),
+    ({"search": {"pop_size": True}}, r"search.pop_size: expected an integer, got True"),
+    ({"dataset": "cifar"}, r"dataset: 'cifar' is not allowed; choose from \['cifar10', 'cifar100', 'imagenet16-120'\]"),
+    ({"device": "tpu"}, r"device: 'tpu' is not allowed"),
+    ({"objectives": [{"score": "knsa"}, {"score": "flops"}]}, r"objectives\[0\]: unknown score 'knsa' \(did you mean 'knas'\?\)"),
+    ({"objectives": [{"score": "knas"}]}, r"at least 2"),
+    ({"scores": {"knas": {"n_batch": 3}}}, r"scores.knas.n_batch: unknown key \(did you mean 'n_batches'\?\)"),
+    ({"scores": {"knas": {"n_batches": 3}}}, r"scores.knas.n_batches: 3 is out of range; allowed: an even integer >= 2"),
+    ({"ray": {"max_retries": -1}}, r"ray.max_retries: -1 is out of range"),
+    ({"ray": {"task_timeout_s": 0}}, r"ray.task_timeout_s: 0.0 is out of range; allowed: > 0"),
+    ({"ray": {"start_timeout_s": "long"}}, r"ray.start_timeout_s: expected a number, got 'long'"),
+    ({"search": 5}, r"search: expected a mapping"),
+])
+def test_bad_values_name_the_key_and_the_allowed_values(data, message):
+    with pytest.raises(ConfigError, match=message):
+        config_from_mapping(data)
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("search: [1, 2\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+    top = tmp_path / "list.yaml"
+    top.write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="top level must be a mapping"):
+        load_config(top)
+
+
+def test_ray_places_gpu_actors_with_cpu_actors_beside_them_by_default():
+    from evonas.config.schema import config_from_mapping
+
+    ray = config_from_mapping({}).ray
+    assert (ray.actors_per_gpu, ray.cpu_actors) == (2, "auto")
+    assert config_from_mapping({"ray": {"cpu_actors": 0}}).ray.cpu_actors == 0
+    for bad, match in (({"cpu_actors": -1}, "ray.cpu_actors.*>= 0 or auto"), ({"cpu_actors": "all"}, "ray.cpu_actors"),
+                       ({"actors_per_gpu": 0}, "ray.actors_per_gpu.*>= 1")):
+        with pytest.raises(ConfigError, match=match):
+            config_from_mapping({"ray": bad})

@@ -1,0 +1,69 @@
+"""The NB201 network: parameter count, shapes, and fvcore FLOPs against a hand count."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from evonas.nn.flops import count_flops, count_parameters, dataset_spec
+from evonas.nn.network import build_network
+from evonas.space.cell import Cell
+
+
+def test_index0_has_the_reference_parameter_count():
+    assert count_parameters(build_network(Cell.from_index(0), C=16, N=5, num_classes=10)) == 129_306
+
+
+@pytest.mark.parametrize("dataset", ["cifar10", "cifar100", "imagenet16-120"])
+def test_logits_shape(dataset):
+    spec = dataset_spec(dataset)
+    net = build_network(Cell.from_index(1), C=8, N=1, num_classes=spec.num_classes)
+    out = net(torch.randn(2, 3, spec.resolution, spec.resolution))
+    assert out.shape == (2, spec.num_classes)
+
+
+def test_same_seed_same_weights_and_no_global_rng_side_effect():
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    a = build_network(Cell.from_index(5), C=8, N=1, seed=7)
+    after = torch.rand(1)
+    b = build_network(Cell.from_index(5), C=8, N=1, seed=7)
+    assert torch.equal(before, after)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+
+
+def _hand_flops_without_cell_convs(C: int, N: int, res: int, classes: int) -> int:
+    """fvcore's count of everything outside the cells: convs and the linear layer in multiply-adds,
+    eval-mode affine batch norm 2 per element, adaptive average pooling 1 per input element,
+    plain average pooling (a handle fvcore does not have) 0."""
+    total = 3 * C * 9 * res * res + 2 * C * res * res           # stem conv + BN
+    c, r = C, res
+    for _ in range(2):                                            # two residual reductions
+        r2 = r // 2
+        total += c * 2 * c * 9 * r2 * r2 + 2 * 2 * c * r2 * r2   # conv_a + BN
+        total += 2 * c * 2 * c * 9 * r2 * r2 + 2 * 2 * c * r2 * r2   # conv_b + BN
+        total += c * 2 * c * r2 * r2                              # downsample 1x1 conv
+        c, r = 2 * c, r2
+    total += 2 * c * r * r                                        # last BN
+    total += c * r * r                                            # global average pool
+    total += c * classes                                          # classifier
+    return total
+
+
+def test_fvcore_flops_of_a_conv_free_cell_match_a_hand_count():
+    # all-skip cell: the cells add no FLOPs that fvcore counts (identity and additions)
+    cell = Cell((1, 1, 1, 1, 1, 1))
+    for C, N, res, classes in [(16, 5, 32, 10), (8, 1, 16, 120)]:
+        net = build_network(cell, C=C, N=N, num_classes=classes)
+        assert count_flops(net, res) == _hand_flops_without_cell_convs(C, N, res, classes)
+
+
+def test_fvcore_flops_of_index0_and_the_cost_of_one_conv():
+    flops0 = count_flops(build_network(Cell.from_index(0)), 32)
+    assert flops0 == 16_315_008
+    # swapping one 1x1 conv for a 3x3 conv adds 8 * C^2 * H * W per cell, summed over the stages
+    a = Cell((1, 2, 1, 1, 1, 1))
+    b = Cell((1, 3, 1, 1, 1, 1))
+    diff = count_flops(build_network(b), 32) - count_flops(build_network(a), 32)
+    per_stage = [8 * (16 * m) ** 2 * (32 // m) ** 2 for m in (1, 2, 4)]
+    assert diff == 5 * sum(per_stage)
