@@ -1,4 +1,4 @@
-"""Helpers shared by the benchmark scripts: sampling cells, rank correlations, one table, JSON."""
+"""Helpers shared by the benchmark scripts: rank correlations, score settings, one markdown table, JSON."""
 from __future__ import annotations
 
 import json
@@ -10,18 +10,10 @@ from typing import Any, Sequence
 import numpy as np
 from scipy.stats import kendalltau, spearmanr
 
-from evonas.space.cell import Cell
-from evonas.space.table import DATASET_ACCURACY, load_table, sample_connected
+__all__ = ["SHORT", "rank_correlations", "print_table", "write_json", "machine", "parse_score_settings"]
 
-__all__ = ["sample_connected", "accuracy", "rank_correlations", "print_table", "write_json", "machine",
-           "parse_score_settings"]
-
-
-def accuracy(cells: Sequence[Cell], dataset: str) -> np.ndarray:
-    """200-epoch test accuracy (%) of each cell on ``dataset`` from the shipped table."""
-    table = load_table()
-    column = table.column(DATASET_ACCURACY[dataset])
-    return np.array([column[table.index(c)] for c in cells])
+#: the short name of each data set in table headers
+SHORT = {"cifar10": "C10", "cifar100": "C100", "imagenet16-120": "IN16"}
 
 
 def rank_correlations(scores: Sequence[float], targets: Sequence[float]) -> tuple[float, float]:
@@ -35,7 +27,7 @@ def rank_correlations(scores: Sequence[float], targets: Sequence[float]) -> tupl
 
 def parse_score_settings(items: Sequence[str]) -> dict[str, dict[str, Any]]:
     """``score.key=value`` strings -> {score: {key: value}} (values parsed as YAML)."""
-    from evonas.config.schema import apply_overrides
+    from evonas.config.load import apply_overrides
 
     tree = apply_overrides({}, list(items))
     return {k: v for k, v in tree.items() if isinstance(v, dict)}
@@ -56,6 +48,7 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
 
 
 def write_json(path: str | Path | None, obj: Any) -> None:
+    """``obj`` as indented JSON at ``path`` (nothing when ``path`` is None)."""
     if path is None:
         return
     Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -63,6 +56,7 @@ def write_json(path: str | Path | None, obj: Any) -> None:
 
 
 def machine() -> str:
+    """The CPU's name and architecture, for the tables' captions."""
     from evonas.nn.devices import device_name
 
     return f"{device_name('cpu')} ({platform.machine()})"

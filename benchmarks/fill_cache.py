@@ -4,14 +4,16 @@
     python benchmarks/fill_cache.py --score synflow --n 500          # a seeded random subset
     python benchmarks/fill_cache.py --score knas --indices 6111,9930  # these NB201 indices
     python benchmarks/fill_cache.py --setting tfmoenas --score ntk_cond --all --score-set ntk_cond.repeats=1
+    python benchmarks/fill_cache.py --setting gradient_kernel+flops --score gradient_kernel --all
 
-Cells are scored by the pool that the search of ``--config`` (or of search_quality.py's
-``--setting``, built from that config the same way) uses: its workers load the images all of
-that search's objectives need, so the cached values are the ones that search computes. The
-cache is keyed by canonical form, so one connected cell per isomorphism class (6,461 cells;
-disconnected cells are never scored by a search) covers every connected cell. Runs on the GPU
-when there is one (``device: auto``). Prints one table: cells, computed, already cached, wall
-time, s/cell.
+Cells are scored by the pool that the search of ``--config`` (or of a search_quality.py setting,
+``--setting``: a named one, ``SCORE+SCORE[+...]`` or ``random-SCORE``, built from that config the
+same way) uses: its workers load the images all of that search's objectives need, so the cached
+values are the ones that search computes. The evaluator scores the reduced cell of each class
+(``Cell.reduced``, the cheapest member of an isomorphism class) and the cache is keyed by that
+reduced arch, so one connected cell per isomorphism class (6,461 cells; disconnected cells are
+never scored by a search) covers every connected cell. Runs on the GPU when there is one
+(``device: auto``). Prints one table: cells, computed, already cached, wall time, s/cell.
 """
 from __future__ import annotations
 
@@ -26,19 +28,25 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import machine, print_table, write_json  # noqa: E402
-from benchmarks.search_quality import SETTINGS, parse_score_settings, setting_config  # noqa: E402
-from evonas.config.schema import Config, load_config  # noqa: E402
+from benchmarks.quality.settings import SETTINGS_HELP, config_for, resolve_setting  # noqa: E402
+from evonas.config.schema import Config  # noqa: E402
+from evonas.config.load import load_config  # noqa: E402
 from evonas.errors import ConfigError  # noqa: E402
 from evonas.engine.evaluator import Evaluator  # noqa: E402
-from evonas.engine.pool import Evaluation, make_pool  # noqa: E402
-from evonas.search.nsga2 import open_caches, scorer_spec  # noqa: E402
+from evonas.engine.pool import make_pool  # noqa: E402
+from evonas.engine.records import Evaluation  # noqa: E402
+from evonas.search.scoring import open_caches, scorer_spec  # noqa: E402
 from evonas.space.table import load_table  # noqa: E402
 
 CHUNK = 64
 
 
 def class_representatives() -> list[int]:
-    """The first NB201 index of each isomorphism class of connected cells."""
+    """The first NB201 index of each isomorphism class of connected cells, in index order.
+
+    Not ``evonas.space.table.sample_connected`` (a seeded order of every connected cell, isomorphic
+    ones included): one cell per class, in index order, which the ``--n`` subsets are drawn from.
+    """
     table = load_table()
     seen: set[str] = set()
     out = []
@@ -51,6 +59,7 @@ def class_representatives() -> list[int]:
 
 
 def choose(all_: bool, n: int | None, indices: str | None, seed: int) -> list[int]:
+    """The NB201 indices to fill: ``--indices`` as given, every class representative, or a seeded subset of them."""
     if sum(x is not None and x is not False for x in (all_ or None, n, indices)) != 1:
         raise ConfigError("give exactly one of --all, --n N or --indices I,J,...")
     if indices is not None:
@@ -104,6 +113,15 @@ def fill(config: Config, score: str, indices: list[int]) -> dict:
             "workers": pool.num_workers, "cache_file": path, "machine": machine()}
 
 
+def _setting(name: str) -> str:
+    """``--setting``: a setting search_quality.py accepts, checked as the options are parsed."""
+    try:
+        resolve_setting(name)
+    except (ConfigError, KeyError) as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return name
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--config", default="configs/nb201_pareto.yaml")
@@ -113,7 +131,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--n", type=int, help="a seeded random subset of that many classes")
     p.add_argument("--indices", help="comma-separated NB201 indices")
     p.add_argument("--seed", type=int, default=0, help="seed of the --n subset")
-    p.add_argument("--setting", choices=list(SETTINGS), help="fill for this search_quality.py setting")
+    p.add_argument("--setting", type=_setting, help=f"fill for this search_quality.py setting: {SETTINGS_HELP}")
     p.add_argument("--score-set", action="append", default=[], metavar="SCORE.KEY=VALUE",
                    help="as search_quality.py --score-set (with --setting)")
     p.add_argument("--knas-score", default="knas", choices=["knas", "knas_fast"], help="as search_quality.py")
@@ -122,8 +140,7 @@ def main(argv: list[str] | None = None) -> dict:
     torch.set_num_threads(1)
     config = load_config(args.config, args.set)
     if args.setting is not None:
-        config = setting_config(config, SETTINGS[args.setting], parse_score_settings(args.score_set),
-                                {"knas": args.knas_score})
+        config = config_for(config, args.setting, args.score_set, args.knas_score)
     res = fill(config, args.score, choose(args.all, args.n, args.indices, args.seed))
     print_table(["score", "cells", "computed", "already cached", "failed", "wall s", "score s/cell", "device",
                  "workers"],

@@ -1,4 +1,4 @@
-"""How well does ``gradient_kernel_agg`` rank NB201 cells? Its members and the aggregate against accuracy.
+"""Rank measures of ``gradient_kernel_agg`` and of each of its members against NB201 accuracy.
 
 Scores ``--n`` random connected cells (seeded; ``--exclude-seed`` drops another sample's cells
 for a held-out check) with every member of the packaged reference, at the reference's
@@ -26,15 +26,17 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import print_table, sample_connected, write_json  # noqa: E402
-from gradient_kernel_variants import DATASETS, SHORT, measures  # noqa: E402
+from _common import SHORT, print_table, write_json  # noqa: E402
+from gradient_kernel_variants import measures  # noqa: E402
 
-from evonas.nn.flops import dataset_spec  # noqa: E402
+from evonas.space.datasets import DATASETS, dataset_spec  # noqa: E402
 from evonas.nn.images import load_images  # noqa: E402
 from evonas.scores import SCORES, ScoreContext, make_settings  # noqa: E402
-from evonas.scores.aggregate import DEFAULT_MEMBERS, aggregate_of, load_reference, parse_member, reference_path  # noqa: E402
+from evonas.scores.aggregate import aggregate_of  # noqa: E402
+from evonas.scores.reference import DEFAULT_MEMBERS, load_reference, parse_member, reference_path  # noqa: E402
+from evonas.scores.registry import minimise_sign  # noqa: E402
 from evonas.space.cell import Cell  # noqa: E402
-from evonas.space.table import load_table  # noqa: E402
+from evonas.space.table import load_table, sample_connected  # noqa: E402
 
 SETS = ";".join([",".join(DEFAULT_MEMBERS), "gradient_kernel,flops:max", "gradient_kernel,naswot,flops:max",
                  "gradient_kernel,naswot,synflow", "naswot,synflow,flops:max"])
@@ -135,7 +137,7 @@ def main(argv: list[str] | None = None) -> None:
                         float(sum(result["seconds"][n] for n in names)), "max"))
     for name, vals, sec, direction in entries:
         m = measures(vals, idx, direction)
-        sign = 1.0 if direction == "max" else -1.0
+        sign = -minimise_sign(direction)  # larger is better in the score's direction
         row = [name, direction, *(sign * m[d]["tau"] for d in DATASETS), *(sign * m[d]["rho"] for d in DATASETS),
                sign * m["cifar10"]["within_tau"], m["cifar10"]["hv"], m["cifar10"]["front"], sec]
         out_rows.append(row)

@@ -1,4 +1,4 @@
-"""Which gradient-kernel variant ranks NB201 cells best? Rank measures of every variant against accuracy.
+"""Rank measures of every gradient-kernel variant against NB201 accuracy: which variant ranks cells best.
 
 For each of ``--n`` random connected cells (fixed seed), the exact per-tensor Gram matrices of
 per-example gradients are computed once per (examples, examples per class, batch-norm mode);
@@ -35,20 +35,19 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import print_table, rank_correlations, sample_connected, write_json  # noqa: E402
+from _common import SHORT, print_table, rank_correlations, write_json  # noqa: E402
 
-from evonas.nn.flops import dataset_spec  # noqa: E402
+from evonas.space.datasets import DATASETS, dataset_spec  # noqa: E402
 from evonas.nn.images import load_images  # noqa: E402
 from evonas.errors import ConfigError  # noqa: E402
 from evonas.nn.network import build_network  # noqa: E402
 from evonas.analysis.quality import score_front_hv_ratio, true_front_points, true_objectives, within_bin_tau  # noqa: E402
 from evonas.scores import ScoreContext  # noqa: E402
-from evonas.scores.gradient_kernel import STATISTICS, GradientKernelSettings, kernel_statistic, tensor_grams  # noqa: E402
+from evonas.scores.gradient_kernel import STATISTICS, kernel_statistic, tensor_grams  # noqa: E402
+from evonas.scores.settings import GradientKernelSettings  # noqa: E402
 from evonas.space.cell import Cell  # noqa: E402
-from evonas.space.table import load_table  # noqa: E402
+from evonas.space.table import load_table, sample_connected  # noqa: E402
 
-DATASETS = ("cifar10", "cifar100", "imagenet16-120")
-SHORT = {"cifar10": "C10", "cifar100": "C100", "imagenet16-120": "IN16"}
 
 
 def variants(bn_modes: list[str], examples: list[int], per_class: list[int], grid: str,

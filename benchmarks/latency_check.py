@@ -1,4 +1,4 @@
-"""How well does latency measured here rank NB201 cells like the shipped latency table and FLOPs?
+"""Rank agreement of latency measured on this machine with the shipped latency table and FLOPs, and its noise.
 
 Samples ``--n`` connected cells and times each on this machine twice (two full passes, so
 slow drift and bursts of load from other processes show as noise), exactly as the
@@ -23,11 +23,13 @@ import numpy as np
 import torch
 from scipy.stats import spearmanr
 
-from evonas.nn.flops import count_flops, dataset_spec
+from evonas.nn.flops import count_flops
+from evonas.space.datasets import dataset_spec
 from evonas.nn.devices import device_name, resolve_device
-from evonas.nn.latency import cpu_threads, measure_latency
+from evonas.nn.timing import cpu_threads, measure_latency
 from evonas.scores import ScoreContext, make_settings
-from evonas.scores.latency import LatencySettings, latency_columns
+from evonas.scores.settings import LatencySettings
+from evonas.space.latency_table import latency_columns
 from evonas.space.cell import N_ARCHS, Cell
 
 CPU = ("gold_6226", "gold_6240", "silver_4114", "silver_4210r")
@@ -35,8 +37,12 @@ EDGE = ("raspi4", "pixel2", "pixel3", "samsung_a50", "samsung_s7", "essential_ph
 STATS = ("median", "min")
 
 
-def sample_connected(n: int, seed: int) -> list[Cell]:
-    """``n`` distinct connected cells drawn uniformly at random."""
+def uniform_connected(n: int, seed: int) -> list[Cell]:
+    """``n`` distinct connected cells drawn uniformly at random (``rng.choice`` over their indices).
+
+    Not ``evonas.space.table.sample_connected``, whose seeded draw differs: the figures of
+    docs/benchmarks_latency.md come from this one.
+    """
     connected = [i for i in range(N_ARCHS) if Cell.from_index(i).is_connected]
     rng = np.random.default_rng(seed)
     return [Cell.from_index(int(i)) for i in rng.choice(connected, size=n, replace=False)]
@@ -76,7 +82,7 @@ def main(argv: list[str] | None = None) -> dict:
     device, spec = resolve_device(args.device), dataset_spec(args.dataset)
     settings = make_settings("latency", {"batch_size": args.batch_size, "warmup": args.warmup,
                                          "repeats": args.repeats, "threads": args.threads})
-    cells = sample_connected(args.n, args.seed)
+    cells = uniform_connected(args.n, args.seed)
     contexts = [ScoreContext(c, device, spec, seed=args.seed) for c in cells]
 
     load_before, start = os.getloadavg()[0], time.perf_counter()

@@ -11,7 +11,6 @@ then, when the run trained front members (``train.after_search``), one row per t
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import platform
 import subprocess
@@ -22,21 +21,20 @@ from pathlib import Path
 
 from scipy.stats import kendalltau, spearmanr
 
-from evonas.config.schema import config_from_mapping
 from evonas.nn.devices import device_name
-from evonas.space.table import DATASET_ACCURACY, load_table
-
-import yaml
+from evonas.run.rundir import RunDir
+from evonas.space.table import load_table
+from evonas.space.datasets import dataset_spec
 
 
 def analyse(run_dir: Path, wall_s: float | None) -> dict:
-    config = config_from_mapping(yaml.safe_load((run_dir / "config.yaml").read_text()))
-    state = json.loads((run_dir / "state.json").read_text())
-    with open(run_dir / "candidates.csv", newline="") as f:
-        rows = [r for r in csv.DictReader(f) if r["status"] == "ok"]
-    with open(run_dir / "pareto.csv", newline="") as f:
-        front = list(csv.DictReader(f))
-    acc = load_table().column(DATASET_ACCURACY[config.dataset])
+    """Wall time, throughput, front size and rank correlations of the objectives of a finished run."""
+    run = RunDir.open(run_dir)
+    config = run.config()
+    state = run.state()
+    rows = [r for r in run.candidates() if r["status"] == "ok"]
+    front = run.pareto()
+    acc = load_table().column(dataset_spec(config.dataset).test_column)
     truth = [acc[int(r["index"])] for r in rows]
     wall = wall_s if wall_s is not None else state.get("wall_time_s", float("nan"))
     out = {"config": config.name, "device": device_name("cpu"), "machine": platform.machine(),
@@ -53,11 +51,7 @@ def analyse(run_dir: Path, wall_s: float | None) -> dict:
 
 def trained_rows(run_dir: Path, acc) -> list[dict]:
     """The run's trained.csv rows with the 200-epoch benchmark accuracy of each cell (empty if none)."""
-    path = run_dir / "trained.csv"
-    if not path.exists():
-        return []
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = RunDir.open(run_dir).trained()
     return [{"id": r["id"], "index": int(r["index"]), "epochs": r["epochs"], "status": r["status"],
              "test_acc": r["test_acc"], "benchmark_acc": float(acc[int(r["index"])]),
              "wall_time_s": r["wall_time_s"], "device": r["device"]} for r in rows]

@@ -1,4 +1,4 @@
-"""How well does each training-free score rank NB201 cells, and how good a search over (score, FLOPs) would it make?
+"""Rank measures of each training-free score against NB201 accuracy, and the quality of its (score, FLOPs) front.
 
 Samples ``--n`` connected cells (seeded), scores them through the scorer pool, and prints per
 score, against the shipped 200-epoch test accuracy on CIFAR-10, CIFAR-100 and ImageNet16-120:
@@ -39,20 +39,20 @@ import numpy as np
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (accuracy, machine, parse_score_settings, print_table, rank_correlations,  # noqa: E402
-                     sample_connected, write_json)
+from _common import SHORT, machine, parse_score_settings, print_table, rank_correlations, write_json  # noqa: E402
 
 from evonas.analysis.quality import score_front_hv_ratio, true_front_points, true_objectives, within_bin_tau  # noqa: E402
-from evonas.space.table import load_table  # noqa: E402
+from evonas.scores.registry import minimise_sign  # noqa: E402
+from evonas.space.datasets import DATASETS  # noqa: E402
+from evonas.space.table import load_table, sample_connected  # noqa: E402
 
-DATASETS = ("cifar10", "cifar100", "imagenet16-120")
-SHORT = {"cifar10": "C10", "cifar100": "C100", "imagenet16-120": "IN16"}
 DEFAULT_SCORES = "knas,ntk_cond,linear_regions,synflow,naswot,params,flops"
 
 
 def score_all(cells, scores, settings, dataset, root, args) -> dict[str, Any]:
     """Per score, the value and seconds of each cell (nan where it failed), and the failure count."""
-    from evonas.engine.pool import ScorerSpec, make_pool
+    from evonas.engine.pool import make_pool
+    from evonas.engine.records import ScorerSpec
 
     spec = ScorerSpec(scores=tuple(scores), settings=settings, dataset=dataset, data_root=root, seed=args.seed,
                       C=args.C, N=args.N, device=args.device)
@@ -71,13 +71,12 @@ def score_all(cells, scores, settings, dataset, root, args) -> dict[str, Any]:
             "failures": failures}
 
 
-def measures(values: np.ndarray, sign: float, idx: np.ndarray, dataset: str, n_bins: int) -> dict[str, Any]:
+def measures(values: np.ndarray, direction: str, idx: np.ndarray, dataset: str, n_bins: int) -> dict[str, Any]:
     """Rank correlations, within-FLOPs tau and the paired-front HV ratio of one score on one data set."""
     T = true_objectives(dataset)[idx]  # (test error %, MFLOPs)
     acc, flops = 100.0 - T[:, 0], T[:, 1]
     tau, rho = rank_correlations(values, acc)
-    ratio, size = score_front_hv_ratio(values, "max" if sign > 0 else "min", flops, T[:, 0],
-                                       true_front_points(dataset))
+    ratio, size = score_front_hv_ratio(values, direction, flops, T[:, 0], true_front_points(dataset))
     return {"kendall_tau": tau, "spearman": rho, "tau_within_flops": within_bin_tau(values, acc, flops, n_bins),
             "front_hv_ratio": ratio, "front_size": size}
 
@@ -88,9 +87,10 @@ def analyse(data: dict[str, Any], scores: list[str], n_bins: int) -> dict[str, A
     passes = data["passes"]
     results = {}
     for s in scores:
-        sign = 1.0 if data["directions"][s] == "max" else -1.0
-        per = {d: measures(np.asarray(passes[d if d in passes else "cifar10"]["values"][s], dtype=float), sign, idx,
-                           d, n_bins) for d in DATASETS}
+        direction = data["directions"][s]
+        sign = -minimise_sign(direction)  # larger is better in the score's direction
+        per = {d: measures(np.asarray(passes[d if d in passes else "cifar10"]["values"][s], dtype=float), direction,
+                           idx, d, n_bins) for d in DATASETS}
         fails = float(np.mean([np.mean(~np.isfinite(np.asarray(p["values"][s], dtype=float)))
                                for p in passes.values()]))
         results[s] = {"direction": data["directions"][s],
@@ -106,7 +106,7 @@ def print_tables(results: dict[str, Any], data: dict[str, Any], n_bins: int) -> 
           f"{data['machine']}; images: " + "; ".join(f"{SHORT[d]}: {v}" for d, v in data["images"].items()))
     rows = []
     for s, r in results.items():
-        sign = 1.0 if r["direction"] == "max" else -1.0
+        sign = -minimise_sign(r["direction"])
         rows.append([s, r["direction"], *(r["kendall_tau"][d] for d in DATASETS), *(r["spearman"][d] for d in DATASETS),
                      *(sign * r["kendall_tau"][d] for d in DATASETS), r["sec_per_arch"], r["failures"]])
     print_table(["score", "dir", *(f"tau {SHORT[d]}" for d in DATASETS), *(f"rho {SHORT[d]}" for d in DATASETS),
@@ -115,7 +115,7 @@ def print_tables(results: dict[str, Any], data: dict[str, Any], n_bins: int) -> 
           f"HV ratio of the sample's (score, FLOPs) front on true (test error, FLOPs), front size in brackets")
     rows = []
     for s, r in results.items():
-        sign = 1.0 if r["direction"] == "max" else -1.0
+        sign = -minimise_sign(r["direction"])
         rows.append([s, *(sign * r["kendall_tau"][d] for d in DATASETS),
                      *(sign * r["tau_within_flops"][d] for d in DATASETS),
                      *(f"{r['front_hv_ratio'][d]:.3f} ({r['front_size'][d]})" for d in DATASETS)])

@@ -3,7 +3,8 @@
 Each score runs in this process (one thread) on ``--n`` connected cells at C=16, N=5 on the
 packaged CIFAR-10 sample; the table gives the median seconds per cell. Then ``--pool-score``
 is mapped over ``--pool-n`` cells by a Ray pool of 1 and of 2 actors: cells per second and
-the scaling efficiency (rate with 2 actors / (2 x rate with 1)).
+the scaling efficiency (rate with 2 actors / (2 x rate with 1)). Ray is started here with 2 CPUs,
+not through ``evonas.engine.cluster.start_ray``: the figures are for a 2-CPU Ray whatever the machine.
 
     python benchmarks/score_speed.py --n 10 --json OUT.json
 """
@@ -18,12 +19,14 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, print_table, sample_connected, write_json  # noqa: E402
+from _common import machine, print_table, write_json  # noqa: E402
 
-from evonas.nn.flops import dataset_spec  # noqa: E402
+from evonas.space.datasets import dataset_spec  # noqa: E402
 from evonas.nn.images import load_images  # noqa: E402
-from evonas.engine.pool import ScorerSpec, make_pool  # noqa: E402
+from evonas.engine.pool import make_pool  # noqa: E402
+from evonas.engine.records import ScorerSpec  # noqa: E402
 from evonas.scores import SCORES, ScoreContext, make_settings  # noqa: E402
+from evonas.space.table import sample_connected  # noqa: E402
 
 MEASURED = {"latency"}  # timing scores measure themselves
 

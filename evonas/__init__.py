@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "Cell": "evonas.space.cell", "load_table": "evonas.space.table", "build_network": "evonas.nn.network",
-    "load_config": "evonas.config.schema", "run_search": "evonas.search.nsga2", "load_model": "evonas.train.stage",
+    "load_config": "evonas.config.load", "run_search": "evonas.search.nsga2", "load_model": "evonas.train.stage",
     "SCORES": "evonas.scores", "register_score": "evonas.scores", "EvonasError": "evonas.errors",
 }
 __all__ = sorted(_EXPORTS)

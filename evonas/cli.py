@@ -35,12 +35,14 @@ def _search_parser() -> argparse.ArgumentParser:
 
 
 def cmd_search(argv: Sequence[str]) -> int:
-    from evonas.config.schema import load_config
+    from evonas.config.load import load_config
     from evonas.nn.images import check_available
     from evonas.nn.devices import resolve_device
     from evonas.viz.report import finish_run
     from evonas.run.rundir import RunDir, default_run_dir
-    from evonas.search.nsga2 import run_search, scorer_spec, setup_logging
+    from evonas.search.nsga2 import run_search
+    from evonas.search.progress import setup_logging
+    from evonas.search.scoring import scorer_spec
 
     args = _search_parser().parse_args(argv)
     if args.resume is not None:
@@ -114,16 +116,16 @@ def _pick_parser() -> argparse.ArgumentParser:
 
 
 def cmd_pick(argv: Sequence[str]) -> int:
-    from evonas.analysis.pick import Constraint, pick, pick_columns
-    from evonas.viz.report import describe_pick, trained_rows
+    from evonas.analysis.pick import Constraint, describe_pick, pick, pick_columns
     from evonas.run.rundir import RunDir
-    from evonas.analysis.views import VALID_COLUMN, select_by_benchmark, with_table_columns
+    from evonas.analysis.views import select_by_benchmark, with_table_columns
+    from evonas.space.datasets import dataset_spec
     from evonas.space.table import load_table
 
     args = _pick_parser().parse_args(argv)
     run = RunDir.open(args.run_dir)
     config = run.config()
-    trained = trained_rows(run)
+    trained = run.trained()
     source = args.accuracy or ("trained" if any(t.get("status") == "ok" for t in trained) else "table")
     limits = [("flops", args.max_flops, True), ("params", args.max_params, True),
               ("latency_ms", args.max_latency_ms, True), ("accuracy", args.min_accuracy, False)]
@@ -145,7 +147,7 @@ def cmd_pick(argv: Sequence[str]) -> int:
         kept = [r for r in rows if all(c.holds(r) for c in constraints)]
         if not kept:
             raise EvonasError("no scored candidate satisfies " + " and ".join(map(str, constraints)))
-        first, by = config.objectives[0], VALID_COLUMN[config.dataset]
+        first, by = config.objectives[0], dataset_spec(config.dataset).valid_column
         row = select_by_benchmark(kept, score=first.score, direction=first.direction, top_k=args.top_k, by=by)
         on_front = {r["canonical"]: r["id"] for r in run.pareto()}
         row["id"] = on_front.get(row.get("canonical"), "")
@@ -199,10 +201,10 @@ def cmd_export(argv: Sequence[str]) -> int:
 
 
 def cmd_train(argv: Sequence[str]) -> int:
-    from evonas.config.schema import apply_overrides, config_from_mapping
+    from evonas.config.load import apply_overrides, config_from_mapping
     from evonas.run.rundir import LOG, RunDir
     from evonas.config.strict import to_mapping
-    from evonas.search.nsga2 import setup_logging
+    from evonas.search.progress import setup_logging
     from evonas.train.stage import train_front
 
     p = argparse.ArgumentParser(prog="evonas train", description="Train front members of a finished search.")
@@ -244,8 +246,9 @@ def cmd_info(argv: Sequence[str]) -> int:
 def cmd_score(argv: Sequence[str]) -> int:
     import yaml
 
-    from evonas.engine.pool import ScorerSpec
-    from evonas.engine.batch import read_archs, sample_archs, score_archs, write_scores
+    from evonas.engine.records import ScorerSpec
+    from evonas.engine.batch import read_archs, sample_archs, score_archs
+    from evonas.run.tables import write_scores
 
     p = argparse.ArgumentParser(prog="evonas score", description="Score architectures with registered scores.")
     p.add_argument("--scores", required=True, help="comma-separated score names, e.g. knas,synflow")

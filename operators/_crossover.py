@@ -1,7 +1,6 @@
 """Uniform edge crossover: each edge's op comes from either parent with equal chance."""
 from __future__ import annotations
 
-import numpy as np
 from pymoo.core.crossover import Crossover
 
 __all__ = ["EdgeCrossover"]

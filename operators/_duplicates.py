@@ -14,6 +14,7 @@ __all__ = ["CanonicalDuplicateElimination", "canonical_key"]
 
 
 def canonical_key(x: np.ndarray) -> str:
+    """The canonical form of the cell an encoding row describes."""
     return Cell(tuple(int(v) for v in x)).canonical
 
 

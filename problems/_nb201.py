@@ -13,6 +13,7 @@ from typing import Callable, Protocol, Sequence
 import numpy as np
 from pymoo.core.problem import Problem
 
+from evonas.scores.registry import minimise_sign
 from evonas.space.cell import N_EDGES, N_OPS, Cell
 
 __all__ = ["NB201Problem", "Objective", "WORST", "to_minimised"]
@@ -35,7 +36,7 @@ class ScoredLike(Protocol):
 
 def to_minimised(values: dict[str, float], objectives: Sequence[Objective]) -> list[float]:
     """Objective values as pymoo minimises them (maximised scores negated)."""
-    return [-values[o.score] if o.direction == "max" else values[o.score] for o in objectives]
+    return [minimise_sign(o.direction) * values[o.score] for o in objectives]
 
 
 class NB201Problem(Problem):

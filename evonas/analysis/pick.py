@@ -3,18 +3,22 @@
 Constraints name columns of the rows they filter; ``pick_columns`` adds the derived ones the
 CLI's limits use: ``latency_ms`` (the run's latency objective, else the shipped table's
 ``2080ti_bs1`` column), ``accuracy`` (the table's 200-epoch test accuracy of the run's data
-set, or the trained test accuracy from ``trained.csv``).
+set, or the trained test accuracy from ``trained.csv``). ``describe_pick`` is the text the
+CLI prints for the chosen architecture.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from evonas.config.schema import ObjectiveConfig
+from evonas.config.schema import Config, ObjectiveConfig
 from evonas.errors import EvonasError
-from evonas.space.table import DATASET_ACCURACY
+from evonas.space.table import ACCURACY_COLUMNS
+from evonas.space.datasets import dataset_spec
+from evonas.space.latency_table import DEFAULT_TABLE_DEVICE, latency_columns
 
-__all__ = ["Constraint", "pick", "pick_columns", "LATENCY_SOURCES", "ACCURACY_SOURCES"]
+__all__ = ["Constraint", "pick", "pick_columns", "describe_pick", "LATENCY_SOURCES", "ACCURACY_SOURCES"]
 
 #: where ``latency_ms`` comes from, in order of preference (the first column a row has)
 LATENCY_SOURCES = ("latency", "latency_table")
@@ -55,8 +59,6 @@ def pick_columns(rows: Sequence[Mapping[str, Any]], dataset: str, *, accuracy: s
             r["latency_ms"] = r.get(source)
         notes["latency_ms"] = f"the run's {source!r} objective (ms)"
     else:
-        from evonas.scores.latency import DEFAULT_TABLE_DEVICE, latency_columns
-
         device = latency_device or DEFAULT_TABLE_DEVICE
         column = latency_columns()[device]
         for r in out:
@@ -67,7 +69,7 @@ def pick_columns(rows: Sequence[Mapping[str, Any]], dataset: str, *, accuracy: s
         t = by_id.get(str(r.get("id")))
         if t is not None:
             r["trained_test_acc"], r["trained_epochs"] = float(t["test_acc"]), t.get("epochs", "")
-        r["accuracy"] = r.get(DATASET_ACCURACY[dataset]) if accuracy == "table" else r.get("trained_test_acc")
+        r["accuracy"] = r.get(dataset_spec(dataset).test_column) if accuracy == "table" else r.get("trained_test_acc")
     if accuracy == "trained" and not by_id:
         raise EvonasError("--accuracy trained: the run has no trained.csv with finished trainings; train first "
                           "(python -m evonas train RUN_DIR) or use --accuracy table")
@@ -79,8 +81,7 @@ def pick_columns(rows: Sequence[Mapping[str, Any]], dataset: str, *, accuracy: s
 def _best(rows: Sequence[Mapping[str, Any]], objectives: Sequence[ObjectiveConfig],
           constrained: set[str]) -> dict[str, Any]:
     by = next((o for o in objectives if o.score not in constrained), objectives[0])
-    sign = -1.0 if by.direction == "max" else 1.0
-    return dict(min(rows, key=lambda r: sign * float(r[by.score])))
+    return dict(min(rows, key=lambda r: by.sign * float(r[by.score])))
 
 
 def pick(front: Sequence[Mapping[str, Any]], objectives: Sequence[ObjectiveConfig], *,
@@ -106,3 +107,29 @@ def pick(front: Sequence[Mapping[str, Any]], objectives: Sequence[ObjectiveConfi
         raise EvonasError("no front member satisfies " + " and ".join(map(str, constraints))
                           + "; relax the limit")
     return _best(chosen, objectives, {c.column for c in constraints})
+
+
+def describe_pick(config: Config, row: dict[str, Any], run_path: str | Path = "RUN_DIR",
+                  why: str = "") -> str:
+    """The chosen architecture, its objectives and benchmark numbers, and the export command."""
+    on_front = row.get("id") not in (None, "")
+    lines = [f"id          {row['id'] if on_front else '- (not on the front)'}", f"arch        {row['arch']}",
+             f"index       {row['index']}"]
+    if row.get("dead_edges"):
+        lines.append(f"dead edges  {row['dead_edges']} (input always zero; NB201 counts the cell without them "
+                     f"as another cell)")
+    if why:
+        lines.insert(0, f"chosen      {why}")
+    lines += [f"{o.score:<11} {float(row[o.score]):.6g}  ({o.direction})" for o in config.objectives
+              if row.get(o.score) not in (None, "")]
+    lines += ["benchmark accuracies (shipped NB201 table, %):"]
+    lines += [f"  {c:<24} {float(row[c]):.2f}" for c in ACCURACY_COLUMNS if row.get(c) not in (None, "")]
+    extra = [c for c in row if c.startswith("nats") and row[c] not in (None, "")]
+    if extra:
+        lines += ["NATS-Bench:"] + [f"  {c:<24} {float(row[c]):.4g}" for c in extra]
+    if row.get("trained_test_acc") not in (None, ""):
+        lines += [f"trained     test acc {float(row['trained_test_acc']):.2f}% after {row.get('trained_epochs')} "
+                  f"epoch(s) (trained.csv)"]
+    target = f"--id {row['id']}" if on_front else f"--arch '{row['arch']}'"
+    lines += ["", f"export it:  python -m evonas export {run_path} {target} --out model.pt"]
+    return "\n".join(lines)

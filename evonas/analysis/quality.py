@@ -17,16 +17,15 @@ import numpy as np
 from pymoo.indicators.hv import HV
 from pymoo.indicators.igd import IGD
 from pymoo.indicators.igd_plus import IGDPlus
-from pymoo.operators.survival.rank_and_crowding.metrics import calc_crowding_distance
-from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
-from scipy.stats import kendalltau, rankdata
 
+from evonas.scores.registry import minimise_sign
 from evonas.errors import DataError
-from evonas.search.fronts import non_dominated
-from evonas.space.table import DATASET_ACCURACY, BenchmarkTable, load_table
+from evonas.search.fronts import non_dominated, non_dominated_layers
+from evonas.space.table import BenchmarkTable, load_table
+from evonas.space.datasets import DATASETS, dataset_spec
 
-__all__ = ["Scaling", "true_objectives", "connected_mask", "true_front", "scaling", "hv_ratio",
-           "indicators", "prefix_front", "true_front_points", "within_bin_tau", "score_front_hv_ratio", "best_k", "trained_front", "REF_POINT"]
+__all__ = ["Scaling", "true_objectives", "connected_mask", "scaling", "hv_ratio", "indicators", "prefix_front",
+           "true_front_points", "within_bin_tau", "score_front_hv_ratio", "best_k", "trained_front", "REF_POINT"]
 
 #: hypervolume reference point in each scaled objective
 REF_POINT = 1.1
@@ -48,25 +47,19 @@ class Scaling:
 def true_objectives(dataset: str, table: BenchmarkTable | None = None) -> np.ndarray:
     """(15625, 2) array of (200-epoch test error %, MFLOPs) in NB201 index order."""
     table = table or load_table()
-    if dataset not in DATASET_ACCURACY:
-        raise DataError(f"unknown dataset {dataset!r}; choose from {sorted(DATASET_ACCURACY)}")
+    if dataset not in DATASETS:
+        raise DataError(f"unknown dataset {dataset!r}; choose from {sorted(DATASETS)}")
     flops = f"flops_{dataset}"
     if flops not in table.columns:
         raise DataError(f"the table has no {flops!r} column: evonas/data/nb201_cost.npz is missing; "
                         f"build it with `python -m evonas.data.build_cost`")
-    return np.stack([100.0 - table.column(DATASET_ACCURACY[dataset]), table.column(flops)], axis=1)
+    return np.stack([100.0 - table.column(dataset_spec(dataset).test_column), table.column(flops)], axis=1)
 
 
 def connected_mask(table: BenchmarkTable | None = None) -> np.ndarray:
     """True for the cells a search can return (output reachable from the input)."""
     table = table or load_table()
     return np.array([table.cell(i).is_connected for i in range(len(table.ops))])
-
-
-def true_front(F: np.ndarray, eligible: np.ndarray | None = None) -> np.ndarray:
-    """Indices (into ``F``) of the non-dominated rows among the ``eligible`` ones."""
-    rows = np.arange(len(F)) if eligible is None else np.flatnonzero(eligible)
-    return rows[non_dominated(np.asarray(F)[rows])]
 
 
 def scaling(front: np.ndarray) -> Scaling:
@@ -97,15 +90,14 @@ def indicators(F: np.ndarray, front: np.ndarray) -> dict[str, float]:
 def prefix_front(F: np.ndarray, n: int) -> np.ndarray:
     """Indices of the non-dominated rows among the first ``n`` rows of ``F`` (finite rows only)."""
     F = np.asarray(F, dtype=float)[:n]
-    rows = np.flatnonzero(np.isfinite(F).all(axis=1))
-    return rows[non_dominated(F[rows])]
+    return non_dominated(F, np.isfinite(F).all(axis=1))
 
 
 def true_front_points(dataset: str, table: BenchmarkTable | None = None) -> np.ndarray:
     """(test error %, MFLOPs) of the true NB201 front on ``dataset`` (connected cells only)."""
     table = table or load_table()
     T = true_objectives(dataset, table)
-    return T[true_front(T, connected_mask(table))]
+    return T[non_dominated(T, connected_mask(table))]
 
 
 def _finite(*columns: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -126,6 +118,8 @@ def within_bin_tau(score: np.ndarray, accuracy: np.ndarray, cost: np.ndarray, n_
     """
     if n_bins < 1:
         raise DataError(f"n_bins must be >= 1, got {n_bins}")
+    from scipy.stats import kendalltau, rankdata  # scipy: a benchmark-only dependency
+
     x, y, c = _finite(score, accuracy, cost)
     if len(x) == 0:
         return float("nan")
@@ -154,7 +148,7 @@ def score_front_hv_ratio(score: np.ndarray, direction: str, flops: np.ndarray, e
     s, f, e = _finite(score, flops, error)
     if len(s) == 0:
         return 0.0, 0
-    G = np.stack([s if direction == "min" else -s, f], axis=1)
+    G = np.stack([minimise_sign(direction) * s, f], axis=1)
     members = G[non_dominated(G)]
     rows = (G[:, None, :] == members[None, :, :]).all(axis=2).any(axis=1)
     return hv_ratio(np.stack([e[rows], f[rows]], axis=1), front), int(rows.sum())
@@ -167,13 +161,14 @@ def best_k(F: np.ndarray, k: int) -> np.ndarray:
     that does not fit is cut by crowding distance, largest first (pymoo's rank-and-crowding
     survival). Rows with a non-finite value are never chosen; fewer than ``k`` if fewer are finite.
     """
+    from pymoo.operators.survival.rank_and_crowding.metrics import calc_crowding_distance  # imports scipy
+
     F = np.asarray(F, dtype=float)
     rows = np.flatnonzero(np.isfinite(F).all(axis=1)) if len(F) else np.zeros(0, dtype=int)
     if k <= 0 or len(rows) == 0:
         return np.zeros(0, dtype=int)
     chosen: list[int] = []
-    for layer in NonDominatedSorting().do(F[rows], n_stop_if_ranked=k):
-        layer = np.asarray(layer, dtype=int)
+    for layer in non_dominated_layers(F[rows], stop_at=k):
         if len(chosen) + len(layer) > k:
             crowding = calc_crowding_distance(F[rows][layer])
             layer = layer[np.argsort(-crowding, kind="stable")[: k - len(chosen)]]

@@ -1,11 +1,10 @@
-"""Benchmark views of a run: the true NB201 front, benchmark columns, and KNAS-style selection.
+"""Benchmark views of a run: the true NB201 front and KNAS-style selection.
 
 - ``true_front``: the non-dominated (accuracy max, cost min) cells of a table: the reference a
   found front is compared with.
 - ``reference_cost``: the table column that measures the same cost as a search objective
   (``flops`` -> ``flops_<dataset>``, ``params`` -> ``params_<dataset>``, ``latency_table`` ->
   the latency table's device column).
-- ``benchmark_columns``: NATS-Bench figures of each row when a benchmark file is configured.
 - ``select_by_benchmark``: KNAS's second stage: the top-k by the training-free score, then the
   best by the table's (low-fidelity) validation accuracy.
 """
@@ -16,17 +15,14 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from evonas.scores.registry import minimise_sign
 from evonas.errors import ConfigError, EvonasError
-from evonas.analysis.quality import true_front as nondominated_rows
-from evonas.space.table import ACCURACY_COLUMNS, BenchmarkTable
+from evonas.search.fronts import non_dominated
+from evonas.space.latency_table import DEFAULT_TABLE_DEVICE, latency_columns
+from evonas.space.table import ACCURACY_COLUMNS, BenchmarkTable, load_table
 
 __all__ = ["TrueFront", "true_front", "table_columns", "true_front_of_table", "reference_cost",
-           "REFERENCE_COST", "front_gap", "with_table_columns", "benchmark_columns", "select_by_benchmark",
-           "VALID_COLUMN", "NATS_FIELDS"]
-
-#: the 12-epoch validation-accuracy column of each data set (KNAS's selection signal)
-VALID_COLUMN = {"cifar10": "cifar10_valid_12ep", "cifar100": "cifar100_valid_12ep",
-                "imagenet16-120": "imagenet16_valid_12ep"}
+           "REFERENCE_COST", "front_gap", "with_table_columns", "select_by_benchmark"]
 
 
 @dataclass(frozen=True)
@@ -49,13 +45,11 @@ def true_front(accuracy: np.ndarray, cost: np.ndarray) -> np.ndarray:
     if accuracy.shape != cost.shape:
         raise EvonasError(f"accuracy and cost differ in length ({accuracy.shape} vs {cost.shape})")
     F = np.column_stack([-accuracy, cost])
-    front = nondominated_rows(F, np.isfinite(F).all(axis=1))
+    front = non_dominated(F, np.isfinite(F).all(axis=1))
     return front[np.lexsort((-accuracy[front], cost[front]))]
 
 
 def _latency_column(config: Any) -> str:
-    from evonas.scores.latency import DEFAULT_TABLE_DEVICE
-
     return dict(getattr(config, "scores", {}) or {}).get("latency_table", {}).get("device", DEFAULT_TABLE_DEVICE)
 
 
@@ -69,8 +63,6 @@ REFERENCE_COST: dict[str, Callable[[Any], str]] = {
 
 def table_columns(table: BenchmarkTable) -> Mapping[str, np.ndarray]:
     """Every per-cell column: the table's (accuracies, cost when built) and the latency table's."""
-    from evonas.scores.latency import latency_columns
-
     return {**latency_columns(), **table.columns}
 
 
@@ -115,42 +107,6 @@ def with_table_columns(rows: Sequence[Mapping[str, Any]], table: BenchmarkTable,
     return out
 
 
-#: NATS-Bench lookup field -> pareto.csv column suffix
-NATS_FIELDS = {"test_acc": "test_acc", "valid_acc": "valid_acc", "flops_m": "flops_m", "params_m": "params_m",
-               "latency_ms": "latency_ms"}
-
-
-def _setting(obj: Any, key: str, default: Any = None) -> Any:
-    return obj.get(key, default) if isinstance(obj, Mapping) else getattr(obj, key, default)
-
-
-def benchmark_columns(rows: Sequence[Mapping[str, Any]], config_like: Any, *,
-                      lookup: Any = None) -> list[dict[str, Any]]:
-    """Rows with ``nats<hp>_{test_acc,valid_acc,flops_m,params_m,latency_ms}`` from NATS-Bench.
-
-    ``config_like`` has ``dataset`` and ``benchmark: {path, hp}`` (attributes or keys); with no
-    benchmark path the rows come back unchanged. ``lookup`` replaces the ``NatsBenchLookup``
-    (tests).
-    """
-    bench = _setting(config_like, "benchmark")
-    path = _setting(bench, "path") if bench is not None else None
-    if path is None and lookup is None:
-        return [dict(r) for r in rows]
-    hp = str(_setting(bench, "hp", "200") if bench is not None else "200")
-    if lookup is None:
-        from evonas.space.natsbench import NatsBenchLookup
-
-        lookup = NatsBenchLookup(path)
-    dataset = _setting(config_like, "dataset")
-    out = []
-    for row in rows:
-        found = lookup.lookup(int(row["index"]), dataset, hp=hp)
-        new = dict(row)
-        new.update({f"nats{hp}_{suffix}": found.get(key) for key, suffix in NATS_FIELDS.items()})
-        out.append(new)
-    return out
-
-
 def select_by_benchmark(rows: Sequence[Mapping[str, Any]], *, score: str, direction: str = "max",
                         top_k: int = 40, by: str = "cifar10_valid_12ep",
                         table: BenchmarkTable | None = None) -> dict[str, Any]:
@@ -167,11 +123,9 @@ def select_by_benchmark(rows: Sequence[Mapping[str, Any]], *, score: str, direct
         raise EvonasError(f"no scored row has a {score!r} value to rank by")
     if any(r.get(by) in (None, "") for r in ok):
         if table is None:
-            from evonas.space.table import load_table
-
             table = load_table()
         ok = with_table_columns(ok, table, [by])
-    sign = -1.0 if direction == "max" else 1.0
+    sign = minimise_sign(direction)
     top = sorted(ok, key=lambda r: sign * float(r[score]))[:top_k]
     return dict(max(top, key=lambda r: float(r[by])))
 

@@ -1,25 +1,22 @@
-"""The run configuration: a strict schema of frozen dataclasses, loaded from YAML.
+"""The run configuration's schema: frozen dataclasses with their defaults, types and checks.
 
 Unknown keys, wrong types and out-of-range values raise ``ConfigError`` naming the key's
-path and the allowed values, before any work starts. ``--set a.b=value`` overrides apply
-to the YAML before validation, so they are checked the same way.
+path and the allowed values, before any work starts (``evonas.config.strict`` converts a
+mapping; ``evonas.config.load`` reads YAML and applies ``--set`` overrides). Score names and
+``scores.<name>`` settings are checked against the score registry's metadata (no torch).
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
-import yaml
-
+from evonas.config.strict import check, suggest
 from evonas.errors import ConfigError
-from evonas.config.strict import check, from_mapping, suggest, to_mapping
-from evonas.scores import SCORES, get_score, make_settings
-from evonas.train.loop import TrainSettings
+from evonas.scores.registry import SCORES, Direction, get_score, make_settings, minimise_sign
 
-__all__ = ["Config", "DataConfig", "NetworkConfig", "ObjectiveConfig", "SearchConfig", "RayConfig",
-           "load_config", "config_from_mapping", "apply_overrides", "dump_config"]
+__all__ = ["Dataset", "Direction", "minimise_sign", "Config", "DataConfig", "NetworkConfig", "ObjectiveConfig",
+           "SearchConfig", "RayConfig", "OutputConfig", "CacheConfig", "BenchmarkConfig", "TrainConfig",
+           "TrainSettings"]
 
 Dataset = Literal["cifar10", "cifar100", "imagenet16-120"]
 
@@ -39,7 +36,7 @@ class NetworkConfig:
 @dataclass(frozen=True)
 class ObjectiveConfig:
     score: str
-    direction: Literal["max", "min"] | None = None  # None: the score's own direction
+    direction: Direction | None = None  # None: the score's own direction
 
     def __post_init__(self) -> None:
         info = get_score(self.score)
@@ -47,8 +44,9 @@ class ObjectiveConfig:
             object.__setattr__(self, "direction", info.direction)
 
     @property
-    def label(self) -> str:
-        return self.score
+    def sign(self) -> float:
+        """+1.0 when the objective is minimised, -1.0 when maximised (``minimise_sign``)."""
+        return minimise_sign(self.direction)
 
 
 @dataclass(frozen=True)
@@ -97,6 +95,35 @@ class BenchmarkConfig:
 
     path: str | None = None          # NATS-tss-v1_0-3ffb9-simple dir, *.pickle.pbz2 or NAS-Bench-201-v1_1-096897.pth
     hp: Literal["12", "200"] = "200"  # the training schedule whose figures are looked up
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """NB201's training recipe (``epochs: 200`` is the benchmark's; configs choose fewer)."""
+
+    epochs: int = field(default=200, metadata=check(lambda v: v >= 1, ">= 1"))
+    batch_size: int = field(default=256, metadata=check(lambda v: v >= 1, ">= 1"))
+    lr: float = field(default=0.1, metadata=check(lambda v: v > 0, "> 0"))
+    momentum: float = field(default=0.9, metadata=check(lambda v: 0 <= v < 1, "in [0, 1)"))
+    nesterov: bool = True
+    weight_decay: float = field(default=5e-4, metadata=check(lambda v: v >= 0, ">= 0"))
+    warmup_epochs: int = field(default=0, metadata=check(lambda v: v >= 0, ">= 0"))
+    #: zero padding of the random crop; None: 4 for 32x32 inputs, 2 for 16x16 (NB201's)
+    crop_padding: int | None = field(default=None, metadata=check(lambda v: v >= 0, ">= 0 or null"))
+    flip: bool = True
+    label_smoothing: float = field(default=0.0, metadata=check(lambda v: 0 <= v < 1, "in [0, 1)"))
+    #: mixed precision on CUDA ("fp16" adds a gradient scaler); ignored on the CPU
+    amp: Literal["none", "bf16", "fp16"] = "bf16"
+    #: channels-last memory format on CUDA (faster convolutions under AMP); ignored on the CPU
+    channels_last: bool = True
+    num_workers: int = field(default=0, metadata=check(lambda v: v >= 0, ">= 0"))
+    seed: int = 0
+    #: evaluate every k epochs (the last epoch always)
+    eval_every: int = field(default=1, metadata=check(lambda v: v >= 1, ">= 1"))
+
+    def __post_init__(self) -> None:
+        if self.warmup_epochs >= self.epochs:
+            raise ConfigError(f"warmup_epochs ({self.warmup_epochs}) must be below epochs ({self.epochs})")
 
 
 @dataclass(frozen=True)
@@ -154,58 +181,3 @@ class Config:
     @property
     def score_names(self) -> tuple[str, ...]:
         return tuple(o.score for o in self.objectives)
-
-
-def _set_path(tree: dict[str, Any], dotted: str, value: Any) -> None:
-    keys = dotted.split(".")
-    node = tree
-    for depth, key in enumerate(keys[:-1]):
-        child = node.get(key)
-        if child is None:
-            child = node[key] = {}
-        if not isinstance(child, dict):
-            raise ConfigError(f"--set {dotted}: {'.'.join(keys[:depth + 1])} is not a mapping")
-        node = child
-    node[keys[-1]] = value
-
-
-def apply_overrides(data: Mapping[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``key.path=value`` strings (values parsed as YAML) to a copy of ``data``."""
-    tree = copy.deepcopy(dict(data))
-    for item in overrides:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set {item!r}: expected KEY.PATH=VALUE, e.g. search.pop_size=20")
-        try:
-            value = yaml.safe_load(raw)
-        except yaml.YAMLError as err:
-            raise ConfigError(f"--set {item!r}: the value is not valid YAML ({err})") from None
-        _set_path(tree, key.strip(), value)
-    return tree
-
-
-def config_from_mapping(data: Mapping[str, Any] | None) -> Config:
-    return from_mapping(Config, data or {})
-
-
-def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
-    """Read, override and validate a YAML config; every problem is one ``ConfigError``."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {str(path)!r} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of keys, got {type(data).__name__}")
-    data.setdefault("name", path.stem)
-    try:
-        return config_from_mapping(apply_overrides(data, overrides or []))
-    except ConfigError as err:
-        raise ConfigError(f"{path}: {err}") from None
-
-
-def dump_config(config: Config) -> str:
-    """The resolved config as YAML (every default written out)."""
-    return yaml.safe_dump(to_mapping(config), sort_keys=False)

@@ -9,7 +9,6 @@ are kept in ``nb201_cost.partial.npz`` next to it.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -17,8 +16,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from evonas.nn.flops import DATASETS, count_flops, count_parameters
+from evonas.nn.flops import count_flops, count_parameters
+from evonas.space.datasets import DATASETS
 from evonas.data import DATA_DIR
+from evonas.files import atomic_write
 from evonas.nn.network import build_network
 from evonas.space.cell import N_ARCHS
 from evonas.space.table import load_table
@@ -59,9 +60,7 @@ def main(argv: list[str] | None = None) -> None:
             for n in names:
                 cols[n][start:stop] = out[n]
             done[start:stop] = True
-            tmp = partial.with_name("tmp-" + partial.name)
-            np.savez(tmp, done=done, **cols)
-            os.replace(tmp, partial)
+            atomic_write(partial, lambda tmp: np.savez(tmp, done=done, **cols), suffix=".tmp.npz")
             rate = k * CHUNK / (time.time() - t0)
             print(f"{done.sum()}/{N_ARCHS} cells, {rate:.1f}/s", flush=True)
     np.savez_compressed(args.out, **{n: cols[n].astype(np.float32) for n in names})

@@ -20,10 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from evonas.errors import EvonasError
-from evonas.engine.pool import ScorerSpec, make_pool
+from evonas.engine.pool import make_pool
+from evonas.engine.records import ScorerSpec
 from evonas.config.strict import to_mapping
 from evonas.scores import make_settings
-from evonas.scores.aggregate import reference_path
+from evonas.scores.reference import reference_path
 from evonas.space.cell import Cell
 from evonas.space.table import sample_connected
 

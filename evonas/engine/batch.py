@@ -8,12 +8,12 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from evonas.errors import ArchError, DataError
-from evonas.engine.pool import Evaluation, ScorerSpec, make_pool, map_phased
-from evonas.run.rundir import write_csv
+from evonas.engine.pool import make_pool, map_phased
+from evonas.engine.records import Evaluation, ScorerSpec
 from evonas.space.cell import N_ARCHS, Cell
 from evonas.space.table import load_table
 
-__all__ = ["read_archs", "sample_archs", "score_archs", "write_scores"]
+__all__ = ["read_archs", "sample_archs", "score_archs"]
 
 
 def read_archs(path: str | Path) -> list[Cell]:
@@ -58,13 +58,3 @@ def score_archs(cells: Sequence[Cell], spec: ScorerSpec, *, backend: str = "ray"
             if progress is not None:
                 progress(len(by_arch), len(cells), time.perf_counter() - t0)
     return [by_arch[c.arch] for c in cells]
-
-
-def write_scores(path: str | Path, evaluations: Sequence[Evaluation], scores: Sequence[str]) -> None:
-    rows: list[dict[str, Any]] = []
-    for ev in evaluations:
-        row: dict[str, Any] = {"arch": ev.arch, "index": ev.index, **ev.values, "status": ev.status,
-                               "wall_time_s": round(ev.wall_time, 4), "device": ev.device,
-                               "error": ev.error.strip().splitlines()[0] if ev.error else ""}
-        rows.append(row)
-    write_csv(Path(path), rows, ["arch", "index", *scores, "status", "wall_time_s", "device", "error"])

@@ -15,6 +15,8 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
+from evonas.scores import get_score
+
 __all__ = ["ScoreCache", "cache_key", "library_versions"]
 
 log = logging.getLogger("evonas")
@@ -37,8 +39,6 @@ def library_versions() -> dict[str, str]:
 def cache_key(score: str, settings: Mapping[str, Any], *, seed: int, dataset: str, data_root: str | None,
               C: int, N: int, device_kind: str) -> dict[str, Any]:
     """Everything a cached value depends on, the score's registered ``version`` and the library versions included."""
-    from evonas.scores import get_score
-
     return {"magic": MAGIC, "score": score, "version": get_score(score).version,
             "settings": dict(sorted(settings.items())), "seed": seed, "dataset": dataset,
             "data": data_root or "packaged", "C": C, "N": N, "device": device_kind, "libraries": library_versions()}

@@ -18,21 +18,27 @@ from __future__ import annotations
 
 import itertools
 import time
-from typing import Callable, Iterator
+from typing import Callable, Protocol
 
 from evonas.engine.cache import ScoreCache
-from evonas.engine.pool import Evaluation, Pool, map_phased
-from evonas.run.rundir import CandidateLog
-from evonas.scores.registry import invalid_value
+from evonas.engine.pool import Pool, map_phased
+from evonas.engine.records import Evaluation
+from evonas.scores import invalid_value
 from evonas.space.cell import Cell
 
-__all__ = ["Evaluator"]
+__all__ = ["Evaluator", "EvaluationLog"]
+
+
+class EvaluationLog(Protocol):
+    """Where each new evaluation is appended the moment it is complete (the run's candidates.csv)."""
+
+    def append(self, ev: Evaluation, generation: int, *, proposed: str | None = None) -> None: ...
 
 
 class Evaluator:
     """Callable ``cells -> evaluations`` (None for disconnected cells, which are not scored)."""
 
-    def __init__(self, pool: Pool, scores: tuple[str, ...], *, log: CandidateLog | None = None,
+    def __init__(self, pool: Pool, scores: tuple[str, ...], *, log: EvaluationLog | None = None,
                  resumed: dict[str, Evaluation] | None = None, caches: dict[str, ScoreCache] | None = None,
                  on_result: Callable[[Evaluation], None] | None = None,
                  proposed: dict[str, str] | None = None) -> None:
@@ -77,7 +83,7 @@ class Evaluator:
         todo = {cell.arch: tuple(s for s in self.scores if s not in cached[cell.arch]) for cell in new}
         from_cache = [Evaluation(c.arch, c.index, cached[c.arch], device="cache") for c in new if not todo[c.arch]]
         self.n_cached += len(from_cache)
-        for ev in itertools.chain(from_cache, self._score([c for c in new if todo[c.arch]], todo)):
+        for ev in itertools.chain(from_cache, map_phased(self.pool, [c for c in new if todo[c.arch]], todo)):
             key = Cell.from_string(ev.arch).canonical
             if ev.device != "cache":
                 self._store(ev, cached[ev.arch])
@@ -99,10 +105,6 @@ class Evaluator:
             elif key in self.memo:
                 self.memo[key] = self.memo.pop(key)
         return results
-
-    def _score(self, cells: list[Cell], todo: dict[str, tuple[str, ...]]) -> Iterator[Evaluation]:
-        """The shared scores on every worker, then the device-timing ones with the device to themselves."""
-        return map_phased(self.pool, cells, todo)
 
     def adopt_resumed(self) -> None:
         """Append what was read back but never asked for again (a resumed run told to stop earlier)."""

@@ -11,22 +11,17 @@ from __future__ import annotations
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 
-from evonas.nn.flops import dataset_spec
 from evonas.data import DATA_DIR
 from evonas.errors import DataError
+from evonas.space.datasets import dataset_spec
 
-__all__ = ["ImageSet", "load_images", "check_available", "MEAN_STD", "PACKAGED"]
+__all__ = ["ImageSet", "load_images", "check_available", "PACKAGED"]
 
-#: per-channel mean and std (0..1 scale) NB201 normalises each data set with
-MEAN_STD: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
-    "cifar10": ((125.3 / 255, 123.0 / 255, 113.9 / 255), (63.0 / 255, 62.1 / 255, 66.7 / 255)),
-    "cifar100": ((129.3 / 255, 124.1 / 255, 112.4 / 255), (68.2 / 255, 65.4 / 255, 70.4 / 255)),
-    "imagenet16-120": ((122.68 / 255, 116.66 / 255, 104.01 / 255), (63.22 / 255, 61.26 / 255, 65.09 / 255)),
-}
 #: packaged samples, by data set
 PACKAGED = {"cifar10": "cifar10_sample.npz", "cifar100": "cifar100_sample.npz"}
 
@@ -75,35 +70,56 @@ def _read_parts(paths: list[Path], label_key: str, size: int) -> tuple[np.ndarra
     return np.concatenate([x for x, _ in parts]), np.concatenate([y for _, y in parts])
 
 
-def _read_cifar10(root: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    names = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
-    return _read_parts([root / "cifar-10-batches-py" / n for n in names], "labels", 32)
-
-
-def _read_cifar100(root: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    return _read_parts([root / "cifar-100-python" / ("train" if split == "train" else "test")], "fine_labels", 32)
-
-
-def _read_imagenet16(root: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    names = [f"train_data_batch_{i}" for i in range(1, 11)] if split == "train" else ["val_data"]
-    x, y = _read_parts([root / "ImageNet16" / n for n in names], "labels", 16)
+def _first_120_classes(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """ImageNet16-120: classes 1..120 of the 1000, shifted to 0..119."""
     keep = (y >= 1) & (y <= 120)
     return x[keep], y[keep] - 1
 
 
-_READERS = {"cifar10": _read_cifar10, "cifar100": _read_cifar100, "imagenet16-120": _read_imagenet16}
-_EXPECTED = {
-    "cifar10": "cifar-10-batches-py/data_batch_1..5 and test_batch (the 'CIFAR-10 python version')",
-    "cifar100": "cifar-100-python/train and test (the 'CIFAR-100 python version')",
-    "imagenet16-120": "ImageNet16/train_data_batch_1..10 and val_data (NB201's ImageNet16 pickles)",
+@dataclass(frozen=True)
+class _OnDisk:
+    """Where a data set's pickled batches lie under ``data.root``, and how their labels read."""
+
+    train: tuple[str, ...]
+    test: tuple[str, ...]
+    label_key: str
+    expected: str  # the files, in words, for error messages
+    select: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        return self.train + self.test
+
+
+_ON_DISK = {
+    "cifar10": _OnDisk(tuple(f"cifar-10-batches-py/data_batch_{i}" for i in range(1, 6)),
+                       ("cifar-10-batches-py/test_batch",), "labels",
+                       "cifar-10-batches-py/data_batch_1..5 and test_batch (the 'CIFAR-10 python version')"),
+    "cifar100": _OnDisk(("cifar-100-python/train",), ("cifar-100-python/test",), "fine_labels",
+                        "cifar-100-python/train and test (the 'CIFAR-100 python version')"),
+    "imagenet16-120": _OnDisk(tuple(f"ImageNet16/train_data_batch_{i}" for i in range(1, 11)),
+                              ("ImageNet16/val_data",), "labels",
+                              "ImageNet16/train_data_batch_1..10 and val_data (NB201's ImageNet16 pickles)",
+                              _first_120_classes),
 }
+
+
+def _read_disk(dataset: str, root: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Images (n, size, size, 3) uint8 and labels (n,) of ``split`` read from the files under ``root``."""
+    disk = _ON_DISK[dataset]
+    names = disk.train if split == "train" else disk.test
+    x, y = _read_parts([root / n for n in names], disk.label_key, dataset_spec(dataset).resolution)
+    return disk.select(x, y) if disk.select is not None else (x, y)
+
+
+def _no_packaged_sample(dataset: str) -> DataError:
+    return DataError(f"no packaged sample of {dataset}; set data.root to a directory holding "
+                     f"{_ON_DISK[dataset].expected}")
 
 
 def _read_packaged(dataset: str, split: str) -> tuple[np.ndarray, np.ndarray]:
     if dataset not in PACKAGED:
-        raise DataError(
-            f"no packaged sample of {dataset}; set data.root to a directory holding {_EXPECTED[dataset]}"
-        )
+        raise _no_packaged_sample(dataset)
     with np.load(DATA_DIR / PACKAGED[dataset]) as d:
         return d[f"x_{split}"], d[f"y_{split}"]
 
@@ -117,36 +133,30 @@ def load_images(dataset: str, *, root: str | Path | None = None, split: str = "t
     a nested way: the first k of ``n`` images are the same for every ``n >= k``, so a score that
     reads k images sees the same ones whatever the other scores of a run need.
     """
-    dataset_spec(dataset)
+    spec = dataset_spec(dataset)
     if split not in ("train", "test"):
         raise DataError(f"unknown split {split!r}; choose from ['test', 'train']")
     if root is None:
         x, y = _read_packaged(dataset, split)
         source = "packaged sample"
     else:
+        expected = _ON_DISK[dataset].expected
         root = Path(root).expanduser()
         if not root.is_dir():
-            raise DataError(f"data.root {str(root)!r} is not a directory; it must hold {_EXPECTED[dataset]}")
+            raise DataError(f"data.root {str(root)!r} is not a directory; it must hold {expected}")
         try:
-            x, y = _READERS[dataset](root, split)
+            x, y = _read_disk(dataset, root, split)
         except DataError as err:
-            raise DataError(f"{err}; data.root must hold {_EXPECTED[dataset]}") from None
+            raise DataError(f"{err}; data.root must hold {expected}") from None
         source = str(root)
     if n is not None:
         if n > len(y):
             raise DataError(f"asked for {n} {split} images of {dataset} but {source} has {len(y)}")
         pick = np.random.default_rng(seed).permutation(len(y))[:n]  # nested: the first k never depend on n
         x, y = x[pick], y[pick]
-    mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in MEAN_STD[dataset])
+    mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in (spec.mean, spec.std))
     images = (torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2).float() / 255.0 - mean) / std
     return ImageSet(images.contiguous(), torch.from_numpy(np.asarray(y, dtype=np.int64)), dataset, source)
-
-
-_FILES = {
-    "cifar10": ["cifar-10-batches-py/" + n for n in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]],
-    "cifar100": ["cifar-100-python/train", "cifar-100-python/test"],
-    "imagenet16-120": ["ImageNet16/" + n for n in [f"train_data_batch_{i}" for i in range(1, 11)] + ["val_data"]],
-}
 
 
 def check_available(dataset: str, root: str | Path | None) -> None:
@@ -154,14 +164,14 @@ def check_available(dataset: str, root: str | Path | None) -> None:
     dataset_spec(dataset)
     if root is None:
         if dataset not in PACKAGED:
-            raise DataError(f"no packaged sample of {dataset}; set data.root to a directory holding "
-                            f"{_EXPECTED[dataset]}")
+            raise _no_packaged_sample(dataset)
         return
+    expected = _ON_DISK[dataset].expected
     base = Path(root).expanduser()
     if not base.is_dir():
-        raise DataError(f"data.root {str(base)!r} is not a directory; it must hold {_EXPECTED[dataset]}")
-    missing = [f for f in _FILES[dataset] if not (base / f).is_file()]
+        raise DataError(f"data.root {str(base)!r} is not a directory; it must hold {expected}")
+    missing = [f for f in _ON_DISK[dataset].files if not (base / f).is_file()]
     if missing:
         raise DataError(f"data.root {str(base)!r} lacks {missing[0]}"
                         f"{f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''}; "
-                        f"it must hold {_EXPECTED[dataset]}")
+                        f"it must hold {expected}")

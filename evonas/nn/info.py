@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from evonas.nn.flops import count_flops, count_parameters, dataset_spec
-from evonas.nn.network import build_network
+from evonas.nn.flops import count_flops, count_parameters
+from evonas.nn.network import network_for
 from evonas.space.cell import Cell
+from evonas.space.datasets import dataset_spec
 from evonas.space.table import ACCURACY_COLUMNS, load_table
 
 __all__ = ["arch_info", "format_info"]
@@ -13,9 +14,8 @@ __all__ = ["arch_info", "format_info"]
 
 def _cost(cell: Cell, dataset: str, C: int, N: int) -> tuple[float, float]:
     """(params in millions, MFLOPs) counted by fvcore."""
-    spec = dataset_spec(dataset)
-    net = build_network(cell, C=C, N=N, num_classes=spec.num_classes)
-    return count_parameters(net) / 1e6, count_flops(net, spec.resolution) / 1e6
+    net = network_for(cell, dataset, C=C, N=N)
+    return count_parameters(net) / 1e6, count_flops(net, dataset_spec(dataset).resolution) / 1e6
 
 
 def _saving(before: float, after: float, unit: str) -> str:
@@ -54,6 +54,7 @@ def arch_info(arch: str | int, dataset: str = "cifar10", C: int = 16, N: int = 5
 
 
 def format_info(info: dict[str, Any]) -> str:
+    """``arch_info``'s answer as aligned ``key  value`` lines."""
     width = max(map(len, info))
     lines = []
     for key, value in info.items():

@@ -7,14 +7,16 @@ tensors" (KNAS) see the same tensors.
 """
 from __future__ import annotations
 
-from typing import Callable
+import contextlib
+from typing import Callable, Iterator
 
 import torch
 from torch import nn
 
 from evonas.space.cell import EDGES, OPS, Cell
+from evonas.space.datasets import dataset_spec
 
-__all__ = ["TinyNetwork", "InferCell", "build_network"]
+__all__ = ["TinyNetwork", "InferCell", "build_network", "network_for", "evaluating"]
 
 
 class ReLUConvBN(nn.Sequential):
@@ -129,3 +131,18 @@ def build_network(cell: Cell, *, C: int = 16, N: int = 5, num_classes: int = 10,
         torch.manual_seed(seed)
         return TinyNetwork(cell, C, N, num_classes)
 
+
+def network_for(cell: Cell, dataset: str, *, C: int = 16, N: int = 5, seed: int | None = None) -> TinyNetwork:
+    """``build_network`` with the class count of ``dataset``."""
+    return build_network(cell, C=C, N=N, num_classes=dataset_spec(dataset).num_classes, seed=seed)
+
+
+@contextlib.contextmanager
+def evaluating(model: nn.Module) -> Iterator[nn.Module]:
+    """Put ``model`` in eval mode inside the block; restore its train/eval mode after."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)

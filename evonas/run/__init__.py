@@ -1,1 +1,1 @@
-"""run"""
+"""The run directory and its files (config, candidates, front, state, trained rows), read and written without torch."""

@@ -13,53 +13,33 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from evonas.config.schema import Config, config_from_mapping, dump_config
+import yaml
+
+from evonas.config.load import config_from_mapping, dump_config
+from evonas.config.schema import Config
 from evonas.config.strict import to_mapping
-from evonas.errors import RunDirError
-from evonas.engine.pool import Evaluation
+from evonas.errors import ConfigError, RunDirError
+from evonas.files import atomic_write_text
+from evonas.engine.records import Evaluation
+from evonas.run.tables import csv_value, read_csv, write_csv
 from evonas.space.cell import Cell
 
-__all__ = ["RunDir", "CandidateLog", "candidate_columns", "dead_edges_text", "default_run_dir", "read_csv",
-           "write_csv"]
+__all__ = ["RunDir", "CandidateLog", "candidate_columns", "dead_edges_text", "default_run_dir"]
 
-CONFIG, CANDIDATES, PARETO, STATE, LOG, PLOT = (
-    "config.yaml", "candidates.csv", "pareto.csv", "state.json", "run.log", "pareto.png")
+CONFIG, CANDIDATES, PARETO, STATE, LOG, PLOT, PLOT_HTML, TRAINED = (
+    "config.yaml", "candidates.csv", "pareto.csv", "state.json", "run.log", "pareto.png", "pareto.html",
+    "trained.csv")
 
 
 def default_run_dir(config: Config, root: str | Path = "runs") -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     return Path(root) / f"{config.name}-{stamp}"
-
-
-def _fmt(value: Any) -> Any:
-    if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else str(value)
-    return value
-
-
-def write_csv(path: Path, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
-    """Write atomically (temp file then rename)."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(columns), extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: _fmt(v) for k, v in row.items()})
-    os.replace(tmp, path)
-
-
-def read_csv(path: Path) -> list[dict[str, str]]:
-    if not path.is_file():
-        raise RunDirError(f"{path} does not exist")
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
 
 
 _COMPATIBLE = ("search.n_gen", "ray.", "output.", "cache.", "name", "benchmark.", "train.")
@@ -122,7 +102,7 @@ class CandidateLog:
                "dead_edges": dead_edges_text(ev.arch), "status": ev.status,
                "wall_time_s": round(ev.wall_time, 4), "device": ev.device, "attempts": ev.attempts,
                "error": ev.error.strip().splitlines()[0] if ev.error else ""}
-        row.update({k: _fmt(v) for k, v in ev.values.items()})
+        row.update({k: csv_value(v) for k, v in ev.values.items()})
         self._writer.writerow(row)
         self._file.flush()
         os.fsync(self._file.fileno())
@@ -194,10 +174,7 @@ class RunDir:
         return cls(path)
 
     def config(self) -> Config:
-        import yaml
-
-        from evonas.errors import ConfigError
-
+        """The run's resolved config (config.yaml)."""
         try:
             return config_from_mapping(yaml.safe_load(self.file(CONFIG).read_text()))
         except ConfigError as err:
@@ -224,9 +201,7 @@ class RunDir:
         return json.loads(path.read_text()) if path.exists() else {}
 
     def write_state(self, **state: Any) -> None:
-        tmp = self.file(STATE + ".tmp")
-        tmp.write_text(json.dumps({**self.state(), **state}, indent=2))
-        os.replace(tmp, self.file(STATE))
+        atomic_write_text(self.file(STATE), json.dumps({**self.state(), **state}, indent=2))
 
     def candidates(self) -> list[dict[str, str]]:
         return read_csv(self.file(CANDIDATES))
@@ -239,3 +214,7 @@ class RunDir:
 
     def write_pareto(self, rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> None:
         write_csv(self.file(PARETO), list(rows), columns)
+
+    def trained(self) -> list[dict[str, str]]:
+        """The rows of ``trained.csv`` (none before the training stage)."""
+        return read_csv(self.file(TRAINED)) if self.file(TRAINED).exists() else []

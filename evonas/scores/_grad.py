@@ -1,39 +1,23 @@
-"""Helpers shared by the gradient-based scores: seeded networks, initialisers, layer lists."""
+"""Helpers shared by the gradient-based scores: initialisers, layer lists, hooks, per-sample gradients."""
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterable, Iterator, Literal
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from evonas.nn.network import TinyNetwork, build_network
-from evonas.scores.registry import ScoreContext
+if TYPE_CHECKING:
+    from evonas.scores.context import ScoreContext
 
-__all__ = ["network_for", "kaiming_normal_init", "weighted_layers", "strip_batchnorm", "relu_codes",
+__all__ = ["kaiming_normal_init", "weighted_layers", "strip_batchnorm", "relu_codes",
            "resolve_seed", "GroupStatNorm", "swap_batchnorms", "owners", "layer_io", "per_sample_gradients"]
 
 
 def resolve_seed(ctx: ScoreContext, seed: int | None) -> int:
     """The settings' seed when given, else the scorer's."""
     return ctx.seed if seed is None else seed
-
-
-def network_for(ctx: ScoreContext, seed: int, *, C: int | None = None, N: int | None = None,
-                init: Literal["default", "fan_in", "fan_out"] = "default") -> TinyNetwork:
-    """A network for ``ctx.cell`` on ``ctx.device``, of width ``C`` and depth ``N`` (ctx's when None).
-
-    The initial weights depend only on ``seed`` (they are drawn on the CPU), so a score
-    gives the same number on every device up to floating-point round-off.
-    """
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        net = build_network(ctx.cell, C=ctx.C if C is None else C, N=ctx.N if N is None else N,
-                            num_classes=ctx.dataset.num_classes)
-        if init != "default":
-            kaiming_normal_init(net, mode=init)
-    return net.to(ctx.device)
 
 
 def kaiming_normal_init(net: nn.Module, mode: Literal["fan_in", "fan_out"]) -> nn.Module:

@@ -28,93 +28,23 @@ always are the reference's; a member the reference lacks is an error naming thos
 """
 from __future__ import annotations
 
-import functools
-import json
 import math
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from evonas.data import DATA_DIR
-from evonas.errors import ConfigError, DataError
-from evonas.config.strict import check
-from evonas.scores.registry import SCORES, ScoreContext, get_score, make_settings, register_score
+from evonas.errors import ConfigError
+from evonas.scores.reference import Reference, load_reference, parse_member, reference_path
+from evonas.scores.registry import SCORES
+from evonas.scores.settings import RankAggregateSettings
 
-__all__ = ["RankAggregateSettings", "Reference", "load_reference", "percentile", "parse_member", "gradient_kernel_agg",
-           "reference_path", "aggregate_of"]
+if TYPE_CHECKING:
+    from evonas.scores.context import ScoreContext
 
-DEFAULT_MEMBERS = ("gradient_kernel", "naswot", "synflow", "flops:max")
-
-
-def parse_member(member: str) -> tuple[str, float]:
-    """(score name, sign): +1 when larger member values rank higher, -1 when smaller do."""
-    name, _, direction = member.partition(":")
-    if direction not in ("", "max", "min"):
-        raise ConfigError(f"member {member!r}: the suffix must be ':max' or ':min'")
-    info = get_score(name)
-    return name, 1.0 if (direction or info.direction) == "max" else -1.0
-
-
-@dataclass(frozen=True)
-class RankAggregateSettings:
-    members: tuple[str, ...] = field(default=DEFAULT_MEMBERS,
-                                     metadata=check(lambda v: len(v) >= 1, "at least one member"))
-    reference: str = ""  # a reference .npz; "" for the packaged one of the scorer's data set
-
-    def __post_init__(self) -> None:
-        names = [parse_member(m)[0] for m in self.members]
-        if "gradient_kernel_agg" in names:
-            raise ConfigError("gradient_kernel_agg cannot be a member of itself")
-        if len(set(names)) != len(names):
-            raise ConfigError(f"members {list(self.members)} name a score twice")
-        if self.reference and not Path(self.reference).is_file():
-            raise ConfigError(f"reference: no file {self.reference!r} (build one with "
-                              f"python -m evonas.data.build_reference --out PATH)")
-
-    @property
-    def n_images(self) -> int:
-        """Images the members read (with the packaged CIFAR-10 reference's member settings)."""
-        ref = load_reference(self.reference or str(reference_path("cifar10")))
-        return max([get_score(n).images_needed(ref.settings_of(n)) for n, _ in map(parse_member, self.members)] + [1])
-
-
-@dataclass(frozen=True)
-class Reference:
-    """Member values (raw, registered direction) of a fixed sample of cells, and how they were computed."""
-
-    path: str
-    dataset: str
-    C: int
-    N: int
-    arches: tuple[str, ...]
-    values: dict[str, np.ndarray]
-    settings: dict[str, dict[str, Any]]
-
-    def settings_of(self, name: str) -> Any:
-        if name not in self.values:
-            raise ConfigError(f"member {name!r} is not in the reference {self.path}; it holds {sorted(self.values)} "
-                              f"(build another with python -m evonas.data.build_reference --members ...)")
-        return make_settings(name, self.settings[name])
-
-
-def reference_path(dataset: str) -> Path:
-    return DATA_DIR / f"rank_reference_{dataset}.npz"
-
-
-@functools.lru_cache(maxsize=8)
-def load_reference(path: str) -> Reference:
-    """The reference sample stored at ``path`` (see ``evonas.data.build_reference``)."""
-    if not Path(path).is_file():
-        raise DataError(f"no rank reference at {path}; build one with python -m evonas.data.build_reference")
-    with np.load(path, allow_pickle=False) as f:
-        meta = json.loads(str(f["meta"]))
-        values = {k.removeprefix("values_"): np.asarray(f[k], dtype=float) for k in f.files if k.startswith("values_")}
-        arches = tuple(str(a) for a in f["arches"])
-    return Reference(path, meta["dataset"], int(meta["C"]), int(meta["N"]), arches, values, meta["settings"])
-
+__all__ = ["percentile", "aggregate_of", "gradient_kernel_agg"]
 
 #: relative difference below which a value ties with a reference value (round-off between thread counts or devices)
 TIE_RTOL = 1e-6
@@ -162,8 +92,6 @@ def _reference_for(ctx: ScoreContext, s: RankAggregateSettings) -> Reference:
     return ref
 
 
-@register_score("gradient_kernel_agg", direction="max", needs=("data", "labels"), settings=RankAggregateSettings,
-                reference="sum of log ranks, as AZ-NAS (Lee and Ham, CVPR 2024), against a fixed reference sample")
 def gradient_kernel_agg(ctx: ScoreContext, s: RankAggregateSettings) -> float:
     """Sum of log percentile ranks of member scores against a fixed, packaged reference sample."""
     ref = _reference_for(ctx, s)

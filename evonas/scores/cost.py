@@ -9,7 +9,7 @@ about 1e-7 relative.
 from __future__ import annotations
 
 from evonas.nn.flops import count_flops, count_parameters
-from evonas.scores.registry import ScoreContext, register_score
+from evonas.scores.context import ScoreContext
 from evonas.space.table import load_table
 
 __all__ = ["params", "flops", "shipped_cost"]
@@ -26,14 +26,12 @@ def shipped_cost(ctx: ScoreContext, kind: str) -> float | None:
     return None if column is None else float(column[table.index(ctx.cell)])
 
 
-@register_score("params", direction="min", reference="NAS-Bench-201 (Dong & Yang, ICLR 2020)")
 def params(ctx: ScoreContext, settings: object) -> float:
     """Number of parameters, in millions."""
     shipped = shipped_cost(ctx, "params")
     return count_parameters(ctx.network()) / 1e6 if shipped is None else shipped
 
 
-@register_score("flops", direction="min", reference="fvcore FlopCountAnalysis")
 def flops(ctx: ScoreContext, settings: object) -> float:
     """FLOPs of one image at the data set's resolution (fvcore: one multiply-add = 1), in millions."""
     shipped = shipped_cost(ctx, "flops")

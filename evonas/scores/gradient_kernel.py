@@ -37,62 +37,21 @@ commands: docs/benchmarks_scores.md. Larger is better.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Callable, Literal
+from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from evonas.config.strict import check
-from evonas.scores._grad import GroupStatNorm, layer_io, network_for, owners, per_sample_gradients, resolve_seed, \
-    swap_batchnorms
-from evonas.scores.registry import ScoreContext, register_score
+from evonas.errors import ConfigError
+from evonas.scores._grad import layer_io, owners, per_sample_gradients, resolve_seed, swap_batchnorms
+from evonas.scores.context import ScoreContext
+from evonas.scores.settings import GradientKernelSettings
 
-__all__ = ["GradientKernelSettings", "TensorGrams", "STATISTICS", "tensor_grams", "kernel_statistic", "gradient_kernel",
+__all__ = ["TensorGrams", "STATISTICS", "tensor_grams", "kernel_statistic", "gradient_kernel",
            "log_determinant", "spectral_entropy", "effective_rank", "decile_entropy", "inverse_condition",
            "centred_alignment", "cosine", "class_balanced"]
-
-
-Statistic = Literal["mean", "offdiag", "diag", "logdet", "entropy", "decile_entropy", "effective_rank",
-                    "inverse_condition", "alignment"]
-
-
-@dataclass(frozen=True)
-class GradientKernelSettings:
-    n_examples: int = field(default=32, metadata=check(lambda v: v >= 2, ">= 2"))
-    batch_size: int = field(default=1, metadata=check(lambda v: v >= 1, ">= 1"))
-    per_class: int = field(default=0, metadata=check(lambda v: v >= 0, ">= 0 (0: the first n_examples images)"))
-    bn: Literal["sample", "batch", "eval"] = "sample"
-    params: Literal["all", "weights", "first"] = "all"
-    n_tensors: int = field(default=11, metadata=check(lambda v: v >= 1, ">= 1"))
-    centre: bool = False
-    normalise: Literal["none", "params", "norm"] = "none"
-    statistic: Statistic = "decile_entropy"
-    layers: Literal["sum", "log_sum"] = "log_sum"
-    log: bool = False
-    seed: int | None = None
-
-    def __post_init__(self) -> None:
-        from evonas.errors import ConfigError
-
-        if self.n_examples % self.batch_size or self.n_examples // self.batch_size < 2:
-            raise ConfigError(f"n_examples ({self.n_examples}) must be a multiple of batch_size ({self.batch_size}) "
-                              f"giving at least 2 mini-batches")
-        if self.centre and self.statistic == "mean":
-            raise ConfigError("centre: true with statistic: mean is always 0; use statistic offdiag or diag")
-        if self.normalise == "norm" and self.statistic == "diag":
-            raise ConfigError("normalise: norm with statistic: diag is always 1; use statistic mean or offdiag")
-        if self.statistic == "alignment" and self.batch_size != 1:
-            raise ConfigError(f"statistic: alignment needs one label per gradient (batch_size: 1), "
-                              f"got batch_size {self.batch_size}")
-        if self.per_class and self.n_examples % self.per_class:
-            raise ConfigError(f"n_examples ({self.n_examples}) must be a multiple of per_class ({self.per_class})")
-
-    @property
-    def n_images(self) -> int:
-        """Images read: the first ``n_examples``, or a pool 4x larger to draw ``per_class`` of each class from."""
-        return self.n_examples * (4 if self.per_class else 1)
 
 
 @dataclass(frozen=True)
@@ -107,8 +66,6 @@ class TensorGrams:
 
 def class_balanced(x: torch.Tensor, y: torch.Tensor, n: int, per_class: int) -> tuple[torch.Tensor, torch.Tensor]:
     """``per_class`` examples of each of the first ``n // per_class`` classes met in ``y``, in order of appearance."""
-    from evonas.errors import ConfigError
-
     picked: dict[int, list[int]] = {}
     for i, label in enumerate(y.tolist()):
         if len(picked.get(label, ())) < per_class and (label in picked or len(picked) < n // per_class):
@@ -124,7 +81,7 @@ def class_balanced(x: torch.Tensor, y: torch.Tensor, n: int, per_class: int) -> 
 def tensor_grams(ctx: ScoreContext, n_examples: int, batch_size: int, bn: str, seed: int,
                  per_class: int = 0) -> TensorGrams:
     """The exact Gram matrix of each parameter tensor's per-mini-batch loss gradients at initialisation."""
-    net = network_for(ctx, seed)
+    net = ctx.network(seed)
     params = list(net.parameters())
     weights = {id(m.weight) for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))}
     is_weight = torch.tensor([id(p) in weights for p in params])
@@ -272,8 +229,6 @@ def kernel_statistic(tg: TensorGrams, s: GradientKernelSettings) -> float:
     return value
 
 
-@register_score("gradient_kernel", direction="max", needs=("data", "labels"), settings=GradientKernelSettings,
-                reference="Xu et al., KNAS: Green Neural Architecture Search, ICML 2021 (the paper's definition)")
 def gradient_kernel(ctx: ScoreContext, s: GradientKernelSettings) -> float:
     """Statistic of the exact Gram matrix of per-example gradients at initialisation (configurable)."""
     return kernel_statistic(tensor_grams(ctx, s.n_examples, s.batch_size, s.bn, resolve_seed(ctx, s.seed),

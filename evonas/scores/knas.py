@@ -11,36 +11,13 @@ gradients over the first and over the second half of the batches, divided by
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import torch
 import torch.nn.functional as F
 
-from evonas.config.strict import check
-from evonas.scores.registry import ScoreContext, register_score
+from evonas.scores.context import ScoreContext
+from evonas.scores.settings import KnasSettings
 
-__all__ = ["KnasSettings", "knas", "knas_gradients", "knas_from_gradients"]
-
-
-@dataclass(frozen=True)
-class KnasSettings:
-    n_batches: int = field(default=50, metadata=check(lambda v: v >= 2 and v % 2 == 0, "an even integer >= 2"))
-    batch_size: int = field(default=1, metadata=check(lambda v: v >= 1, ">= 1"))
-    n_tensors: int = field(default=11, metadata=check(lambda v: v >= 1, ">= 1"))
-    min_numel: int = field(default=50, metadata=check(lambda v: v >= 1, ">= 1"))
-    n_entries: int = field(default=100, metadata=check(lambda v: v >= 1, ">= 1"))
-    n_positions: int = field(default=50, metadata=check(lambda v: v >= 1, ">= 1"))
-
-    def __post_init__(self) -> None:
-        from evonas.errors import ConfigError
-
-        if self.n_positions > min(self.n_entries, self.min_numel):
-            raise ConfigError(f"n_positions ({self.n_positions}) must not exceed n_entries ({self.n_entries}) "
-                              f"or min_numel ({self.min_numel})")
-
-    @property
-    def n_images(self) -> int:
-        return self.n_batches * self.batch_size
+__all__ = ["knas", "knas_gradients", "knas_from_gradients"]
 
 
 def knas_gradients(ctx: ScoreContext, s: KnasSettings) -> torch.Tensor:
@@ -66,8 +43,6 @@ def knas_from_gradients(grads: torch.Tensor, n_batches: int, n_positions: int) -
     return float((a * b).sum() / (n_positions * n_batches))
 
 
-@register_score("knas", direction="max", needs=("data", "labels"), settings=KnasSettings,
-                reference="Xu et al., KNAS: Green Neural Architecture Search, ICML 2021")
 def knas(ctx: ScoreContext, s: KnasSettings) -> float:
     """KNAS gradient-kernel score, computed as the authors' reference code does (loop)."""
     return knas_from_gradients(knas_gradients(ctx, s), s.n_batches, s.n_positions)

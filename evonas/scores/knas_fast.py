@@ -22,8 +22,9 @@ import torch
 import torch.nn.functional as F
 
 from evonas.scores._grad import layer_io, owners, per_sample_gradients, swap_batchnorms
-from evonas.scores.registry import ScoreContext, register_score
-from evonas.scores.knas import KnasSettings, knas_from_gradients
+from evonas.scores.context import ScoreContext
+from evonas.scores.knas import knas_from_gradients
+from evonas.scores.settings import KnasSettings
 
 __all__ = ["knas_fast", "knas_fast_gradients"]
 
@@ -44,8 +45,6 @@ def knas_fast_gradients(ctx: ScoreContext, s: KnasSettings, dtype: torch.dtype =
     return torch.stack(rows, dim=1).double()
 
 
-@register_score("knas_fast", direction="max", needs=("data", "labels"), settings=KnasSettings,
-                reference="Xu et al., KNAS: Green Neural Architecture Search, ICML 2021")
 def knas_fast(ctx: ScoreContext, s: KnasSettings) -> float:
     """The KNAS score from one batched pass with per-mini-batch batch norm and per-sample gradients."""
     return knas_from_gradients(knas_fast_gradients(ctx, s), s.n_batches, s.n_positions)

@@ -1,30 +1,41 @@
-"""The score registry: one decorated function per score, one call signature for all.
+"""The score registry: each score's metadata and function, one call signature for all (no torch).
 
 A score is ``fn(ctx: ScoreContext, settings) -> float`` where ``settings`` is an instance
 of the frozen dataclass registered with it (its fields are the score's config keys under
-``scores.<name>``). Register with ``@register_score("name", direction="max", ...)``.
+``scores.<name>``). Register with ``@register_score("name", direction="max", ...)``; the
+built-in scores are declared in ``evonas.scores.catalog`` with their function as a
+``"module:function"`` reference, imported on the first call, so reading the registry
+imports no torch.
 """
 from __future__ import annotations
 
-import dataclasses
+import functools
+import importlib
 import math
-from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal, Mapping
 
-import torch
-
-from evonas.nn.flops import DatasetSpec
-from evonas.nn.images import ImageSet
-from evonas.errors import ConfigError
-from evonas.nn.network import TinyNetwork, build_network
 from evonas.config.strict import from_mapping, suggest
-from evonas.space.cell import Cell
+from evonas.errors import ConfigError
 
-__all__ = ["ScoreContext", "ScoreInfo", "SCORES", "register_score", "get_score", "make_settings",
-           "NoSettings", "invalid_value"]
+if TYPE_CHECKING:
+    from evonas.scores.context import ScoreContext
 
-Direction = Literal["max", "min"]
+__all__ = ["Direction", "minimise_sign", "ScoreInfo", "SCORES", "register_score", "get_score", "make_settings", "NoSettings", "invalid_value",
+           "split_exclusive", "exclusive_scores"]
+
 Need = Literal["data", "labels", "gpu"]
+Direction = Literal["max", "min"]
+
+
+def minimise_sign(direction: str) -> float:
+    """The factor that turns an objective into one to minimise: +1.0 for "min", -1.0 for "max"."""
+    if direction not in ("max", "min"):
+        raise ValueError(f"direction must be 'max' or 'min', got {direction!r}")
+    return -1.0 if direction == "max" else 1.0
+
+
+ScoreFn = Callable[["ScoreContext", Any], float]
 
 
 @dataclass(frozen=True)
@@ -32,32 +43,11 @@ class NoSettings:
     """Settings of a score that has none."""
 
 
-@dataclass(frozen=True)
-class ScoreContext:
-    """Everything a score may use: the cell, the images (on ``device``), the seed, the network shape."""
-
-    cell: Cell
-    device: torch.device
-    dataset: DatasetSpec
-    data: ImageSet | None = None
-    seed: int = 0
-    C: int = 16
-    N: int = 5
-
-    def network(self, seed: int | None = None) -> TinyNetwork:
-        """A freshly initialised network on ``device`` (initial weights fixed by ``seed``)."""
-        net = build_network(self.cell, C=self.C, N=self.N, num_classes=self.dataset.num_classes,
-                            seed=self.seed if seed is None else seed)
-        return net.to(self.device)
-
-    def batch(self, n: int, offset: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-        """Images ``offset .. offset+n`` of the scoring set and their labels."""
-        if self.data is None:
-            raise ConfigError("this score needs images, but the scorer was built without data")
-        if offset + n > len(self.data):
-            raise ConfigError(f"this score needs {offset + n} images but the scorer holds {len(self.data)}; "
-                              f"raise data.n_images")
-        return self.data.images[offset:offset + n], self.data.labels[offset:offset + n]
+@functools.lru_cache(maxsize=None)
+def resolve(ref: str) -> ScoreFn:
+    """The function a ``"module:function"`` reference names (its module imported on the first call)."""
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 @dataclass(frozen=True)
@@ -65,7 +55,7 @@ class ScoreInfo:
     """A registered score: the function, whether larger or smaller is better, what it needs."""
 
     name: str
-    fn: Callable[[ScoreContext, Any], float]
+    fn: ScoreFn | str  # the function, or a "module:function" reference imported on the first call
     direction: Direction
     needs: frozenset[str] = frozenset()
     settings: type = NoSettings
@@ -74,9 +64,16 @@ class ScoreInfo:
     version: int = 1  # bumped whenever a change to the score changes its values (keys the score cache)
     #: (lowest, highest) meaningful value; finite values outside it are degenerate (the cell fails)
     valid_range: tuple[float, float] = (-math.inf, math.inf)
+    #: timed alone: a pool scores it one cell at a time with nothing else running on the device
+    exclusive: bool = False
 
-    def __call__(self, ctx: ScoreContext, settings: Any = None) -> float:
-        return float(self.fn(ctx, self.settings() if settings is None else settings))
+    @property
+    def function(self) -> ScoreFn:
+        """The score's function (a reference is resolved here)."""
+        return resolve(self.fn) if isinstance(self.fn, str) else self.fn
+
+    def __call__(self, ctx: "ScoreContext", settings: Any = None) -> float:
+        return float(self.function(ctx, self.settings() if settings is None else settings))
 
     def images_needed(self, settings: Any) -> int:
         """How many images this score reads with these settings (0 if none)."""
@@ -89,13 +86,16 @@ SCORES: dict[str, ScoreInfo] = {}
 
 def register_score(name: str, *, direction: Direction, needs: tuple[Need, ...] = (),
                    settings: type = NoSettings, reference: str = "", version: int = 1,
-                   valid_range: tuple[float, float] = (-math.inf, math.inf)) -> Callable:
-    """Decorator registering ``fn(ctx, settings) -> float`` under ``name``.
+                   valid_range: tuple[float, float] = (-math.inf, math.inf), exclusive: bool = False,
+                   description: str | None = None) -> Callable:
+    """Decorator registering ``fn(ctx, settings) -> float`` (or a ``"module:function"`` reference) under ``name``.
 
     ``version``: bump it with every change that changes the score's values, so that the score
     cache does not serve values computed before the change. ``valid_range``: the values that
     mean something (e.g. ``(1, inf)`` for a condition number); any other value, like a
-    non-finite one, fails the cell instead of becoming an objective.
+    non-finite one, fails the cell instead of becoming an objective. ``exclusive``: the score
+    times the device, so it is scored alone, with nothing else running beside it.
+    ``description``: one line (default: the first line of the function's docstring).
     """
     if direction not in ("max", "min"):
         raise ValueError(f"direction must be 'max' or 'min', got {direction!r}")
@@ -105,12 +105,14 @@ def register_score(name: str, *, direction: Direction, needs: tuple[Need, ...] =
     if not low <= high:
         raise ValueError(f"valid_range must be (low, high) with low <= high, got {valid_range!r}")
 
-    def decorate(fn: Callable[[ScoreContext, Any], float]) -> Callable[[ScoreContext, Any], float]:
+    def decorate(fn: ScoreFn | str) -> ScoreFn | str:
         if name in SCORES:
             raise ValueError(f"score {name!r} is registered twice")
-        doc = (fn.__doc__ or "").strip().splitlines()
+        if description is None and isinstance(fn, str):
+            raise ValueError(f"score {name!r}: a function given by reference needs a description")
+        doc = (getattr(fn, "__doc__", None) or "").strip().splitlines() if description is None else [description]
         SCORES[name] = ScoreInfo(name, fn, direction, frozenset(needs), settings, reference,
-                                 doc[0] if doc else "", version, (low, high))
+                                 doc[0] if doc else "", version, (low, high), bool(exclusive))
         return fn
 
     return decorate
@@ -138,5 +140,13 @@ def make_settings(name: str, values: Mapping[str, Any] | None = None) -> Any:
     return from_mapping(info.settings, dict(values or {}), f"scores.{name}")
 
 
-def settings_dict(settings: Any) -> dict[str, Any]:
-    return dataclasses.asdict(settings)
+def split_exclusive(scores: Iterable[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(scores that may share the device, scores that need it to themselves), order kept."""
+    names = tuple(scores)
+    alone = {n for n in names if n in SCORES and SCORES[n].exclusive}
+    return tuple(n for n in names if n not in alone), tuple(n for n in names if n in alone)
+
+
+def exclusive_scores() -> tuple[str, ...]:
+    """The names of the registered scores timed alone (``exclusive``), sorted."""
+    return tuple(sorted(n for n, info in SCORES.items() if info.exclusive))

@@ -21,51 +21,16 @@ average over ``repeats`` fresh initialisations.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
-
 import torch
 from torch import nn
 
-from evonas.config.strict import check
-from evonas.scores._grad import forward_with_hooks, network_for, relu_codes, resolve_seed
-from evonas.scores.registry import ScoreContext, register_score
+from evonas.errors import ConfigError
+from evonas.scores._grad import forward_with_hooks, relu_codes, resolve_seed
+from evonas.scores.context import ScoreContext
+from evonas.scores.settings import NtkSettings, RegionSettings
 
-__all__ = ["NtkSettings", "RegionSettings", "ntk_cond", "linear_regions", "condition_number", "count_patterns",
+__all__ = ["ntk_cond", "linear_regions", "condition_number", "count_patterns",
            "random_crops"]
-
-_TENAS = "Chen et al., Neural Architecture Search on ImageNet in Four GPU Hours (TE-NAS), ICLR 2021"
-
-
-@dataclass(frozen=True)
-class NtkSettings:
-    """One batch of ``batch_size`` images, ``repeats`` initialisations, a ``C`` x ``N`` proxy network."""
-
-    batch_size: int = field(default=64, metadata=check(lambda v: v >= 2, ">= 2"))
-    repeats: int = field(default=3, metadata=check(lambda v: v >= 1, ">= 1"))
-    C: int = field(default=3, metadata=check(lambda v: v >= 1, ">= 1"))
-    N: int = field(default=1, metadata=check(lambda v: v >= 1, ">= 1"))
-    bn: Literal["batch", "frozen"] = "batch"
-    seed: int | None = None
-
-    @property
-    def n_images(self) -> int:
-        return self.batch_size
-
-
-@dataclass(frozen=True)
-class RegionSettings:
-    """``n_batches`` x ``batch_size`` random ``crop`` x ``crop`` patches of the first ``n_images`` images."""
-
-    batch_size: int = field(default=1000, metadata=check(lambda v: v >= 2, ">= 2"))
-    n_batches: int = field(default=3, metadata=check(lambda v: v >= 1, ">= 1"))
-    crop: int = field(default=3, metadata=check(lambda v: v >= 1, ">= 1"))
-    n_images: int = field(default=128, metadata=check(lambda v: v >= 1, ">= 1"))
-    repeats: int = field(default=3, metadata=check(lambda v: v >= 1, ">= 1"))
-    C: int = field(default=1, metadata=check(lambda v: v >= 1, ">= 1"))
-    N: int = field(default=1, metadata=check(lambda v: v >= 1, ">= 1"))
-    seed: int | None = None
-
 
 def condition_number(grads: torch.Tensor) -> float:
     """``lambda_max / lambda_min`` of the Gram matrix of per-example gradients (examples, params)."""
@@ -102,15 +67,13 @@ def _freeze_batch_statistics(net: nn.Module, x: torch.Tensor) -> None:
     net.eval()
 
 
-@register_score("ntk_cond", direction="min", needs=("data",), settings=NtkSettings, reference=_TENAS,
-                valid_range=(1.0, float("inf")))  # lambda_max / lambda_min of a PSD kernel: below 1 is degenerate
 def ntk_cond(ctx: ScoreContext, s: NtkSettings) -> float:
     """Condition number of the empirical NTK at initialisation, averaged over repeats."""
     seed = resolve_seed(ctx, s.seed)
     x, _ = ctx.batch(s.batch_size)
     conds = []
     for r in range(s.repeats):
-        net = network_for(ctx, seed + r, C=s.C, N=s.N, init="fan_out")
+        net = ctx.network(seed + r, C=s.C, N=s.N, init="fan_out")
         conds.append(condition_number(_per_image_gradients(net, x, s.bn)))
     return float(sum(conds) / len(conds))
 
@@ -135,20 +98,17 @@ def random_crops(images: torch.Tensor, n: int, size: int, generator: torch.Gener
     return picked.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2).contiguous()
 
 
-@register_score("linear_regions", direction="max", needs=("data",), settings=RegionSettings, reference=_TENAS)
 def linear_regions(ctx: ScoreContext, s: RegionSettings) -> float:
     """Distinct ReLU activation patterns over random image crops, averaged over repeats."""
     seed = resolve_seed(ctx, s.seed)
     images, _ = ctx.batch(s.n_images)
     if s.crop > min(images.shape[-2:]):
-        from evonas.errors import ConfigError
-
         raise ConfigError(f"scores.linear_regions.crop: {s.crop} exceeds the image size {tuple(images.shape[-2:])}")
     gen = torch.Generator().manual_seed(seed)
     batches = [random_crops(images, s.batch_size, s.crop, gen) for _ in range(s.n_batches)]
     counts = []
     for r in range(s.repeats):
-        net = network_for(ctx, seed + r, C=s.C, N=s.N, init="fan_in")
+        net = ctx.network(seed + r, C=s.C, N=s.N, init="fan_in")
         net.train()
         codes = torch.cat([relu_codes(net, x) for x in batches])
         counts.append(count_patterns(codes))

@@ -23,72 +23,42 @@ sign, under which it correlates positively with accuracy on NB201).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from evonas.config.strict import check
-from evonas.scores._grad import forward_with_hooks, network_for, relus, resolve_seed, strip_batchnorm, weighted_layers
-from evonas.scores.registry import ScoreContext, register_score
+from evonas.scores._grad import forward_with_hooks, relus, strip_batchnorm, weighted_layers
+from evonas.scores.context import ScoreContext
+from evonas.scores.settings import SynflowSettings, ZeroCostSettings
 
-__all__ = ["ZeroCostSettings", "SynflowSettings", "grad_norm", "snip", "fisher", "grasp", "grasp_of", "jacob_cov",
+__all__ = ["grad_norm", "snip", "fisher", "grasp", "grasp_of", "jacob_cov",
            "synflow",
            "naswot", "naswot_from_codes", "code_kernel", "jacob_cov_from_jacobians", "synflow_of"]
 
-_PROXIES = "Abdelfattah et al., Zero-Cost Proxies for Lightweight NAS, ICLR 2021"
-
-
-@dataclass(frozen=True)
-class ZeroCostSettings:
-    """One mini-batch of ``batch_size`` images; ``seed`` (None: the scorer's) fixes the initial weights."""
-
-    batch_size: int = field(default=64, metadata=check(lambda v: v >= 2, ">= 2"))
-    seed: int | None = None
-
-    @property
-    def n_images(self) -> int:
-        return self.batch_size
-
-
-@dataclass(frozen=True)
-class SynflowSettings:
-    """Synflow reads no images; ``seed`` (None: the scorer's) fixes the initial weights."""
-
-    seed: int | None = None
-
-
 def _loss_backward(ctx: ScoreContext, s: ZeroCostSettings) -> nn.Module:
     """A seeded network in train mode after one backward pass of the batch's cross-entropy."""
-    net = network_for(ctx, resolve_seed(ctx, s.seed))
+    net = ctx.network(s.seed)
     net.train()
     x, y = ctx.batch(s.batch_size)
     F.cross_entropy(net(x), y).backward()
     return net
 
 
-@register_score("grad_norm", direction="max", needs=("data", "labels"), settings=ZeroCostSettings,
-                reference=_PROXIES)
 def grad_norm(ctx: ScoreContext, s: ZeroCostSettings) -> float:
     """Sum of the per-layer L2 norms of the loss gradient (conv and linear weights)."""
     net = _loss_backward(ctx, s)
     return float(sum(m.weight.grad.double().norm() for m in weighted_layers(net)))
 
 
-@register_score("snip", direction="max", needs=("data", "labels"), settings=ZeroCostSettings,
-                reference="Lee et al., SNIP, ICLR 2019; " + _PROXIES)
 def snip(ctx: ScoreContext, s: ZeroCostSettings) -> float:
     """Summed connection sensitivity |w * dL/dw| of conv and linear weights."""
     net = _loss_backward(ctx, s)
     return float(sum((m.weight.detach() * m.weight.grad).abs().double().sum() for m in weighted_layers(net)))
 
 
-@register_score("fisher", direction="max", needs=("data", "labels"), settings=ZeroCostSettings,
-                reference="Theis et al., 2018; Turner et al., BlockSwap, ICLR 2020; " + _PROXIES)
 def fisher(ctx: ScoreContext, s: ZeroCostSettings) -> float:
     """Summed per-channel Fisher information of the conv and linear outputs."""
-    net = network_for(ctx, resolve_seed(ctx, s.seed))
+    net = ctx.network(s.seed)
     net.train()
     acts: list[torch.Tensor] = []
 
@@ -118,11 +88,9 @@ def grasp_of(net: nn.Module, weights: list[torch.Tensor], x: torch.Tensor, y: to
     return float(sum((-w.detach() * h).double().sum() for w, h in zip(weights, hg)))
 
 
-@register_score("grasp", direction="max", needs=("data", "labels"), settings=ZeroCostSettings,
-                reference="Wang et al., GraSP, ICLR 2020; " + _PROXIES)
 def grasp(ctx: ScoreContext, s: ZeroCostSettings) -> float:
     """Gradient-signal preservation: ``sum -w * Hg`` of conv and linear weights."""
-    net = network_for(ctx, resolve_seed(ctx, s.seed))
+    net = ctx.network(s.seed)
     net.train()
     x, y = ctx.batch(s.batch_size)
     return grasp_of(net, [m.weight for m in weighted_layers(net)], x, y)
@@ -135,11 +103,9 @@ def jacob_cov_from_jacobians(jacobians: torch.Tensor, k: float = 1e-5) -> float:
     return float(-(torch.log(v + k) + 1.0 / (v + k)).sum())
 
 
-@register_score("jacob_cov", direction="max", needs=("data",), settings=ZeroCostSettings,
-                reference="Mellor et al., NAS without training (v1), 2020; " + _PROXIES)
 def jacob_cov(ctx: ScoreContext, s: ZeroCostSettings) -> float:
     """Spread of the correlations between the images' input Jacobians."""
-    net = network_for(ctx, resolve_seed(ctx, s.seed))
+    net = ctx.network(s.seed)
     net.train()
     x, _ = ctx.batch(s.batch_size)
     x = x.clone().requires_grad_(True)
@@ -165,11 +131,9 @@ def synflow_of(net: nn.Module, input_shape: tuple[int, ...]) -> float:
     return float(sum((m.weight.detach() * m.weight.grad).abs().sum() for m in weighted_layers(net)))
 
 
-@register_score("synflow", direction="max", settings=SynflowSettings,
-                reference="Tanaka et al., SynFlow, NeurIPS 2020; " + _PROXIES)
 def synflow(ctx: ScoreContext, s: SynflowSettings) -> float:
     """Synaptic flow of the BN-free, absolute-valued network on an all-ones image (double precision)."""
-    net = strip_batchnorm(network_for(ctx, resolve_seed(ctx, s.seed)))
+    net = strip_batchnorm(ctx.network(s.seed))
     net.train()
     r = ctx.dataset.resolution
     return synflow_of(net, (3, r, r))
@@ -194,11 +158,9 @@ def _logdet(k: torch.Tensor) -> float:
     return float(logdet) if float(sign) > 0 else float("-inf")
 
 
-@register_score("naswot", direction="max", needs=("data",), settings=ZeroCostSettings,
-                reference="Mellor et al., Neural Architecture Search without Training, ICML 2021")
 def naswot(ctx: ScoreContext, s: ZeroCostSettings) -> float:
     """Log-determinant of the batch's binary ReLU-code agreement kernel."""
-    net = network_for(ctx, resolve_seed(ctx, s.seed))
+    net = ctx.network(s.seed)
     net.train()
     x, _ = ctx.batch(s.batch_size)
     kernel = torch.zeros(len(x), len(x), dtype=torch.float64, device=ctx.device)

@@ -1,21 +1,41 @@
-"""Non-dominated sets (pymoo's sorting) and ranking of a front."""
+"""Non-dominated sets (the one filter, on pymoo's sorting), non-dominated layers, and ranking of a front.
+
+Every objective is minimised here: a caller flips the sign of a maximised one first.
+"""
 from __future__ import annotations
 
 import numpy as np
 from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 
-__all__ = ["non_dominated", "rank_front"]
+__all__ = ["non_dominated", "non_dominated_layers", "rank_front"]
 
 
-def non_dominated(F: np.ndarray) -> np.ndarray:
-    """Indices of the rows of ``F`` (minimised) that no other row dominates; duplicates kept once."""
+def non_dominated(F: np.ndarray, eligible: np.ndarray | None = None) -> np.ndarray:
+    """Indices of the rows of ``F`` that no other row dominates; duplicates kept once (the first).
+
+    ``eligible`` (a boolean mask over the rows) limits both the candidates and the rows
+    that may dominate them; the indices returned are into ``F``, ascending.
+    """
+    F = np.asarray(F, dtype=float)
+    rows = np.arange(len(F)) if eligible is None else np.flatnonzero(eligible)
+    if len(rows) == 0:
+        return np.zeros(0, dtype=int)
+    _, first = np.unique(F[rows], axis=0, return_index=True)
+    first = np.sort(first)
+    front = NonDominatedSorting().do(F[rows][first], only_non_dominated_front=True)
+    return rows[np.sort(first[np.asarray(front, dtype=int)])]
+
+
+def non_dominated_layers(F: np.ndarray, stop_at: int | None = None) -> list[np.ndarray]:
+    """The rows of ``F`` in non-dominated layers (the front, the front of the rest, ...), duplicates kept.
+
+    With ``stop_at``, layers stop once they hold at least that many rows (pymoo's ``n_stop_if_ranked``).
+    """
     F = np.asarray(F, dtype=float)
     if len(F) == 0:
-        return np.zeros(0, dtype=int)
-    _, first = np.unique(F, axis=0, return_index=True)
-    first = np.sort(first)
-    front = NonDominatedSorting().do(F[first], only_non_dominated_front=True)
-    return np.sort(first[np.asarray(front, dtype=int)])
+        return []
+    layers = NonDominatedSorting().do(F, n_stop_if_ranked=stop_at)
+    return [np.asarray(layer, dtype=int) for layer in layers]
 
 
 def rank_front(F: np.ndarray, front: np.ndarray) -> np.ndarray:

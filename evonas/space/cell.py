@@ -20,6 +20,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from evonas.errors import ArchError
+from evonas.space.numbering import index_of, ops_at
 
 __all__ = ["OPS", "EDGES", "N_EDGES", "N_OPS", "N_ARCHS", "Cell", "all_cells"]
 
@@ -84,9 +85,7 @@ class Cell:
     @classmethod
     def from_index(cls, index: int) -> "Cell":
         """The cell NAS-Bench-201 numbers ``index`` (0..15624), from the shipped table."""
-        from evonas.space.table import load_table
-
-        return load_table().cell(index)
+        return cls(ops_at(index))
 
     @classmethod
     def parse(cls, value: "str | int | Sequence[int] | Cell") -> "Cell":
@@ -118,13 +117,7 @@ class Cell:
     @property
     def index(self) -> int:
         """NAS-Bench-201's index of this cell."""
-        from evonas.space.table import load_table
-
-        return load_table().index(self)
-
-    @property
-    def op_names(self) -> tuple[str, ...]:
-        return tuple(OPS[o] for o in self.ops)
+        return index_of(self.ops)
 
     @cached_property
     def is_connected(self) -> bool:

@@ -17,14 +17,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from evonas.nn.flops import dataset_spec
+from evonas.space.datasets import dataset_spec
 from evonas.errors import ConfigError, DataError, EvonasError
 from evonas.space.cell import Cell
 
-__all__ = ["NatsBenchLookup", "HPS", "NATS_DATASETS"]
+__all__ = ["NatsBenchLookup", "HPS"]
 
-#: evonas data set name -> NATS's name
-NATS_DATASETS = {"cifar10": "cifar10", "cifar100": "cifar100", "imagenet16-120": "ImageNet16-120"}
 #: the training schedules the topology benchmark holds: 12 epochs (low fidelity) and 200
 HPS = ("12", "200")
 _SIMPLE_DIR = "NATS-tss-v1_0-3ffb9-simple"
@@ -87,14 +85,13 @@ class NatsBenchLookup:
         ``"200"`` (the benchmark's full training) or ``"12"``. ``latency_ms`` is None where
         the benchmark has none.
         """
-        dataset_spec(dataset)
+        name = dataset_spec(dataset).nats_name
         if str(hp) not in HPS:
             raise ConfigError(f"benchmark hp {hp!r} is unknown; choose from {list(HPS)} (training epochs)")
         hp = str(hp)
         cell = index if isinstance(index, Cell) else Cell.parse(index)
         i = cell.index
         self._check_record(i)
-        name = NATS_DATASETS[dataset]
         valid_name = "cifar10-valid" if dataset == "cifar10" else name
         try:
             test = self._api.get_more_info(i, name, hp=hp, is_random=False)

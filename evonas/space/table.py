@@ -1,30 +1,23 @@
-"""The shipped NAS-Bench-201 table: index <-> cell, accuracies, isomorphism classes, cost."""
+"""The shipped NAS-Bench-201 table: every cell in index order with its accuracy, isomorphism and cost columns."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
 from evonas.data import DATA_DIR
-from evonas.errors import ArchError, DataError
-from evonas.space.cell import N_ARCHS, N_OPS, Cell
+from evonas.errors import DataError
+from evonas.space.cell import Cell
+from evonas.space.numbering import TABLE_PATH, index_of, indices_of, ops_at, table_ops
 
-__all__ = ["BenchmarkTable", "load_table", "sample_connected", "ACCURACY_COLUMNS", "DATASET_ACCURACY"]
+__all__ = ["BenchmarkTable", "load_table", "sample_connected", "ACCURACY_COLUMNS"]
 
 ACCURACY_COLUMNS = (
     "cifar10_test_200ep", "cifar100_test_200ep", "imagenet16_test_200ep",
     "cifar10_valid_12ep", "cifar10_test_12ep", "cifar100_valid_12ep",
     "cifar100_test_12ep", "imagenet16_valid_12ep", "imagenet16_test_12ep",
 )
-#: the 200-epoch test-accuracy column of each dataset name evonas accepts
-DATASET_ACCURACY = {"cifar10": "cifar10_test_200ep", "cifar100": "cifar100_test_200ep",
-                    "imagenet16-120": "imagenet16_test_200ep"}
-
-
-def _code(ops: np.ndarray) -> np.ndarray:
-    """Base-5 integer of each row of encodings (a dense key for lookups)."""
-    return (ops.astype(np.int64) * (N_OPS ** np.arange(ops.shape[1] - 1, -1, -1))).sum(axis=1)
 
 
 @dataclass(frozen=True)
@@ -34,19 +27,16 @@ class BenchmarkTable:
     ops: np.ndarray                          # (15625, 6) uint8
     isomorph_class: np.ndarray               # (15625,) int32, equal for isomorphic cells
     columns: dict[str, np.ndarray]           # accuracy (and, when built, cost) columns
-    _index_of_code: np.ndarray = field(repr=False)
 
     def cell(self, index: int) -> Cell:
-        if not 0 <= index < N_ARCHS:
-            raise ArchError(f"NB201 index {index} is out of range 0..{N_ARCHS - 1}")
-        return Cell(tuple(int(o) for o in self.ops[index]))
+        return Cell(ops_at(index))
 
     def index(self, cell: Cell) -> int:
-        return int(self._index_of_code[_code(np.asarray([cell.ops]))[0]])
+        return index_of(cell.ops)
 
     def indices(self, ops: np.ndarray) -> np.ndarray:
         """NB201 indices of many encodings at once (an (n, 6) int array)."""
-        return self._index_of_code[_code(np.asarray(ops))]
+        return indices_of(ops)
 
     def row(self, index: int) -> dict[str, float]:
         """Every column of one architecture as plain floats."""
@@ -62,20 +52,15 @@ class BenchmarkTable:
 @lru_cache(maxsize=1)
 def load_table() -> BenchmarkTable:
     """Load the shipped table once per process (about 1 MB)."""
-    path = DATA_DIR / "nb201_table.npz"
-    if not path.exists():
-        raise DataError(f"the packaged table {path} is missing; reinstall evonas or run `python -m evonas.data.build`")
-    with np.load(path) as data:
-        ops = data["ops"]
+    ops = table_ops()
+    with np.load(TABLE_PATH) as data:
         columns = {c: data[c] for c in ACCURACY_COLUMNS}
         iso = data["isomorph_class"]
     cost = DATA_DIR / "nb201_cost.npz"
     if cost.exists():
         with np.load(cost) as data:
             columns.update({k: data[k] for k in data.files})
-    index_of_code = np.empty(N_ARCHS, dtype=np.int64)
-    index_of_code[_code(ops)] = np.arange(N_ARCHS)
-    return BenchmarkTable(ops=ops, isomorph_class=iso, columns=columns, _index_of_code=index_of_code)
+    return BenchmarkTable(ops=ops, isomorph_class=iso, columns=columns)
 
 
 def sample_connected(n: int | str, seed: int) -> list[Cell]:

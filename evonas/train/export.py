@@ -1,7 +1,7 @@
-"""Export an architecture of a run as a model file: its trained weights, or a fresh network.
+"""Export an architecture of a run as a model file (its trained weights, or a fresh network) and TorchScript.
 
 ``export_arch`` writes ``save_model``'s format (state dict, arch string, data set, C, N; read
-back with ``evonas.train.loop.load_model_file``) and optionally a TorchScript file next to it.
+back with ``evonas.train.models.load_model_file``) and optionally a TorchScript file next to it.
 A front member trained by the training stage (``RUN_DIR/models/<id>.pt``) is exported with
 its trained weights; anything else is a freshly initialised network (seeded by the run's
 seed), which the result says plainly. A fresh network is built for the cell's cheapest
@@ -10,21 +10,29 @@ the user is not told of.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import torch
+from torch import nn
 
 from evonas.errors import EvonasError
+from evonas.files import atomic_write
+from evonas.nn.network import evaluating, network_for
 from evonas.run.rundir import RunDir
 from evonas.space.cell import Cell
+from evonas.space.datasets import dataset_spec
+from evonas.train.models import load_model_file, read_model_file, save_model
 
-__all__ = ["Exported", "export_arch", "find_member", "torchscript_path"]
+__all__ = ["Exported", "export_arch", "export_torchscript", "find_member", "torchscript_path"]
 
 
 @dataclass(frozen=True)
 class Exported:
+    """What ``export_arch`` wrote, and where its weights came from."""
+
     path: Path
     arch: str
     trained: bool                 # False: freshly initialised weights
@@ -37,7 +45,7 @@ class Exported:
         what = (f"trained weights from {self.source}" if self.trained else
                 f"a FRESHLY INITIALISED network ({self.source}): it was not trained; {self.hint}")
         lines = [f"wrote {self.path}: {self.arch}", f"  weights: {what}",
-                 f"  load:    evonas.train.loop.load_model_file({str(self.path)!r})"]
+                 f"  load:    evonas.train.models.load_model_file({str(self.path)!r})"]
         if self.note:
             lines.insert(1, f"  note:    {self.note}")
         if self.torchscript is not None:
@@ -83,10 +91,6 @@ def reduction_note(asked: Cell, built: Cell) -> str:
 def export_arch(run: RunDir, out: Path | str, *, id: int | None = None, arch: str | None = None,
                 torchscript: bool = False) -> Exported:
     """Write the model file of front member ``id`` (or of ``arch``) to ``out``."""
-    from evonas.nn.flops import dataset_spec
-    from evonas.nn.network import build_network
-    from evonas.train.loop import export_torchscript, load_model_file, save_model
-
     config = run.config()
     member, cell = find_member(run.pareto(), id=id, arch=arch)
     out = Path(out)
@@ -94,7 +98,7 @@ def export_arch(run: RunDir, out: Path | str, *, id: int | None = None, arch: st
     weights = run.path / "models" / f"{member}.pt"
     if member is not None and weights.is_file():
         model = load_model_file(weights)
-        blob = torch.load(weights, map_location="cpu", weights_only=True)
+        blob = read_model_file(weights)
         save_model(out, model, Cell.parse(blob["arch"]), dataset=blob["dataset"], C=blob["C"], N=blob["N"],
                    metrics=blob.get("metrics"))
         trained, source, dataset = True, str(weights), blob["dataset"]
@@ -104,9 +108,7 @@ def export_arch(run: RunDir, out: Path | str, *, id: int | None = None, arch: st
         built = cell.reduced
         note = reduction_note(cell, built)
         dataset = config.train.dataset or config.dataset
-        torch.manual_seed(config.seed)
-        model = build_network(built, C=config.network.C, N=config.network.N,
-                              num_classes=dataset_spec(dataset).num_classes).eval()
+        model = network_for(built, dataset, C=config.network.C, N=config.network.N, seed=config.seed).eval()
         save_model(out, model, built, dataset=dataset, C=config.network.C, N=config.network.N,
                    metrics={"trained": False})
         trained, source = False, f"seed {config.seed}, C={config.network.C}, N={config.network.N}"
@@ -114,3 +116,15 @@ def export_arch(run: RunDir, out: Path | str, *, id: int | None = None, arch: st
     hint = (f"train it with python -m evonas train {run.path} --ids {member} and export again" if member is not None
             else "it is not on the front: train it yourself (evonas.train.loop.train_cell)")
     return Exported(out, built.arch, trained, source, ts, hint, note)
+
+
+def export_torchscript(model: nn.Module, resolution: int, path: Path | str) -> Path:
+    """Trace ``model`` (eval mode) on one ``resolution``-sized image and save it as TorchScript.
+
+    TorchScript is deprecated in current torch; its notices are silenced here.
+    """
+    device = next(model.parameters()).device
+    with evaluating(model), torch.no_grad(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.jit")
+        traced = torch.jit.trace(model, torch.zeros(1, 3, resolution, resolution, device=device))
+        return atomic_write(path, lambda tmp: traced.save(str(tmp)))

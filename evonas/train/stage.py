@@ -20,21 +20,30 @@ from typing import Any, Callable, Sequence
 import torch
 
 from evonas.config.schema import Config, TrainConfig
-from evonas.nn.images import ImageSet, check_available, load_images
-from evonas.nn.devices import gpu_share, per_gpu_from_memory
+from evonas.engine.cluster import start_ray
 from evonas.errors import EvonasError
-from evonas.engine.pool import start_ray
-from evonas.run.rundir import RunDir, read_csv, write_csv
+from evonas.nn.images import check_available, load_images
+from evonas.nn.network import network_for
+from evonas.nn.placement import gpu_share, per_gpu_from_memory
+from evonas.run.rundir import TRAINED, RunDir
+from evonas.run.tables import read_csv, write_csv
 from evonas.space.cell import Cell
+from evonas.space.datasets import dataset_spec
+from evonas.train.loop import peak_train_memory, train_cell
+from evonas.train.models import load_model_file, save_model
 
-__all__ = ["select_candidates", "train_front", "TrainJob", "load_model", "TRAINED", "train_task_gpus"]
+__all__ = ["select_candidates", "train_front", "TrainJob", "load_model", "TRAINED_COLUMNS",
+           "train_task_gpus"]
 
 log = logging.getLogger("evonas")
-TRAINED = "trained.csv"
+TRAINED_COLUMNS = ["id", "arch", "index", "dataset", "epochs", "train_acc", "test_acc",
+                   "wall_time_s", "device", "status", "error"]
 
 
 @dataclass(frozen=True)
 class TrainJob:
+    """One candidate's training task: what to train, on which data, and where its files go."""
+
     id: int
     arch: str
     dataset: str
@@ -62,7 +71,7 @@ def select_candidates(front: Sequence[dict[str, Any]], config: Config, ids: Sequ
         return list(front)
     chosen: dict[int, dict[str, Any]] = {}
     for o in config.objectives:
-        ranked = sorted(front, key=lambda r: float(r[o.score]) * (-1 if o.direction == "max" else 1))
+        ranked = sorted(front, key=lambda r: float(r[o.score]) * o.sign)
         for r in ranked[: tc.top_k]:
             chosen[int(r["id"])] = r
     return [chosen[i] for i in sorted(chosen)]
@@ -75,8 +84,6 @@ def _needs_training(row: dict[str, Any] | None, epochs: int) -> bool:
 
 def _train_task(job: TrainJob, settings: Any) -> dict[str, Any]:
     """Runs on a worker: load data, train with checkpoints, return metrics and CPU weights."""
-    from evonas.train.loop import train_cell
-
     torch.set_num_threads(1)
     train = load_images(job.dataset, root=job.data_root, split="train", n=job.n_train, seed=settings.seed)
     test = load_images(job.dataset, root=job.data_root, split="test")
@@ -113,9 +120,6 @@ def train_task_gpus(jobs_per_gpu: int | str, *, gpus: float,
 
 def _peak_task(arch: str, dataset: str, C: int, N: int, settings: Any) -> tuple[int, int] | None:
     """Runs on a GPU worker: peak memory of one training step of ``arch``, and the GPU's memory."""
-    from evonas.nn.flops import dataset_spec
-    from evonas.train.loop import peak_train_memory
-
     if not torch.cuda.is_available():
         return None
     spec = dataset_spec(dataset)
@@ -127,13 +131,11 @@ def _peak_task(arch: str, dataset: str, C: int, N: int, settings: Any) -> tuple[
 
 def _largest(jobs: Sequence[TrainJob]) -> TrainJob:
     """The candidate with the most FLOPs (the most activations to hold while training)."""
-    from evonas.nn.flops import count_flops, dataset_spec
-    from evonas.nn.network import build_network
+    from evonas.nn.flops import count_flops
 
     def flops(job: TrainJob) -> float:
-        spec = dataset_spec(job.dataset)
-        net = build_network(Cell.from_string(job.arch), C=job.C, N=job.N, num_classes=spec.num_classes)
-        return count_flops(net, spec.resolution)
+        net = network_for(Cell.from_string(job.arch), job.dataset, C=job.C, N=job.N)
+        return count_flops(net, dataset_spec(job.dataset).resolution)
 
     return max(jobs, key=flops)
 
@@ -159,14 +161,12 @@ def train_front(config: Config, run: RunDir, ids: Sequence[int] | None = None) -
     """Train the selected front members (Ray tasks), write models/<id>.pt and trained.csv."""
     import ray
 
-    from evonas.train.loop import save_model
-
     tc: TrainConfig = config.train
     dataset = tc.dataset or config.dataset
     root = tc.data_root if tc.data_root is not None else config.data.root
     check_available(dataset, root)
     rows = select_candidates(run.pareto(), config, ids)
-    done = {int(r["id"]): r for r in (read_csv(run.file(TRAINED)) if run.file(TRAINED).exists() else [])}
+    done = {int(r["id"]): r for r in run.trained()}
     (run.path / "checkpoints").mkdir(exist_ok=True)
     (run.path / "models").mkdir(exist_ok=True)
     jobs = [TrainJob(int(r["id"]), r["arch"], dataset, root, tc.n_train, config.network.C, config.network.N,
@@ -217,7 +217,7 @@ def train_front(config: Config, run: RunDir, ids: Sequence[int] | None = None) -
                            dataset=dataset, C=job.C, N=job.N, metrics={k: v for k, v in m.items() if k != "history"})
                 done[job.id] = {"id": job.id, "arch": job.arch, "index": Cell.from_string(job.arch).index,
                                 "dataset": dataset, "epochs": m["epochs"], "train_acc": m["train_acc"],
-                                "valid_acc": m["valid_acc"], "test_acc": m["test_acc"],
+                                "test_acc": m["test_acc"],
                                 "wall_time_s": round(m["wall_time_s"], 2), "device": m["device"], "status": "ok",
                                 "error": ""}
                 log.info(f"train id {job.id}: done, test acc {m['test_acc']:.2f}% after {m['epochs']} epochs "
@@ -230,24 +230,15 @@ def train_front(config: Config, run: RunDir, ids: Sequence[int] | None = None) -
     return [done[k] for k in sorted(done)]
 
 
-TRAINED_COLUMNS = ["id", "arch", "index", "dataset", "epochs", "train_acc", "valid_acc", "test_acc",
-                   "wall_time_s", "device", "status", "error"]
-
-
 def _model_from_state(job: TrainJob, state: dict[str, torch.Tensor]) -> torch.nn.Module:
-    from evonas.nn.flops import dataset_spec
-    from evonas.nn.network import build_network
-
-    model = build_network(Cell.from_string(job.arch), C=job.C, N=job.N,
-                          num_classes=dataset_spec(job.dataset).num_classes)
+    """The network of ``job`` with the weights a training task sent back, in eval mode."""
+    model = network_for(Cell.from_string(job.arch), job.dataset, C=job.C, N=job.N)
     model.load_state_dict(state)
     return model.eval()
 
 
 def load_model(run_dir: str | Path, id: int, device: str = "cpu") -> torch.nn.Module:
     """The trained network of front member ``id`` of a run, in eval mode."""
-    from evonas.train.loop import load_model_file
-
     run = RunDir.open(run_dir)
     path = run.path / "models" / f"{id}.pt"
     if not path.is_file():

@@ -17,14 +17,15 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 from matplotlib.ticker import LogLocator, MaxNLocator
 
-from evonas.viz.png import FrontView, axis_label, use_log
-from evonas.space.table import DATASET_ACCURACY
+from evonas.files import atomic_write_text
+from evonas.space.datasets import DATASETS
+from evonas.viz.view import FrontView, axis_label, number, use_log
 
 __all__ = ["plot_html", "render_html"]
 
 W, H = 560, 400                      # one panel, in SVG units
 M_LEFT, M_RIGHT, M_TOP, M_BOTTOM = 64, 16, 28, 48
-_ACCURACIES = tuple(DATASET_ACCURACY.values())
+_ACCURACIES = tuple(spec.test_column for spec in DATASETS.values())
 
 
 @dataclass(frozen=True)
@@ -57,14 +58,6 @@ class _Scale:
         return [float(t) for t in MaxNLocator(6).tick_values(self.lo, self.hi) if self.lo <= t <= self.hi]
 
 
-def _num(v: Any) -> float | None:
-    try:
-        out = float(v)
-    except (TypeError, ValueError):
-        return None
-    return out if math.isfinite(out) else None
-
-
 def _fmt(v: float) -> str:
     return f"{v:.4g}"
 
@@ -72,10 +65,10 @@ def _fmt(v: float) -> str:
 def _record(row: Mapping[str, Any], view: FrontView, objectives: Sequence[str], gap: float | None) -> dict[str, Any]:
     on_front = row.get("id") not in (None, "")
     rec: dict[str, Any] = {"id": int(row["id"]) if on_front else None, "arch": row["arch"], "index": row.get("index"),
-                           "obj": {k: _num(row.get(k)) for k in objectives},
-                           "acc": {k: _num(row.get(k)) for k in _ACCURACIES if _num(row.get(k)) is not None}}
-    if _num(row.get("trained_test_acc")) is not None:
-        rec["trained"] = [_num(row["trained_test_acc"]), str(row.get("trained_epochs", ""))]
+                           "obj": {k: number(row.get(k)) for k in objectives},
+                           "acc": {k: number(row.get(k)) for k in _ACCURACIES if number(row.get(k)) is not None}}
+    if number(row.get("trained_test_acc")) is not None:
+        rec["trained"] = [number(row["trained_test_acc"]), str(row.get("trained_epochs", ""))]
     if gap is not None:
         rec["gap"] = gap
     return rec
@@ -138,7 +131,7 @@ def _points(rows: Sequence[Mapping[str, Any]], x: str, y: str, rec_of: Callable[
             ) -> list[tuple[float, float, int]]:
     out = []
     for r in rows:
-        px, py = _num(r.get(x)), _num(r.get(y))
+        px, py = number(r.get(x)), number(r.get(y))
         if px is not None and py is not None:
             out.append((px, py, rec_of(r)))
     return out
@@ -176,10 +169,10 @@ def render_html(view: FrontView, objectives: Sequence[str]) -> str:
     columns = list(dict.fromkeys([*objectives, view.accuracy]))
     rows_html = "".join(
         f'<tr data-r="{rec(r)}"><td>{html.escape(str(r["id"]))}</td><td class="arch">{html.escape(r["arch"])}</td>'
-        + "".join(f"<td>{_fmt(_num(r.get(k)))}</td>" if _num(r.get(k)) is not None else "<td></td>"
+        + "".join(f"<td>{_fmt(number(r.get(k)))}</td>" if number(r.get(k)) is not None else "<td></td>"
                   for k in columns)
         + f"<td>{_fmt(gaps[int(r['id'])]) if int(r['id']) in gaps else ''}</td>"
-        + f"<td>{_fmt(r['trained_test_acc']) if _num(r.get('trained_test_acc')) is not None else ''}</td></tr>"
+        + f"<td>{_fmt(r['trained_test_acc']) if number(r.get('trained_test_acc')) is not None else ''}</td></tr>"
         for r in view.front)
     head = "".join(f"<th>{html.escape(k)}</th>" for k in ["id", "arch", *columns, "gap to true front",
                                                            "trained test acc"])
@@ -194,11 +187,7 @@ def render_html(view: FrontView, objectives: Sequence[str]) -> str:
 
 def plot_html(view: FrontView, path: Path | str) -> Path:
     """Write the page (e.g. ``pareto.html`` next to ``pareto.png``)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(render_html(view, view.objectives or (view.y, view.x)), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return atomic_write_text(path, render_html(view, view.objectives or (view.y, view.x)))
 
 
 _PAGE = """<!DOCTYPE html>

@@ -1,54 +1,15 @@
 """pick's limits on a hand-made run, KNAS-style selection, and NATS-Bench columns."""
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pytest
 
 from evonas.cli import main
-from evonas.config.schema import Config, NetworkConfig, dump_config
 from evonas.errors import EvonasError
 from evonas.analysis.pick import Constraint, pick, pick_columns
-from evonas.analysis.views import benchmark_columns, select_by_benchmark
-from evonas.space.table import load_table
-
-#: NB201 index, knas, flops of the hand-made front (ids 0, 1, 2) and of two dominated candidates.
-#: Table values: CIFAR-10 200-epoch test accuracy 85.86 / 93.99 / 94.37; 2080ti_bs1 latency
-#: 6.03 / 11.11 / 11.41 ms; 12-epoch validation accuracy 63.36 / 83.62 / 84.38, and 72.91 for index 100.
-FRONT = [(0, 3.0, 10.0), (857, 2.0, 5.0), (6111, 1.0, 2.0)]
-DOMINATED = [(100, 2.5, 12.0), (200, 0.5, 9.0)]
-
-
-def _write(path: Path, rows: list[dict], columns: list[str]) -> None:
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(rows)
-
-
-def make_run(root: Path, trained: list[dict] | None = None) -> Path:
-    """A finished run directory written by hand: config, candidates, pareto (+ trained.csv)."""
-    table = load_table()
-    run = root / "run"
-    run.mkdir()
-    (run / "config.yaml").write_text(dump_config(Config(name="hand", network=NetworkConfig(C=4, N=1))))
-    cands = []
-    for gen, (i, knas, flops) in enumerate(FRONT + DOMINATED):
-        cell = table.cell(i)
-        cands.append({"generation": gen, "arch": cell.arch, "index": i, "canonical": cell.canonical, "status": "ok",
-                      "knas": knas, "flops": flops, "wall_time_s": 0.1, "device": "cpu", "attempts": 1, "error": ""})
-    _write(run / "candidates.csv", cands, list(cands[0]))
-    front = [{"id": k, **{c: r[c] for c in ("arch", "index", "canonical", "knas", "flops")}, **table.row(r["index"])}
-             for k, r in enumerate(cands[:3])]
-    _write(run / "pareto.csv", front, list(front[0]))
-    if trained is not None:
-        _write(run / "trained.csv", trained, ["id", "arch", "index", "dataset", "epochs", "train_acc", "valid_acc",
-                                              "test_acc", "wall_time_s", "device", "status", "error"])
-    return run
-
-
-TRAINED = [{"id": 2, "epochs": 5, "test_acc": 60.0, "status": "ok"}, {"id": 1, "status": "failed", "test_acc": ""}]
+from evonas.analysis.views import select_by_benchmark
+from fixtures_run import TRAINED, make_run
 
 
 def _pick(run: Path, *args: str, capsys) -> tuple[int, str, str]:
@@ -130,22 +91,8 @@ def test_select_by_benchmark_is_the_top_k_then_the_best_valid():
         select_by_benchmark(rows, score="knas", top_k=0)
 
 
-class _FakeLookup:
-    def lookup(self, index, dataset, hp="200"):
-        return {"test_acc": 90.0 + index, "valid_acc": 80.0, "flops_m": 1.5, "params_m": 0.1,
-                "latency_ms": None if index else 2.0, "dataset": dataset, "hp": hp}
-
-
-def test_benchmark_columns_add_nats_figures_only_when_configured():
-    rows = [{"id": 0, "index": 0}, {"id": 1, "index": 3}]
-    assert benchmark_columns(rows, {"dataset": "cifar10", "benchmark": {"path": None}}) == rows
-    out = benchmark_columns(rows, {"dataset": "cifar10", "benchmark": {"path": "x", "hp": "12"}}, lookup=_FakeLookup())
-    assert out[1]["nats12_test_acc"] == 93.0 and out[0]["nats12_latency_ms"] == 2.0
-    assert out[1]["nats12_latency_ms"] is None and out[0]["nats12_valid_acc"] == 80.0
-
-
 def test_pick_tells_of_dead_edges_the_chosen_cell_keeps(tmp_path, capsys):
-    from evonas.run.rundir import read_csv, write_csv
+    from evonas.run.tables import read_csv, write_csv
     from evonas.space.cell import Cell
 
     run = make_run(tmp_path)

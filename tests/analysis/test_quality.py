@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from evonas.nn.flops import dataset_spec
+from evonas.space.datasets import dataset_spec
 from evonas.errors import DataError
-from evonas.analysis.quality import (best_k, connected_mask, hv_ratio, indicators, prefix_front, scaling, score_front_hv_ratio,
-                            trained_front, true_front, true_front_points, true_objectives, within_bin_tau)
+from evonas.analysis.quality import (best_k, connected_mask, hv_ratio, indicators, prefix_front, scaling,
+                                     score_front_hv_ratio, trained_front, true_front_points, true_objectives,
+                                     within_bin_tau)
 from evonas.scores import SCORES, ScoreContext
+from evonas.search.fronts import non_dominated
 from evonas.space.cell import Cell
 from evonas.space.table import load_table
 
@@ -29,10 +31,10 @@ HV_FRONT = 0.125 * 0.1 + 0.25 * 0.35 + 0.375 * 0.725 + 0.25 * 0.975 + 0.1 * 1.1
 
 
 def test_true_front_of_hand_made_table() -> None:
-    assert true_front(POINTS).tolist() == [0, 1, 2, 3, 4]
+    assert non_dominated(POINTS).tolist() == [0, 1, 2, 3, 4]
     eligible = np.ones(10, dtype=bool)
     eligible[2] = False  # without (4, 4), (5, 6) joins the front; (8, 3) stays dominated by (7, 2)
-    assert true_front(POINTS, eligible).tolist() == [0, 1, 3, 4, 6]
+    assert non_dominated(POINTS, eligible).tolist() == [0, 1, 3, 4, 6]
 
 
 def test_scaling_by_ideal_and_nadir() -> None:
@@ -148,7 +150,7 @@ def test_true_front_points_is_the_benchmarks_front() -> None:
     table = load_table()
     T = true_objectives("cifar10", table)
     front = true_front_points("cifar10", table)
-    assert front.tolist() == T[true_front(T, connected_mask(table))].tolist()
+    assert front.tolist() == T[non_dominated(T, connected_mask(table))].tolist()
     assert score_front_hv_ratio(-T[:, 0], "max", T[:, 1], T[:, 0], front)[0] == pytest.approx(1.0)
 
 
@@ -169,7 +171,7 @@ def search_quality(monkeypatch):
     cost = 1.0 + (table.ops == 2).sum(axis=1) + 9.0 * (table.ops == 3).sum(axis=1)  # a stand-in for FLOPs
 
     def objectives(dataset: str, table=table) -> np.ndarray:
-        return np.stack([100 - table.column(sq.TABLE_PREFIX[dataset] + "_test_200ep"), cost], axis=1)
+        return np.stack([100 - table.column(dataset_spec(dataset).test_column), cost], axis=1)
 
     monkeypatch.setattr(sq, "true_objectives", objectives)
     return sq
@@ -213,9 +215,9 @@ def test_benchmark_on_a_tiny_budget(search_quality, tmp_path) -> None:
 def test_fill_cache_stores_what_the_search_computes_and_resumes(tmp_path) -> None:
     sys.path.insert(0, str(ROOT))
     import benchmarks.fill_cache as fc
-    from evonas.config.schema import load_config
-    from evonas.engine.pool import Scorer
-    from evonas.search.nsga2 import scorer_spec
+    from evonas.config.load import load_config
+    from evonas.engine.scorer import Scorer
+    from evonas.search.scoring import scorer_spec
 
     table = load_table()
     empty = table.index(Cell((0,) * 6))  # all edges none: disconnected, never scored
@@ -231,3 +233,12 @@ def test_fill_cache_stores_what_the_search_computes_and_resumes(tmp_path) -> Non
     assert float(stored[table.cell(6111).reduced.arch]) == expected  # lines are keyed by the reduced arch
     with pytest.raises(fc.ConfigError, match="not an objective"):
         fc.main(args[:-4] + ["--score", "synflow", "--indices", "6111"])
+
+
+def test_quality_imports_without_scipy(subprocess_env) -> None:
+    """scipy is a benchmark-only dependency: only ``within_bin_tau`` and ``best_k`` load it, when called."""
+    import subprocess
+
+    code = "import sys; sys.modules['scipy'] = None; import evonas.analysis.quality, evonas.analysis.views"
+    out = subprocess.run([sys.executable, "-c", code], env=subprocess_env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr

@@ -74,3 +74,20 @@ def test_search_quality_trained_fronts_and_generic_settings(tmp_path, capsys) ->
     with pytest.raises(SystemExit):
         sq.main(args[:args.index("--settings")] + ["--settings", "nope+flops"])
     assert "nope" in capsys.readouterr().err
+
+
+def test_fill_cache_takes_every_search_quality_setting(tmp_path, capsys) -> None:
+    """``fill_cache.py --setting`` parses settings as search_quality.py does: named, SCORE+SCORE, random-SCORE."""
+    import benchmarks.fill_cache as fc
+
+    base = ["--config", str(ROOT / "configs/smoke.yaml"), "--set", "ray.backend=serial",
+            "--set", f"cache.dir={tmp_path}", "--indices", "6111,9930"]
+    generic = fc.main(base + ["--setting", "valid_12ep+params", "--score", "params"])
+    assert (generic["score"], generic["cells"], generic["computed"]) == ("params", 2, 2)
+    sampled = fc.main(base + ["--setting", "random-valid12", "--score", "valid_12ep"])
+    assert sampled["computed"] == 2
+    with pytest.raises(fc.ConfigError, match="not an objective"):
+        fc.main(base + ["--setting", "valid_12ep+params", "--score", "flops"])
+    with pytest.raises(SystemExit):
+        fc.main(base + ["--setting", "nope+flops", "--score", "flops"])
+    assert "nope" in capsys.readouterr().err

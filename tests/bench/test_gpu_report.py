@@ -14,9 +14,13 @@ import pytest
 
 from evonas.cli import main as cli_main
 
+from evonas.analysis.quality import within_bin_tau
+
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "benchmarks"))
 import gpu_report  # noqa: E402
+from gpu.markdown import markdown  # noqa: E402
+from gpu.scores import relative_difference  # noqa: E402
 
 FEW_SCORES = "gradient_kernel,knas,knas_fast,synflow,flops"
 
@@ -89,18 +93,19 @@ def test_bad_arguments_fail_before_any_work(tmp_path) -> None:
 
 
 def test_within_flops_tau_by_hand() -> None:
+    """The objective section's tau within FLOPs quintiles (``within_bin_tau`` with 5 bins) and the value drift."""
     flops = np.repeat(np.arange(5.0), 4)  # five bins of four cells
     accuracy = np.tile(np.arange(4.0), 5)
-    assert gpu_report.within_flops_tau(accuracy * 2, accuracy, flops) == pytest.approx(1.0)
-    assert gpu_report.within_flops_tau(-accuracy, accuracy, flops) == pytest.approx(-1.0)
+    assert within_bin_tau(accuracy * 2, accuracy, flops, 5) == pytest.approx(1.0)
+    assert within_bin_tau(-accuracy, accuracy, flops, 5) == pytest.approx(-1.0)
     # a score that only follows FLOPs has no ranking inside a bin
-    assert math.isnan(gpu_report.within_flops_tau(flops, accuracy, flops))
-    assert gpu_report.relative_difference(1.01, 1.0) == pytest.approx(0.01)
-    assert gpu_report.relative_difference(0.5, 0.0) == 0.5
+    assert math.isnan(within_bin_tau(flops, accuracy, flops, 5))
+    assert relative_difference(1.01, 1.0) == pytest.approx(0.01)
+    assert relative_difference(0.5, 0.0) == 0.5
 
 
 def test_markdown_of_a_partial_report() -> None:
-    text = gpu_report.markdown({"command": "x", "sections": {"scores": {"status": "running", "scores": {
+    text = markdown({"command": "x", "sections": {"scores": {"status": "running", "scores": {
         "synflow": {"n": 1, "median_cpu_s": 0.1, "median_device_s": 0.01, "speedup": 10.0, "median_rel_diff": 0.0,
                     "max_rel_diff": 0.0, "errors": []}}}}})
     assert "| synflow | 1 | 0.100 | 0.010 | 10.000 |" in text and "- `scores`: running" in text

@@ -1,4 +1,5 @@
-"""Attaching to a Ray cluster: a real head started by the test on 127.0.0.1, stopped afterwards."""
+"""Attaching to a Ray cluster: an address nobody answers fails fast; a real head started by the test on
+127.0.0.1 (stopped afterwards) is attached to and left running."""
 from __future__ import annotations
 
 import os
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
+from evonas.errors import EvonasError
 
 
 def _free_port() -> int:
@@ -84,3 +86,12 @@ def test_an_address_nobody_answers_fails_fast_with_a_clear_line(tmp_path):
     assert proc.returncode == 2
     assert f"nothing answers at 127.0.0.1:{port}" in proc.stderr
     assert time.time() - t0 < 60
+
+
+def test_an_address_that_does_not_answer_fails_in_seconds():
+    from evonas.engine.cluster import _check_reachable
+
+    t0 = time.perf_counter()
+    with pytest.raises(EvonasError, match="nothing answers at 127.0.0.1:9"):
+        _check_reachable("127.0.0.1:9", timeout_s=2.0)
+    assert time.perf_counter() - t0 < 5

@@ -7,14 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-from evonas.nn.images import MEAN_STD, load_images
+from evonas.nn.images import load_images
+from evonas.space.datasets import dataset_spec
 from evonas.errors import ConfigError, DataError
 from fixtures_data import write_cifar10, write_cifar100, write_imagenet16
 
 
 def _normalised(x: np.ndarray, dataset: str) -> torch.Tensor:
     """The expected tensor, computed another way: per pixel, per channel, in float64."""
-    mean, std = (np.asarray(v).reshape(1, 1, 1, 3) for v in MEAN_STD[dataset])
+    mean, std = (np.asarray(v).reshape(1, 1, 1, 3) for v in (dataset_spec(dataset).mean, dataset_spec(dataset).std))
     return torch.from_numpy(((x / 255.0 - mean) / std).transpose(0, 3, 1, 2)).float()
 
 

@@ -1,12 +1,13 @@
-"""The NB201 network: parameter count, shapes, and fvcore FLOPs against a hand count."""
+"""The NB201 network: parameter count, shapes, fvcore FLOPs against a hand count, eval mode restored."""
 from __future__ import annotations
 
 import pytest
 import torch
 
-from evonas.nn.flops import count_flops, count_parameters, dataset_spec
-from evonas.nn.network import build_network
+from evonas.nn.flops import count_flops, count_parameters
+from evonas.nn.network import build_network, evaluating, network_for
 from evonas.space.cell import Cell
+from evonas.space.datasets import dataset_spec
 
 
 def test_index0_has_the_reference_parameter_count():
@@ -67,3 +68,25 @@ def test_fvcore_flops_of_index0_and_the_cost_of_one_conv():
     diff = count_flops(build_network(b), 32) - count_flops(build_network(a), 32)
     per_stage = [8 * (16 * m) ** 2 * (32 // m) ** 2 for m in (1, 2, 4)]
     assert diff == 5 * sum(per_stage)
+
+
+def test_evaluating_restores_the_mode_even_on_error():
+    net = build_network(Cell.from_index(5), C=8, N=1).train()
+    with evaluating(net) as inside:
+        assert inside is net and not net.training and not any(m.training for m in net.modules())
+    assert net.training and all(m.training for m in net.modules())
+    with pytest.raises(RuntimeError, match="boom"), evaluating(net):
+        raise RuntimeError("boom")
+    assert net.training
+    with evaluating(net.eval()):
+        pass
+    assert not net.training
+    count_flops(net.train(), 32)  # every eval-mode measurement restores the mode the same way
+    assert net.training
+
+
+def test_network_for_takes_the_class_count_of_the_data_set():
+    net = network_for(Cell.from_index(5), "imagenet16-120", C=8, N=1, seed=3)
+    same = build_network(Cell.from_index(5), C=8, N=1, num_classes=120, seed=3)
+    assert net.classifier.out_features == dataset_spec("imagenet16-120").num_classes == 120
+    assert all(torch.equal(p, q) for p, q in zip(net.parameters(), same.parameters()))

@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from evonas.nn.flops import dataset_spec
+from evonas.space.datasets import dataset_spec
 from evonas.data.build_reference import build, sample_cells
 from evonas.nn.images import load_images
 from evonas.errors import ConfigError
 from evonas.scores import SCORES, ScoreContext, make_settings
-from evonas.scores.aggregate import Reference, aggregate_of, load_reference, percentile, reference_path
+from evonas.scores.aggregate import aggregate_of, percentile
+from evonas.scores.reference import Reference, load_reference, reference_path
 from evonas.space.cell import Cell
 
 REF = np.array([1.0, 2.0, 2.0, 5.0])  # m = 4: percentiles are (below + 1 + equal / 2) / 5

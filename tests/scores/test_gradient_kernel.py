@@ -6,13 +6,14 @@ import math
 import pytest
 import torch
 
-from evonas.nn.flops import dataset_spec
+from evonas.space.datasets import dataset_spec
 from evonas.nn.images import load_images
 from evonas.errors import ConfigError
 from evonas.scores import SCORES, ScoreContext, make_settings
-from evonas.scores.gradient_kernel import (GradientKernelSettings as S, TensorGrams, centred_alignment,
-                                           class_balanced, cosine, decile_entropy, effective_rank,
-                                           inverse_condition, kernel_statistic, log_determinant, spectral_entropy)
+from evonas.scores.gradient_kernel import (TensorGrams, centred_alignment, class_balanced, cosine, decile_entropy,
+                                           effective_rank, inverse_condition, kernel_statistic, log_determinant,
+                                           spectral_entropy)
+from evonas.scores.settings import GradientKernelSettings as S
 from evonas.space.cell import Cell
 
 D = torch.float64

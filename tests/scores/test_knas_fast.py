@@ -6,11 +6,12 @@ import pytest
 import torch
 from torch import nn
 
-from evonas.nn.flops import dataset_spec
+from evonas.space.datasets import dataset_spec
 from evonas.nn.images import load_images
 from evonas.scores import SCORES, ScoreContext
 from evonas.scores._grad import GroupStatNorm
-from evonas.scores.knas import KnasSettings, knas_from_gradients, knas_gradients
+from evonas.scores.knas import knas_from_gradients, knas_gradients
+from evonas.scores.settings import KnasSettings
 from evonas.scores.knas_fast import knas_fast_gradients
 from evonas.space.cell import Cell
 from evonas.space.table import load_table

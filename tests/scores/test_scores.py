@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from evonas.nn.flops import dataset_spec
+from evonas.space.datasets import dataset_spec
 from evonas.nn.images import load_images
 from evonas.errors import ConfigError
 from evonas.scores import SCORES, ScoreContext, get_score, make_settings
@@ -146,7 +146,8 @@ def test_ntk_cond_is_a_condition_number_in_both_bn_modes(images) -> None:
 
 
 def test_gradient_kernel_statistics_by_hand() -> None:
-    from evonas.scores.gradient_kernel import GradientKernelSettings as S, TensorGrams, kernel_statistic
+    from evonas.scores.gradient_kernel import TensorGrams, kernel_statistic
+    from evonas.scores.settings import GradientKernelSettings as S
 
     g = torch.tensor([[1.0, 2.0], [3.0, 0.0]], dtype=torch.float64)  # two examples, one tensor of 2 entries
     tg = TensorGrams((g @ g.T)[None], torch.tensor([2.0], dtype=torch.float64), torch.tensor([True]))

@@ -25,7 +25,8 @@ def _rows(path: Path) -> list[dict[str, str]]:
 def test_read_back_evaluations_take_the_place_the_replayed_search_asks_for_them():
     """Whatever order candidates.csv holds them in, the memo ends in submission order."""
     from evonas.engine.evaluator import Evaluator
-    from evonas.engine.pool import ScorerSpec, SerialPool
+    from evonas.engine.pool import SerialPool
+    from evonas.engine.records import ScorerSpec
     from evonas.space.table import load_table
 
     table = load_table()

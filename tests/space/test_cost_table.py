@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from evonas.nn.flops import DATASETS, count_flops, count_parameters
+from evonas.nn.flops import count_flops, count_parameters
+from evonas.space.datasets import DATASETS
 from evonas.scores import SCORES, ScoreContext
 from evonas.data import DATA_DIR
 from evonas.nn.network import build_network

@@ -1,4 +1,4 @@
-"""export: trained weights round-trip exactly; untrained members are fresh and said to be."""
+"""export: trained weights round-trip exactly; untrained members are fresh and said to be; TorchScript."""
 from __future__ import annotations
 
 import pytest
@@ -8,8 +8,9 @@ from evonas.cli import main
 from evonas.nn.network import build_network
 from evonas.run.rundir import RunDir
 from evonas.space.cell import Cell
-from evonas.train.loop import load_model_file, save_model
-from test_pick import make_run
+from evonas.train.export import export_torchscript
+from evonas.train.models import load_model_file, save_model
+from fixtures_run import make_run
 
 
 @pytest.fixture
@@ -86,3 +87,14 @@ def test_a_cell_that_keeps_dead_edges_is_exported_with_a_note(trained_run, tmp_p
     kept = "|none~0|+|none~0|none~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
     assert main(["export", str(trained_run.path), "--arch", kept, "--out", str(tmp_path / "k.pt")]) == 0
     assert "the cell keeps dead edges 3<-2 nor_conv_3x3" in capsys.readouterr().out
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:DeprecationWarning")
+def test_torchscript_computes_the_same_logits_and_leaves_the_mode_alone(tmp_path):
+    model = build_network(Cell.from_index(123), C=8, N=1, seed=0).train()
+    images = torch.randn(5, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    path = export_torchscript(model, 32, tmp_path / "model.ts")
+    assert model.training and path == tmp_path / "model.ts" and not list(tmp_path.glob("*.tmp"))
+    with torch.no_grad():
+        expected = model.eval()(images)
+    assert torch.allclose(torch.jit.load(str(path))(images), expected, atol=1e-5)

@@ -9,10 +9,11 @@ import numpy as np
 
 from evonas.cli import main
 from evonas.viz.report import finish_run, load_view, write_plots
-from evonas.run.rundir import RunDir, read_csv
+from evonas.run.rundir import RunDir
+from evonas.run.tables import read_csv
 from evonas.analysis.views import front_gap, true_front, true_front_of_table
 from evonas.space.table import load_table
-from test_pick import TRAINED, make_run
+from fixtures_run import TRAINED, make_run
 
 
 def test_true_front_on_a_hand_made_table():

@@ -1,4 +1,4 @@
-"""Configs: every shipped file loads; bad input is one clear error naming the key."""
+"""Loading configs: every shipped file loads; bad input is one clear error naming the key."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from evonas.config.schema import apply_overrides, config_from_mapping, dump_config, load_config
+from evonas.config.load import apply_overrides, config_from_mapping, dump_config, load_config
 from evonas.errors import ConfigError
 
 CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
@@ -82,7 +82,7 @@ def test_missing_and_malformed_files(tmp_path):
 
 
 def test_ray_places_gpu_actors_with_cpu_actors_beside_them_by_default():
-    from evonas.config.schema import config_from_mapping
+    from evonas.config.load import config_from_mapping
 
     ray = config_from_mapping({}).ray
     assert (ray.actors_per_gpu, ray.cpu_actors) == (2, "auto")

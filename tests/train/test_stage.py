@@ -10,11 +10,11 @@ import torch
 
 import evonas
 from conftest import REPO
-from evonas.config.schema import config_from_mapping
+from evonas.config.load import config_from_mapping
 from evonas.errors import EvonasError
 from evonas.run.rundir import RunDir
 from evonas.config.strict import to_mapping
-from evonas.train.stage import select_candidates, train_front
+from evonas.train.stage import TRAINED_COLUMNS, select_candidates, train_front
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +53,7 @@ def test_train_one_member_writes_model_and_metrics(searched, ray_local):
     with open(searched.file("trained.csv"), newline="") as f:
         trained = list(csv.DictReader(f))
     assert trained[0]["id"] == "0" and trained[0]["epochs"] == "1"
+    assert list(trained[0]) == TRAINED_COLUMNS  # no validation column: the stage trains without a validation set
     assert 0.0 <= float(trained[0]["test_acc"]) <= 100.0
     model = evonas.load_model(searched.path, 0)
     assert not model.training
@@ -88,8 +89,7 @@ def test_training_attaches_to_ray_like_the_pool_does(searched):
 
 def test_a_failed_training_is_retried(searched, ray_local):
     """trained.csv as a failed task leaves it (no epochs, no accuracies): the next call trains it again."""
-    from evonas.run.rundir import write_csv
-    from evonas.train.stage import TRAINED_COLUMNS
+    from evonas.run.tables import write_csv
 
     arch = searched.pareto()[0]["arch"]
     (searched.path / "checkpoints" / "0.pt").unlink(missing_ok=True)  # an earlier test's finished training
@@ -126,7 +126,7 @@ def test_trainings_share_a_gpu_by_setting_or_by_measured_memory():
 
 
 def test_jobs_per_gpu_is_validated():
-    from evonas.config.schema import config_from_mapping
+    from evonas.config.load import config_from_mapping
     from evonas.errors import ConfigError
 
     assert config_from_mapping({}).train.jobs_per_gpu == "auto"

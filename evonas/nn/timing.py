@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from evonas.nn.devices import device_name
+from evonas.nn.network import evaluating
 
 __all__ = ["LatencyStats", "measure_latency", "cpu_threads", "compile_network", "CompileFallback", "make_timer"]
 
@@ -145,14 +146,12 @@ def measure_latency(model: nn.Module, *, resolution: int, batch_size: int = 1, w
     device = torch.device(device)
     use_amp = amp and device.type == "cuda"
     fmt = torch.channels_last if channels_last else torch.contiguous_format
-    was_training = model.training
-    model.to(device=device, memory_format=fmt).eval()
-    x = torch.randn(batch_size, 3, resolution, resolution, device=device).contiguous(memory_format=fmt)
-    graphs = _compiled_graphs() if compile else 0
-    forward: Callable[[torch.Tensor], torch.Tensor] = compile_network(model, compile_backend) if compile else model
-    autocast = (torch.autocast("cuda", dtype=torch.float16) if use_amp else contextlib.nullcontext())
-    timed = make_timer(device)
-    try:
+    with evaluating(model.to(device=device, memory_format=fmt)):
+        x = torch.randn(batch_size, 3, resolution, resolution, device=device).contiguous(memory_format=fmt)
+        graphs = _compiled_graphs() if compile else 0
+        forward: Callable[[torch.Tensor], torch.Tensor] = compile_network(model, compile_backend) if compile else model
+        autocast = (torch.autocast("cuda", dtype=torch.float16) if use_amp else contextlib.nullcontext())
+        timed = make_timer(device)
         with torch.inference_mode(), autocast:
             for _ in range(warmup):
                 forward(x)
@@ -160,7 +159,5 @@ def measure_latency(model: nn.Module, *, resolution: int, batch_size: int = 1, w
                 raise CompileFallback(f"torch.compile (backend {compile_backend!r}) compiled no graph for "
                                       f"this network; its timing would be of eager mode")
             samples = [timed(lambda: forward(x)) for _ in range(repeats)]
-    finally:
-        model.train(was_training)
     return LatencyStats.from_samples(samples, batch_size=batch_size, device=device_name(device),
                                      channels_last=channels_last, amp=use_amp, compile=compile)

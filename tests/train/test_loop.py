@@ -1,23 +1,18 @@
-"""The training engine on the packaged CIFAR-10 sample with a tiny network (C=8, N=1)."""
+"""The training loop on the packaged CIFAR-10 sample with a tiny network (C=8, N=1): metrics, resume, settings."""
 from __future__ import annotations
 
 import math
-import pickle
-import warnings
 from dataclasses import replace
 
-import numpy as np
 import pytest
 import torch
 
-from evonas.nn.images import load_images
-from evonas.errors import ConfigError, DataError, RunDirError
 from evonas.config.strict import from_mapping
+from evonas.errors import ConfigError, DataError, RunDirError
+from evonas.nn.images import load_images
 from evonas.space.cell import Cell
-from evonas.train.loop import (TrainSettings, _apply, _epoch_plan, _fingerprint, _lr_factor, augment, evaluate,
-                             export_program, export_torchscript, load_model_file, padding_fill, peak_train_memory,
-                             save_model, train_cell)
-from fixtures_data import write_cifar10
+from evonas.train.loop import _lr_factor, peak_train_memory, train_cell
+from evonas.config.schema import TrainSettings
 
 CELL = Cell.parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|")
 SETTINGS = TrainSettings(epochs=3, batch_size=64, seed=3)
@@ -112,105 +107,12 @@ def _eval_logits(model: torch.nn.Module, data) -> torch.Tensor:
         return model.eval()(data.images[:32])
 
 
-def test_save_load_round_trip_gives_identical_logits(full_run, data, tmp_path):
-    result, _ = full_run
-    path = save_model(tmp_path / "model.pt", result.model, CELL, dataset="cifar10", C=8, N=1,
-                      metrics={"test_acc": result.test_acc})
-    loaded = load_model_file(path)
-    assert not loaded.training and loaded.cell == CELL
-    assert torch.equal(_eval_logits(loaded, data[1]), _eval_logits(result.model, data[1]))
-    assert evaluate(loaded, data[1]) == evaluate(result.model, data[1])
-    assert evaluate(loaded, data[1])[1] == pytest.approx(result.test_acc)
-
-
-def test_exports_compute_the_same_logits(full_run, data, tmp_path):
-    model, images = full_run[0].model, data[1].images[:5]
-    expected = _eval_logits(model, data[1])[:5]
-    path = export_torchscript(model, 32, tmp_path / "model.ts")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        scripted = torch.jit.load(str(path))
-    assert torch.allclose(scripted(images), expected, atol=1e-5)
-    program = torch.export.load(str(export_program(model, 32, tmp_path / "model.pt2"))).module()
-    assert torch.allclose(program(images), expected, atol=1e-5)
-
-
-def test_load_model_file_errors(tmp_path):
-    with pytest.raises(DataError, match="does not exist"):
-        load_model_file(tmp_path / "missing.pt")
-    torch.save({"weights": 1}, tmp_path / "other.pt")
-    with pytest.raises(DataError, match="not an evonas model file"):
-        load_model_file(tmp_path / "other.pt")
-
-
 def test_valid_set_and_eval_every(data):
     train, test = data
     settings = TrainSettings(epochs=2, batch_size=128, eval_every=2, seed=0)
     result = train_cell(CELL, train=train, test=test, valid=test, settings=settings, **TINY)
     assert result.history[0]["test_acc"] is None and result.history[0]["valid_acc"] is None
     assert result.valid_acc == result.test_acc  # the same images, the same network
-
-
-def test_augment_crops_windows_of_the_padded_image_and_flips():
-    images = torch.arange(2 * 3 * 4 * 4, dtype=torch.float32).view(2, 3, 4, 4)
-    fill = torch.tensor([-1.0, -2.0, -3.0])
-    assert torch.equal(augment(images, 0, False, fill, torch.Generator().manual_seed(0)), images)
-    padded = torch.nn.functional.pad(images, (1, 1, 1, 1))
-    for c in range(3):
-        padded[:, c][padded[:, c] == 0] = fill[c]
-    padded[0, 0, 1, 1] = 0.0  # the one real zero pixel
-    windows = [padded[:, :, dy:dy + 4, dx:dx + 4] for dy in range(3) for dx in range(3)]
-    for seed in range(20):
-        out = augment(images, 1, True, fill, torch.Generator().manual_seed(seed))
-        for i in range(2):
-            assert any(torch.equal(out[i], w[i]) or torch.equal(out[i], w[i].flip(2)) for w in windows)
-    flipped = augment(images, 0, True, fill, torch.Generator().manual_seed(0))
-    assert all(torch.equal(flipped[i], images[i]) or torch.equal(flipped[i], images[i].flip(2)) for i in range(2))
-
-
-def test_padding_fill_is_what_the_data_pipeline_makes_of_a_black_pixel(tmp_path):
-    """The crop pads with the value load_images gives a black pixel: read a black image back."""
-    written = write_cifar10(tmp_path)
-    black = np.zeros((2, 32, 32, 3), dtype=np.uint8)
-    with open(tmp_path / "cifar-10-batches-py" / "test_batch", "wb") as f:
-        pickle.dump({"batch_label": "testing batch 1 of 1", "data": black.transpose(0, 3, 1, 2).reshape(2, -1),
-                     "labels": [0, 1]}, f, protocol=2)
-    assert len(written["test"][0]) == 6
-    images = load_images("cifar10", root=tmp_path, split="test").images
-    fill = padding_fill("cifar10")
-    assert fill.shape == (3,)
-    torch.testing.assert_close(images, fill.view(1, 3, 1, 1).expand_as(images), rtol=0, atol=1e-6)
-    # a crop of a black image padded with the fill is black again, wherever it lands
-    cropped = augment(images, 4, True, fill, torch.Generator().manual_seed(0))
-    torch.testing.assert_close(cropped, images, rtol=0, atol=1e-6)
-    assert fill[0] == pytest.approx((0 - 125.3 / 255) / (63.0 / 255))
-    assert not torch.equal(padding_fill("cifar100"), fill)
-
-
-def test_epoch_plan_repeats_augment_batch_by_batch():
-    """The draws made up front for an epoch are those augment would make batch by batch."""
-    images = torch.randn(10, 3, 8, 8)
-    fill = torch.tensor([0.5, -0.5, 1.0])
-    plan = _epoch_plan(10, 4, 2, True, torch.Generator().manual_seed(7), torch.device("cpu"))
-    g = torch.Generator().manual_seed(7)
-    batches = torch.randperm(10, generator=g).split(4)
-    assert [b.tolist() for b in plan.batches] == [b.tolist() for b in batches]
-    for k, idx in enumerate(batches):
-        expected = augment(images[idx], 2, True, fill, g)
-        assert torch.equal(_apply(images[plan.batches[k]], 2, fill, *plan.draws[k]), expected), k
-    bare = _epoch_plan(10, 4, 0, False, torch.Generator().manual_seed(7), torch.device("cpu"))
-    assert all(d == (None, None, None) for d in bare.draws) and len(bare.batches) == 3
-
-
-def test_cuda_switches_are_off_the_cpu_fingerprint():
-    """bf16 and channels-last are CUDA-only: a CPU checkpoint's fingerprint does not change with them."""
-    cpu = torch.device("cpu")
-    a = _fingerprint(CELL, TrainSettings(), "cifar10", 8, 1, 256, cpu)
-    b = _fingerprint(CELL, TrainSettings(amp="none", channels_last=False), "cifar10", 8, 1, 256, cpu)
-    assert a == b and a["amp"] == "none" and "channels_last" not in a
-    gpu = _fingerprint(CELL, TrainSettings(), "cifar10", 8, 1, 256, torch.device("cuda"))
-    assert gpu["amp"] == "bf16" and gpu["channels_last"] is True
-    assert TrainSettings().amp == "bf16" and TrainSettings().channels_last
 
 
 def test_peak_train_memory_is_none_off_cuda():

@@ -1,0 +1,1 @@
+"""The sections, plans and markdown of ``benchmarks/gpu_report.py``, one module each."""

@@ -1,0 +1,69 @@
+"""The rank reference of ``gradient_kernel_agg``: the packaged sample of member values, and the member syntax.
+
+A reference (``evonas/data/rank_reference_<dataset>.npz``, built by ``python -m
+evonas.data.build_reference``) holds each member score's values on a fixed sample of cells
+and the settings they were computed with. Members are score names, optionally suffixed
+``:max`` or ``:min`` to override the registered direction. No torch here: the aggregate's
+settings are checked with it when a config is read.
+"""
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from evonas.data import DATA_DIR
+from evonas.errors import ConfigError, DataError
+from evonas.scores.registry import get_score, make_settings, minimise_sign
+
+__all__ = ["DEFAULT_MEMBERS", "parse_member", "Reference", "reference_path", "load_reference"]
+
+DEFAULT_MEMBERS = ("gradient_kernel", "naswot", "synflow", "flops:max")
+
+
+def parse_member(member: str) -> tuple[str, float]:
+    """(score name, sign): +1 when larger member values rank higher, -1 when smaller do."""
+    name, _, direction = member.partition(":")
+    if direction not in ("", "max", "min"):
+        raise ConfigError(f"member {member!r}: the suffix must be ':max' or ':min'")
+    info = get_score(name)
+    return name, -minimise_sign(direction or info.direction)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Member values (raw, registered direction) of a fixed sample of cells, and how they were computed."""
+
+    path: str
+    dataset: str
+    C: int
+    N: int
+    arches: tuple[str, ...]
+    values: dict[str, np.ndarray]
+    settings: dict[str, dict[str, Any]]
+
+    def settings_of(self, name: str) -> Any:
+        if name not in self.values:
+            raise ConfigError(f"member {name!r} is not in the reference {self.path}; it holds {sorted(self.values)} "
+                              f"(build another with python -m evonas.data.build_reference --members ...)")
+        return make_settings(name, self.settings[name])
+
+
+def reference_path(dataset: str) -> Path:
+    return DATA_DIR / f"rank_reference_{dataset}.npz"
+
+
+@functools.lru_cache(maxsize=8)
+def load_reference(path: str) -> Reference:
+    """The reference sample stored at ``path`` (see ``evonas.data.build_reference``)."""
+    if not Path(path).is_file():
+        raise DataError(f"no rank reference at {path}; build one with python -m evonas.data.build_reference")
+    with np.load(path, allow_pickle=False) as f:
+        meta = json.loads(str(f["meta"]))
+        values = {k.removeprefix("values_"): np.asarray(f[k], dtype=float) for k in f.files if k.startswith("values_")}
+        arches = tuple(str(a) for a in f["arches"])
+    return Reference(path, meta["dataset"], int(meta["C"]), int(meta["N"]), arches, values, meta["settings"])

@@ -1,0 +1,189 @@
+"""The settings of the built-in scores: one frozen dataclass per family, its fields the config keys.
+
+A score's settings are its keys under ``scores.<name>`` in the config, checked by
+``evonas.config.strict.from_mapping`` (types, ranges, and each class's ``__post_init__``);
+``n_images``, where present, is how many images the score reads. No torch here, so a config
+is validated without the ML stack.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from evonas.config.strict import check, suggest
+from evonas.errors import ConfigError
+from evonas.scores.reference import DEFAULT_MEMBERS, load_reference, parse_member, reference_path
+from evonas.scores.registry import get_score
+from evonas.space.latency_table import DEFAULT_TABLE_DEVICE, latency_columns
+
+__all__ = ["KnasSettings", "ZeroCostSettings", "SynflowSettings", "NtkSettings", "RegionSettings", "Statistic",
+           "GradientKernelSettings", "LatencySettings", "LatencyTableSettings", "RankAggregateSettings"]
+
+
+# -- knas ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class KnasSettings:
+    n_batches: int = field(default=50, metadata=check(lambda v: v >= 2 and v % 2 == 0, "an even integer >= 2"))
+    batch_size: int = field(default=1, metadata=check(lambda v: v >= 1, ">= 1"))
+    n_tensors: int = field(default=11, metadata=check(lambda v: v >= 1, ">= 1"))
+    min_numel: int = field(default=50, metadata=check(lambda v: v >= 1, ">= 1"))
+    n_entries: int = field(default=100, metadata=check(lambda v: v >= 1, ">= 1"))
+    n_positions: int = field(default=50, metadata=check(lambda v: v >= 1, ">= 1"))
+
+    def __post_init__(self) -> None:
+        if self.n_positions > min(self.n_entries, self.min_numel):
+            raise ConfigError(f"n_positions ({self.n_positions}) must not exceed n_entries ({self.n_entries}) "
+                              f"or min_numel ({self.min_numel})")
+
+    @property
+    def n_images(self) -> int:
+        return self.n_batches * self.batch_size
+
+
+# -- zero_cost -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class ZeroCostSettings:
+    """One mini-batch of ``batch_size`` images; ``seed`` (None: the scorer's) fixes the initial weights."""
+
+    batch_size: int = field(default=64, metadata=check(lambda v: v >= 2, ">= 2"))
+    seed: int | None = None
+
+    @property
+    def n_images(self) -> int:
+        return self.batch_size
+
+
+@dataclass(frozen=True)
+class SynflowSettings:
+    """Synflow reads no images; ``seed`` (None: the scorer's) fixes the initial weights."""
+
+    seed: int | None = None
+
+
+# -- tenas ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class NtkSettings:
+    """One batch of ``batch_size`` images, ``repeats`` initialisations, a ``C`` x ``N`` proxy network."""
+
+    batch_size: int = field(default=64, metadata=check(lambda v: v >= 2, ">= 2"))
+    repeats: int = field(default=3, metadata=check(lambda v: v >= 1, ">= 1"))
+    C: int = field(default=3, metadata=check(lambda v: v >= 1, ">= 1"))
+    N: int = field(default=1, metadata=check(lambda v: v >= 1, ">= 1"))
+    bn: Literal["batch", "frozen"] = "batch"
+    seed: int | None = None
+
+    @property
+    def n_images(self) -> int:
+        return self.batch_size
+
+
+@dataclass(frozen=True)
+class RegionSettings:
+    """``n_batches`` x ``batch_size`` random ``crop`` x ``crop`` patches of the first ``n_images`` images."""
+
+    batch_size: int = field(default=1000, metadata=check(lambda v: v >= 2, ">= 2"))
+    n_batches: int = field(default=3, metadata=check(lambda v: v >= 1, ">= 1"))
+    crop: int = field(default=3, metadata=check(lambda v: v >= 1, ">= 1"))
+    n_images: int = field(default=128, metadata=check(lambda v: v >= 1, ">= 1"))
+    repeats: int = field(default=3, metadata=check(lambda v: v >= 1, ">= 1"))
+    C: int = field(default=1, metadata=check(lambda v: v >= 1, ">= 1"))
+    N: int = field(default=1, metadata=check(lambda v: v >= 1, ">= 1"))
+    seed: int | None = None
+
+
+# -- gradient_kernel -----------------------------------------------------------------
+Statistic = Literal["mean", "offdiag", "diag", "logdet", "entropy", "decile_entropy", "effective_rank",
+                    "inverse_condition", "alignment"]
+
+
+@dataclass(frozen=True)
+class GradientKernelSettings:
+    n_examples: int = field(default=32, metadata=check(lambda v: v >= 2, ">= 2"))
+    batch_size: int = field(default=1, metadata=check(lambda v: v >= 1, ">= 1"))
+    per_class: int = field(default=0, metadata=check(lambda v: v >= 0, ">= 0 (0: the first n_examples images)"))
+    bn: Literal["sample", "batch", "eval"] = "sample"
+    params: Literal["all", "weights", "first"] = "all"
+    n_tensors: int = field(default=11, metadata=check(lambda v: v >= 1, ">= 1"))
+    centre: bool = False
+    normalise: Literal["none", "params", "norm"] = "none"
+    statistic: Statistic = "decile_entropy"
+    layers: Literal["sum", "log_sum"] = "log_sum"
+    log: bool = False
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.n_examples % self.batch_size or self.n_examples // self.batch_size < 2:
+            raise ConfigError(f"n_examples ({self.n_examples}) must be a multiple of batch_size ({self.batch_size}) "
+                              f"giving at least 2 mini-batches")
+        if self.centre and self.statistic == "mean":
+            raise ConfigError("centre: true with statistic: mean is always 0; use statistic offdiag or diag")
+        if self.normalise == "norm" and self.statistic == "diag":
+            raise ConfigError("normalise: norm with statistic: diag is always 1; use statistic mean or offdiag")
+        if self.statistic == "alignment" and self.batch_size != 1:
+            raise ConfigError(f"statistic: alignment needs one label per gradient (batch_size: 1), "
+                              f"got batch_size {self.batch_size}")
+        if self.per_class and self.n_examples % self.per_class:
+            raise ConfigError(f"n_examples ({self.n_examples}) must be a multiple of per_class ({self.per_class})")
+
+    @property
+    def n_images(self) -> int:
+        """Images read: the first ``n_examples``, or a pool 4x larger to draw ``per_class`` of each class from."""
+        return self.n_examples * (4 if self.per_class else 1)
+
+
+# -- latency -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LatencySettings:
+    """How ``latency`` times a network; ``threads`` is the CPU intra-op thread count while timing.
+
+    ``statistic``: what the score returns of the timed repeats, the median (default) or the
+    minimum; the minimum is far less sensitive to other processes sharing the CPU
+    (docs/benchmarks_latency.md).
+    """
+
+    batch_size: int = field(default=1, metadata=check(lambda v: v >= 1, ">= 1 (1, 32 and 256 match the table)"))
+    warmup: int = field(default=10, metadata=check(lambda v: v >= 0, ">= 0"))
+    repeats: int = field(default=30, metadata=check(lambda v: v >= 1, ">= 1"))
+    channels_last: bool = False
+    amp: bool = False
+    compile: bool = False
+    threads: int = field(default=1, metadata=check(lambda v: v >= 1, ">= 1"))
+    statistic: Literal["median", "min"] = "median"
+
+
+@dataclass(frozen=True)
+class LatencyTableSettings:
+    """``device``: a column of the shipped latency table (default ``2080ti_bs1``)."""
+
+    device: str = DEFAULT_TABLE_DEVICE
+
+    def __post_init__(self) -> None:
+        columns = latency_columns()
+        if self.device not in columns:
+            raise ConfigError(f"device: unknown latency table device {self.device!r}"
+                              f"{suggest(self.device, columns)}; choose from {sorted(columns)}")
+
+
+# -- aggregate -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class RankAggregateSettings:
+    members: tuple[str, ...] = field(default=DEFAULT_MEMBERS,
+                                     metadata=check(lambda v: len(v) >= 1, "at least one member"))
+    reference: str = ""  # a reference .npz; "" for the packaged one of the scorer's data set
+
+    def __post_init__(self) -> None:
+        names = [parse_member(m)[0] for m in self.members]
+        if "gradient_kernel_agg" in names:
+            raise ConfigError("gradient_kernel_agg cannot be a member of itself")
+        if len(set(names)) != len(names):
+            raise ConfigError(f"members {list(self.members)} name a score twice")
+        if self.reference and not Path(self.reference).is_file():
+            raise ConfigError(f"reference: no file {self.reference!r} (build one with "
+                              f"python -m evonas.data.build_reference --out PATH)")
+
+    @property
+    def n_images(self) -> int:
+        """Images the members read (with the packaged CIFAR-10 reference's member settings)."""
+        ref = load_reference(self.reference or str(reference_path("cifar10")))
+        return max([get_score(n).images_needed(ref.settings_of(n)) for n, _ in map(parse_member, self.members)] + [1])

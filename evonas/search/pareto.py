@@ -1,0 +1,81 @@
+"""The reported front (pareto.csv rows): ranked non-dominated cells with table and NATS-Bench columns."""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from evonas.config.schema import Config
+from evonas.engine.records import Evaluation
+from evonas.search.fronts import non_dominated, rank_front
+from evonas.search.remeasure import NOISY_SCORES
+from evonas.space.cell import Cell
+from evonas.space.table import load_table
+from problems import to_minimised
+
+__all__ = ["front_rows", "benchmark_columns", "NATS_FIELDS"]
+
+#: NATS-Bench lookup field -> pareto.csv column suffix
+NATS_FIELDS = {"test_acc": "test_acc", "valid_acc": "valid_acc", "flops_m": "flops_m", "params_m": "params_m",
+               "latency_ms": "latency_ms"}
+
+
+def front_rows(config: Config, evaluations: list[Evaluation],
+               remeasured: dict[str, dict[str, float]] | None = None,
+               proposed: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """The non-dominated set of the successful evaluations, ranked, with ids and table columns.
+
+    ``arch``/``index`` name the evaluated (reduced) cell; ``proposed`` the cell the search asked
+    for (by canonical form), ``dead_edges`` the dead edges the reported cell cannot lose.
+    """
+    ok = [ev for ev in evaluations if ev.ok]
+    if not ok:
+        return []
+    F = np.array([to_minimised(ev.values, config.objectives) for ev in ok])
+    order = rank_front(F, non_dominated(F))
+    table = load_table()
+    rows = []
+    for rank, i in enumerate(order):
+        ev = ok[i]
+        cell = Cell.from_string(ev.arch)
+        row: dict[str, Any] = {"id": rank, "arch": ev.arch, "index": ev.index, "canonical": cell.canonical,
+                               "proposed": (proposed or {}).get(cell.canonical, ev.arch),
+                               "dead_edges": cell.describe_edges(cell.dead_edges)}
+        row.update(ev.values)
+        if remeasured is not None and any(o.score in NOISY_SCORES for o in config.objectives):
+            row["remeasured"] = cell.canonical in remeasured
+            row.update({f"{s}_first": v for s, v in remeasured.get(cell.canonical, {}).items()})
+        row.update(table.row(ev.index))
+        rows.append(row)
+    return rows
+
+
+def _setting(obj: Any, key: str, default: Any = None) -> Any:
+    return obj.get(key, default) if isinstance(obj, Mapping) else getattr(obj, key, default)
+
+
+def benchmark_columns(rows: Sequence[Mapping[str, Any]], config_like: Any, *,
+                      lookup: Any = None) -> list[dict[str, Any]]:
+    """Rows with ``nats<hp>_{test_acc,valid_acc,flops_m,params_m,latency_ms}`` from NATS-Bench.
+
+    ``config_like`` has ``dataset`` and ``benchmark: {path, hp}`` (attributes or keys); with no
+    benchmark path the rows come back unchanged. ``lookup`` replaces the ``NatsBenchLookup``
+    (tests).
+    """
+    bench = _setting(config_like, "benchmark")
+    path = _setting(bench, "path") if bench is not None else None
+    if path is None and lookup is None:
+        return [dict(r) for r in rows]
+    hp = str(_setting(bench, "hp", "200") if bench is not None else "200")
+    if lookup is None:
+        from evonas.space.natsbench import NatsBenchLookup
+
+        lookup = NatsBenchLookup(path)
+    dataset = _setting(config_like, "dataset")
+    out = []
+    for row in rows:
+        found = lookup.lookup(int(row["index"]), dataset, hp=hp)
+        new = dict(row)
+        new.update({f"nats{hp}_{suffix}": found.get(key) for key, suffix in NATS_FIELDS.items()})
+        out.append(new)
+    return out
