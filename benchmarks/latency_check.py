@@ -30,22 +30,11 @@ from evonas.nn.timing import cpu_threads, measure_latency
 from evonas.scores import ScoreContext, make_settings
 from evonas.scores.settings import LatencySettings
 from evonas.space.latency_table import latency_columns
-from evonas.space.cell import N_ARCHS, Cell
+from evonas.space.table import sample_uniform
 
 CPU = ("gold_6226", "gold_6240", "silver_4114", "silver_4210r")
 EDGE = ("raspi4", "pixel2", "pixel3", "samsung_a50", "samsung_s7", "essential_ph_1", "eyeriss", "fpga")
 STATS = ("median", "min")
-
-
-def uniform_connected(n: int, seed: int) -> list[Cell]:
-    """``n`` distinct connected cells drawn uniformly at random (``rng.choice`` over their indices).
-
-    Not ``evonas.space.table.sample_connected``, whose seeded draw differs: the figures of
-    docs/benchmarks_latency.md come from this one.
-    """
-    connected = [i for i in range(N_ARCHS) if Cell.from_index(i).is_connected]
-    rng = np.random.default_rng(seed)
-    return [Cell.from_index(int(i)) for i in rng.choice(connected, size=n, replace=False)]
 
 
 def kind(column: str) -> str:
@@ -82,7 +71,7 @@ def main(argv: list[str] | None = None) -> dict:
     device, spec = resolve_device(args.device), dataset_spec(args.dataset)
     settings = make_settings("latency", {"batch_size": args.batch_size, "warmup": args.warmup,
                                          "repeats": args.repeats, "threads": args.threads})
-    cells = uniform_connected(args.n, args.seed)
+    cells = sample_uniform(args.n, args.seed)
     contexts = [ScoreContext(c, device, spec, seed=args.seed) for c in cells]
 
     load_before, start = os.getloadavg()[0], time.perf_counter()

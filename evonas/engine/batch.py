@@ -3,15 +3,13 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
-
-import numpy as np
+from typing import Callable, Sequence
 
 from evonas.errors import ArchError, DataError
 from evonas.engine.pool import make_pool, map_phased
 from evonas.engine.records import Evaluation, ScorerSpec
-from evonas.space.cell import N_ARCHS, Cell
-from evonas.space.table import load_table
+from evonas.space.cell import Cell
+from evonas.space.table import sample_uniform
 
 __all__ = ["read_archs", "sample_archs", "score_archs"]
 
@@ -36,13 +34,8 @@ def read_archs(path: str | Path) -> list[Cell]:
 
 
 def sample_archs(n: int, seed: int = 0, connected_only: bool = True) -> list[Cell]:
-    """``n`` distinct NB201 cells drawn uniformly by index (connected ones only by default)."""
-    table = load_table()
-    pool = [i for i in range(N_ARCHS) if not connected_only or table.cell(i).is_connected]
-    if n > len(pool):
-        raise DataError(f"cannot sample {n} architectures: only {len(pool)} are eligible")
-    picks = np.random.default_rng(seed).choice(len(pool), size=n, replace=False)
-    return [table.cell(pool[i]) for i in sorted(picks)]
+    """``n`` distinct NB201 cells drawn uniformly by index (connected ones only by default), in index order."""
+    return sorted(sample_uniform(n, seed, connected_only=connected_only), key=lambda cell: cell.index)
 
 
 def score_archs(cells: Sequence[Cell], spec: ScorerSpec, *, backend: str = "ray", num_actors: int | None = None,

@@ -20,6 +20,7 @@ __all__ = ["Pool", "SerialPool", "make_pool", "map_phased"]
 class Pool(Protocol):
     """What the evaluator and the search need of a pool."""
 
+    spec: ScorerSpec
     num_workers: int
     device_kind: str
 
@@ -38,6 +39,7 @@ class SerialPool:
     num_workers = 1
 
     def __init__(self, spec: ScorerSpec) -> None:
+        self.spec = spec
         self.scorer = Scorer(spec)
 
     @property
@@ -76,7 +78,7 @@ def map_phased(pool: Pool, cells: Iterable[Cell], only: Mapping[str, tuple[str, 
     failed in the first phase is not timed, and one with nothing to time is yielded as it arrives.
     """
     cells = list(cells)
-    default = tuple(scores or pool_scores(pool))
+    default = tuple(scores or pool.spec.scores)
     parts = {c.arch: split_exclusive((only or {}).get(c.arch, default)) for c in cells}
     held: dict[str, Evaluation] = {}
     shared = [c for c in cells if parts[c.arch][0]]
@@ -88,12 +90,6 @@ def map_phased(pool: Pool, cells: Iterable[Cell], only: Mapping[str, tuple[str, 
     timed = [c for c in cells if parts[c.arch][1] and (c.arch in held or not parts[c.arch][0])]
     for ev in pool.map_exclusive(timed, {c.arch: parts[c.arch][1] for c in timed}):
         yield held.pop(ev.arch).merge(ev) if ev.arch in held else ev
-
-
-def pool_scores(pool: Pool) -> tuple[str, ...]:
-    """The scores a pool's workers compute by default."""
-    spec = getattr(pool, "spec", None) or pool.scorer.spec
-    return tuple(spec.scores)
 
 
 def make_pool(spec: ScorerSpec, *, backend: str = "ray", num_actors: int | None = None,

@@ -9,11 +9,10 @@ import torch
 from evonas.engine.records import Evaluation, ScorerSpec
 from evonas.errors import EvonasError
 from evonas.nn.devices import configure_scoring, device_name, resolve_device
-from evonas.space.datasets import dataset_spec
 from evonas.nn.images import load_images
-from evonas.scores import ScoreContext, get_score
-from evonas.scores import invalid_value
+from evonas.scores import ScoreContext, get_score, invalid_value
 from evonas.space.cell import Cell
+from evonas.space.datasets import dataset_spec
 
 __all__ = ["Scorer"]
 

@@ -34,7 +34,7 @@ def arch_info(arch: str | int, dataset: str = "cifar10", C: int = 16, N: int = 5
     info: dict[str, Any] = {
         "index": cell.index, "arch": cell.arch, "encoding": list(cell.ops), "canonical": cell.canonical,
         "connected": cell.is_connected, "dataset": dataset, "params_M": params, "flops_M": flops,
-        "dead_edges": cell.describe_edges(cell.dead_edges) or "none",
+        "dead_edges": cell.dead_edges_text or "none",
     }
     r_params, r_flops = (params, flops) if reduced == cell else _cost(reduced, dataset, C, N)
     info.update({"reduced": reduced.arch, "reduced_index": reduced.index,
@@ -46,7 +46,7 @@ def arch_info(arch: str | int, dataset: str = "cifar10", C: int = 16, N: int = 5
         info["saving"] = ("; ".join(p for p in parts if p) or "none in FLOPs or params") + \
             " (evonas scores, reports and exports the reduced cell)"
     if reduced.dead_edges:
-        info["reduced_dead_edges"] = (f"{reduced.describe_edges(reduced.dead_edges)} (their input is always zero, "
+        info["reduced_dead_edges"] = (f"{reduced.dead_edges_text} (their input is always zero, "
                                       f"but NAS-Bench-201 counts the cell without them as another cell)")
     row = load_table().row(cell.index)
     info.update({k: row[k] for k in ACCURACY_COLUMNS})

@@ -30,7 +30,7 @@ from evonas.engine.records import Evaluation
 from evonas.run.tables import csv_value, read_csv, write_csv
 from evonas.space.cell import Cell
 
-__all__ = ["RunDir", "CandidateLog", "candidate_columns", "dead_edges_text", "default_run_dir"]
+__all__ = ["RunDir", "CandidateLog", "candidate_columns", "default_run_dir"]
 
 CONFIG, CANDIDATES, PARETO, STATE, LOG, PLOT, PLOT_HTML, TRAINED = (
     "config.yaml", "candidates.csv", "pareto.csv", "state.json", "run.log", "pareto.png", "pareto.html",
@@ -68,12 +68,6 @@ def candidate_columns(scores: Sequence[str]) -> list[str]:
             "wall_time_s", "device", "attempts", "error"]
 
 
-def dead_edges_text(arch: str) -> str:
-    """The dead edges of a (reduced) cell that its isomorphism class cannot lose, e.g. ``3<-2 nor_conv_3x3``."""
-    cell = Cell.from_string(arch)
-    return cell.describe_edges(cell.dead_edges)
-
-
 class CandidateLog:
     """``candidates.csv``: every evaluation is appended and flushed the moment it arrives.
 
@@ -97,9 +91,10 @@ class CandidateLog:
             self._file.flush()
 
     def append(self, ev: Evaluation, generation: int, *, proposed: str | None = None) -> None:
+        cell = Cell.from_string(ev.arch)
         row = {"generation": generation, "arch": ev.arch, "index": ev.index,
-               "canonical": Cell.from_string(ev.arch).canonical, "proposed": proposed or ev.arch,
-               "dead_edges": dead_edges_text(ev.arch), "status": ev.status,
+               "canonical": cell.canonical, "proposed": proposed or ev.arch,
+               "dead_edges": cell.dead_edges_text, "status": ev.status,
                "wall_time_s": round(ev.wall_time, 4), "device": ev.device, "attempts": ev.attempts,
                "error": ev.error.strip().splitlines()[0] if ev.error else ""}
         row.update({k: csv_value(v) for k, v in ev.values.items()})

@@ -18,7 +18,7 @@ from pymoo.optimize import minimize
 from evonas.config.schema import Config
 from evonas.engine.evaluator import Evaluator
 from evonas.engine.pool import make_pool
-from evonas.run.rundir import CANDIDATES, CandidateLog, RunDir
+from evonas.run.rundir import CANDIDATES, PARETO, CandidateLog, RunDir
 from evonas.search.pareto import benchmark_columns, front_rows
 from evonas.search.progress import Progress, fmt_duration
 from evonas.search.remeasure import remeasure_front
@@ -83,9 +83,9 @@ def run_search(config: Config, run: RunDir, *, resume: bool = False) -> SearchRe
                              config)
     columns = list(rows[0]) if rows else ["id", "arch", "index", "canonical", "proposed", "dead_edges", *spec.scores]
     run.write_pareto(rows, columns)
-    failed = sum(not ev.ok for ev in evaluator.memo.values())
+    failed = evaluator.n_failed
     wall = time.perf_counter() - t0
     run.write_state(status="finished", n_evaluated=len(evaluator.memo), n_failed=failed, wall_time_s=round(wall, 2))
     log.info(f"done in {fmt_duration(wall)}: {len(evaluator.memo)} cells scored ({failed} failed), "
-             f"front of {len(rows)} written to {run.file('pareto.csv')}")
+             f"front of {len(rows)} written to {run.file(PARETO)}")
     return SearchResult(run, rows, evaluator.n_scored, evaluator.n_reused, wall)

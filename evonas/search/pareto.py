@@ -10,6 +10,7 @@ from evonas.engine.records import Evaluation
 from evonas.search.fronts import non_dominated, rank_front
 from evonas.search.remeasure import NOISY_SCORES
 from evonas.space.cell import Cell
+from evonas.space.natsbench import NatsBenchLookup
 from evonas.space.table import load_table
 from problems import to_minimised
 
@@ -40,7 +41,7 @@ def front_rows(config: Config, evaluations: list[Evaluation],
         cell = Cell.from_string(ev.arch)
         row: dict[str, Any] = {"id": rank, "arch": ev.arch, "index": ev.index, "canonical": cell.canonical,
                                "proposed": (proposed or {}).get(cell.canonical, ev.arch),
-                               "dead_edges": cell.describe_edges(cell.dead_edges)}
+                               "dead_edges": cell.dead_edges_text}
         row.update(ev.values)
         if remeasured is not None and any(o.score in NOISY_SCORES for o in config.objectives):
             row["remeasured"] = cell.canonical in remeasured
@@ -50,31 +51,20 @@ def front_rows(config: Config, evaluations: list[Evaluation],
     return rows
 
 
-def _setting(obj: Any, key: str, default: Any = None) -> Any:
-    return obj.get(key, default) if isinstance(obj, Mapping) else getattr(obj, key, default)
-
-
-def benchmark_columns(rows: Sequence[Mapping[str, Any]], config_like: Any, *,
+def benchmark_columns(rows: Sequence[Mapping[str, Any]], config: Config, *,
                       lookup: Any = None) -> list[dict[str, Any]]:
     """Rows with ``nats<hp>_{test_acc,valid_acc,flops_m,params_m,latency_ms}`` from NATS-Bench.
 
-    ``config_like`` has ``dataset`` and ``benchmark: {path, hp}`` (attributes or keys); with no
-    benchmark path the rows come back unchanged. ``lookup`` replaces the ``NatsBenchLookup``
-    (tests).
+    With no ``benchmark.path`` in ``config`` the rows come back unchanged. ``lookup`` replaces
+    the ``NatsBenchLookup`` of that path (tests).
     """
-    bench = _setting(config_like, "benchmark")
-    path = _setting(bench, "path") if bench is not None else None
+    path, hp = config.benchmark.path, config.benchmark.hp
     if path is None and lookup is None:
         return [dict(r) for r in rows]
-    hp = str(_setting(bench, "hp", "200") if bench is not None else "200")
-    if lookup is None:
-        from evonas.space.natsbench import NatsBenchLookup
-
-        lookup = NatsBenchLookup(path)
-    dataset = _setting(config_like, "dataset")
+    lookup = NatsBenchLookup(path) if lookup is None else lookup
     out = []
     for row in rows:
-        found = lookup.lookup(int(row["index"]), dataset, hp=hp)
+        found = lookup.lookup(int(row["index"]), config.dataset, hp=hp)
         new = dict(row)
         new.update({f"nats{hp}_{suffix}": found.get(key) for key, suffix in NATS_FIELDS.items()})
         out.append(new)

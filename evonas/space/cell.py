@@ -120,22 +120,24 @@ class Cell:
         return index_of(self.ops)
 
     @cached_property
-    def is_connected(self) -> bool:
-        """True when the output node is reachable from the input through non-``none`` edges."""
+    def _reached(self) -> frozenset[int]:
+        """The nodes the input reaches through non-``none`` edges."""
         reach = {0}
         for e, (target, source) in enumerate(EDGES):  # EDGES is topologically ordered
             if source in reach and self.ops[e] != 0:
                 reach.add(target)
-        return _N_NODES - 1 in reach
+        return frozenset(reach)
+
+    @cached_property
+    def is_connected(self) -> bool:
+        """True when the output node is reachable from the input through non-``none`` edges."""
+        return _N_NODES - 1 in self._reached
 
     @cached_property
     def dead_edges(self) -> tuple[int, ...]:
         """Non-``none`` edges on no input->output path: their output never reaches node 3, or
         their input is never reached from node 0 (it is always zero)."""
-        forward, backward = {0}, {_N_NODES - 1}
-        for e, (target, source) in enumerate(EDGES):
-            if source in forward and self.ops[e] != 0:
-                forward.add(target)
+        forward, backward = self._reached, {_N_NODES - 1}
         for e, (target, source) in reversed(list(enumerate(EDGES))):
             if target in backward and self.ops[e] != 0:
                 backward.add(source)
@@ -159,9 +161,10 @@ class Cell:
     def is_reduced(self) -> bool:
         return self.reduced == self
 
-    def describe_edges(self, edges: Sequence[int]) -> str:
-        """``"3<-2 nor_conv_3x3, 2<-0 skip_connect"`` for the given edge positions."""
-        return ", ".join(f"{EDGES[e][0]}<-{EDGES[e][1]} {OPS[self.ops[e]]}" for e in edges)
+    @property
+    def dead_edges_text(self) -> str:
+        """The dead edges as ``"3<-2 nor_conv_3x3, 2<-0 skip_connect"`` ("" when there are none)."""
+        return ", ".join(f"{EDGES[e][0]}<-{EDGES[e][1]} {OPS[self.ops[e]]}" for e in self.dead_edges)
 
     @cached_property
     def canonical(self) -> str:

@@ -8,10 +8,10 @@ import numpy as np
 
 from evonas.data import DATA_DIR
 from evonas.errors import DataError
-from evonas.space.cell import Cell
+from evonas.space.cell import N_ARCHS, Cell
 from evonas.space.numbering import TABLE_PATH, index_of, indices_of, ops_at, table_ops
 
-__all__ = ["BenchmarkTable", "load_table", "sample_connected", "ACCURACY_COLUMNS"]
+__all__ = ["BenchmarkTable", "load_table", "sample_connected", "sample_uniform", "ACCURACY_COLUMNS"]
 
 ACCURACY_COLUMNS = (
     "cifar10_test_200ep", "cifar100_test_200ep", "imagenet16_test_200ep",
@@ -73,3 +73,14 @@ def sample_connected(n: int | str, seed: int) -> list[Cell]:
     if int(n) > len(cells):
         raise ValueError(f"asked for {n} connected cells; the space has {len(cells)}")
     return cells[: int(n)]
+
+
+def sample_uniform(n: int, seed: int, *, connected_only: bool = True) -> list[Cell]:
+    """``n`` distinct cells drawn uniformly (``rng.choice``) over the benchmark's indices, in draw order
+    (connected ones only by default); ``DataError`` when fewer are eligible."""
+    table = load_table()
+    pool = [i for i in range(N_ARCHS) if not connected_only or table.cell(i).is_connected]
+    if n > len(pool):
+        raise DataError(f"cannot sample {n} architectures: only {len(pool)} are eligible")
+    picks = np.random.default_rng(seed).choice(len(pool), size=n, replace=False)
+    return [table.cell(pool[int(i)]) for i in picks]

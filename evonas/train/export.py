@@ -79,11 +79,11 @@ def reduction_note(asked: Cell, built: Cell) -> str:
     """What the user must know about the exported cell: the reduction made, dead edges it keeps."""
     notes = []
     if built != asked:
-        how = (f"dead edges {asked.describe_edges(asked.dead_edges)} dropped" if asked.dead_edges else
+        how = (f"dead edges {asked.dead_edges_text} dropped" if asked.dead_edges else
                "the cheapest cell of its isomorphism class")
         notes.append(f"{asked.arch} was reduced to its cheapest equivalent (same function; {how})")
     if built.dead_edges:
-        notes.append(f"the cell keeps dead edges {built.describe_edges(built.dead_edges)} (their input is always "
+        notes.append(f"the cell keeps dead edges {built.dead_edges_text} (their input is always "
                      f"zero; NAS-Bench-201 counts the cell without them as another cell)")
     return "; ".join(notes)
 

@@ -98,7 +98,7 @@ def test_pick_tells_of_dead_edges_the_chosen_cell_keeps(tmp_path, capsys):
     run = make_run(tmp_path)
     rows = read_csv(run / "pareto.csv")
     kept = Cell.from_string("|none~0|+|none~0|none~1|+|skip_connect~0|none~1|nor_conv_3x3~2|")
-    rows[1].update(arch=kept.arch, index=kept.index, dead_edges=kept.describe_edges(kept.dead_edges))
+    rows[1].update(arch=kept.arch, index=kept.index, dead_edges=kept.dead_edges_text)
     write_csv(run / "pareto.csv", rows, [*rows[0], "dead_edges"])
     rc, out, err = _pick(run, "--id", "1", capsys=capsys)
     assert rc == 0, err

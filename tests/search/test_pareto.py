@@ -1,6 +1,7 @@
 """The front's rows for pareto.csv: ground-truth figures of the full benchmark file, when one is configured."""
 from __future__ import annotations
 
+from evonas.config.load import config_from_mapping
 from evonas.search.pareto import benchmark_columns
 
 
@@ -12,7 +13,8 @@ class _FakeLookup:
 
 def test_benchmark_columns_add_nats_figures_only_when_configured():
     rows = [{"id": 0, "index": 0}, {"id": 1, "index": 3}]
-    assert benchmark_columns(rows, {"dataset": "cifar10", "benchmark": {"path": None}}) == rows
-    out = benchmark_columns(rows, {"dataset": "cifar10", "benchmark": {"path": "x", "hp": "12"}}, lookup=_FakeLookup())
+    assert benchmark_columns(rows, config_from_mapping({"dataset": "cifar10"})) == rows
+    out = benchmark_columns(rows, config_from_mapping({"dataset": "cifar10", "benchmark": {"path": "x", "hp": "12"}}),
+                            lookup=_FakeLookup())
     assert out[1]["nats12_test_acc"] == 93.0 and out[0]["nats12_latency_ms"] == 2.0
     assert out[1]["nats12_latency_ms"] is None and out[0]["nats12_valid_acc"] == 80.0

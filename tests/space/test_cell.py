@@ -189,7 +189,7 @@ def test_unavoidable_dead_edges_are_named():
     # node 2 sums two zeros: NB201 keeps '(#+#)@nor_conv_3x3' apart from a cell without that conv
     cell = Cell.from_string("|none~0|+|none~0|none~1|+|skip_connect~0|none~1|nor_conv_3x3~2|")
     assert cell.reduced == cell and cell.dead_edges == (5,)
-    assert cell.describe_edges(cell.dead_edges) == "3<-2 nor_conv_3x3"
+    assert cell.dead_edges_text == "3<-2 nor_conv_3x3"
 
 
 def test_info_shows_the_reduced_cell_and_the_saving():
