@@ -18,7 +18,10 @@ objectives). A third front stands for the training stage: the k best candidates 
 i.e. the returned front, then further non-dominated layers, the last one cut by crowding
 distance) get the benchmark's 12-epoch validation accuracy on the judged data set as the result
 of a short training, and the *trained@k* front is non-dominated on (that accuracy, FLOPs) among
-them (``--train-k``, 20 and 40 by default). Prints one table (mean and std over seeds), a
+them (``--train-k``, 20 and 40 by default), for each shortlist rule of the product
+(``evonas.analysis.quality.SHORTLIST_RULES``): rank and crowding (``front``), the best cell by
+``--rank-by`` in each of k equal-count FLOPs bands of every scored cell (``bands``) or of the
+returned front (``bands-front``). Prints one table (mean and std over seeds), a
 KNAS-style single-objective table, and saves the anytime plot (HV ratio vs evaluations, evaluated
 and returned fronts).
 
@@ -71,6 +74,9 @@ def _parser() -> argparse.ArgumentParser:
                         "or at the largest budget if sooner")
     p.add_argument("--train-k", default=",".join(map(str, TRAIN_K)),
                    help="sizes k of the training-stage fronts (k best candidates, 12-epoch validation accuracy)")
+    p.add_argument("--rank-by", default=None,
+                   help="the score that picks each cost band's candidate in the bands shortlists (an objective of "
+                        "each setting; default: the setting's first maximised objective)")
     p.add_argument("--score-set", action="append", default=[], metavar="SCORE.KEY=VALUE",
                    help="settings of a score in every setting, e.g. ntk_cond.repeats=1")
     p.add_argument("--knas-score", default="knas", choices=["knas", "knas_fast"],
@@ -132,6 +138,15 @@ def _print_single(single: dict[str, list[list[float]]], n_single: int) -> None:
     print_table(["rule", "CIFAR-10", "CIFAR-100", "ImageNet16-120"], srows)
 
 
+def band_columns(config: Config, rank_by: str | None) -> tuple[int, int]:
+    """(cost column, rank column) of the bands shortlists in a setting's objectives: the product's
+    defaults (``Config.train_band_by``, ``Config.train_rank_by``), or ``rank_by`` when it is one of them."""
+    names = list(config.score_names)
+    rank = rank_by if rank_by in names else config.train_rank_by.score
+    cost = next((o.score for o in reversed(config.objectives) if o.direction == "min"), names[-1])
+    return names.index(cost), names.index(rank)
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = _parser()
     args = p.parse_args(argv)
@@ -175,8 +190,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for name, recs in records.items():
         objectives = [o.score for o in configs[name].objectives]
         cost_per_cell = sum(per_cell.get(s, float("nan")) for s in objectives)
+        cost_col, rank_col = band_columns(configs[name], args.rank_by)
         results["settings"][name], setting_rows = judge_setting(name, recs, objectives, budgets, truth, fronts,
-                                                                valid, train_k, cost_per_cell)
+                                                                valid, train_k, cost_per_cell, cost_col=cost_col,
+                                                                rank_col=rank_col)
         rows += setting_rows
     print(f"\n{machine()}; scores on {sorted(seen.devices) or ['cache only']}; {args.seeds} seeds; wall {wall:.0f} s; "
           f"score s/cell: " + ", ".join(f"{s}={v:.3f}" for s, v in per_cell.items()))

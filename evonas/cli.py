@@ -79,10 +79,15 @@ def cmd_search(argv: Sequence[str]) -> int:
     if config.train.after_search:
         from evonas.train.stage import train_front
 
-        train_front(config, run)
+        rows = train_front(config, run)
         png, html = _redraw(config, run)
+        answer = [r for r in rows if r.get("trained_front")]
         print(f"trained models in {run.path / 'models'}; metrics in {run.file('trained.csv')}; "
               f"{png.name} and {html.name} redrawn with the trained accuracies")
+        if answer:
+            print(f"front after training (test accuracy vs cost): "
+                  + ", ".join(f"id {r['id']} {float(r['test_acc']):.2f}%" for r in answer)
+                  + f"\npick one:  python -m evonas pick {run.path} --trained [--id N | --max-flops M]")
     return 0
 
 
@@ -112,6 +117,10 @@ def _pick_parser() -> argparse.ArgumentParser:
                    help="benchmark_valid: KNAS's second stage, the top-k scored candidates by the first "
                         "objective, then the best by the table's 12-epoch validation accuracy")
     p.add_argument("--top-k", type=int, default=40, help="with --select benchmark_valid (default 40)")
+    p.add_argument("--trained", action="store_true",
+                   help="choose from the front after training (trained.csv's trained_front: trained test accuracy "
+                        "vs cost): --id N, or the most accurate member within the limits (the most accurate "
+                        "overall without limits)")
     return p
 
 
@@ -126,6 +135,8 @@ def cmd_pick(argv: Sequence[str]) -> int:
     run = RunDir.open(args.run_dir)
     config = run.config()
     trained = run.trained()
+    if args.trained:
+        return _pick_trained(args, run, config, trained)
     source = args.accuracy or ("trained" if any(t.get("status") == "ok" for t in trained) else "table")
     limits = [("flops", args.max_flops, True), ("params", args.max_params, True),
               ("latency_ms", args.max_latency_ms, True), ("accuracy", args.min_accuracy, False)]
@@ -153,6 +164,31 @@ def cmd_pick(argv: Sequence[str]) -> int:
         row["id"] = on_front.get(row.get("canonical"), "")
         why = (f"best {by} among the top {args.top_k} by {first.score} of {len(kept)} scored candidates"
                + (f", with {why}" if why else ""))
+    print(describe_pick(config, row, run.path, why))
+    return 0
+
+
+def _pick_trained(args: argparse.Namespace, run: "RunDir", config: "Config", trained: list) -> int:
+    """``pick --trained``: a member of the front after training, by id or the most accurate within the limits."""
+    from evonas.analysis.pick import Constraint, describe_pick, pick_trained
+    from evonas.search.shortlist import trained_front_rows
+
+    if args.select != "front" or args.accuracy == "table":
+        raise EvonasError("--trained picks by trained accuracy from the front after training; drop --select and "
+                          "--accuracy table")
+    rows = trained_front_rows(config, run.members(), trained)
+    if not rows:
+        raise EvonasError(f"{run.path} has no front after training (no finished training in trained.csv); train "
+                          f"first: python -m evonas train {run.path}")
+    limits = [("flops", args.max_flops, True), ("params", args.max_params, True),
+              ("latency_ms", args.max_latency_ms, True), ("trained_test_acc", args.min_accuracy, False)]
+    constraints = [Constraint(c, v, upper) for c, v, upper in limits if v is not None]
+    if any(c.column == "latency_ms" for c in constraints):
+        from evonas.analysis.pick import pick_columns
+
+        latency_device = (config.scores.get("latency_table") or {}).get("device")
+        rows, _ = pick_columns(rows, config.dataset, latency_device=latency_device)
+    row, why = pick_trained(rows, id=args.id, constraints=constraints)
     print(describe_pick(config, row, run.path, why))
     return 0
 
@@ -209,7 +245,8 @@ def cmd_train(argv: Sequence[str]) -> int:
 
     p = argparse.ArgumentParser(prog="evonas train", description="Train front members of a finished search.")
     p.add_argument("run_dir", type=Path)
-    p.add_argument("--ids", default=None, help="comma-separated front ids (default: the config's train.candidates)")
+    p.add_argument("--ids", default=None, help="comma-separated ids of front or shortlisted members (default: the "
+                                               "config's train.candidates, e.g. --set train.candidates=bands)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override train settings, e.g. --set train.recipe.epochs=3")
     args = p.parse_args(argv)
@@ -226,7 +263,10 @@ def cmd_train(argv: Sequence[str]) -> int:
     rows = train_front(config, run, ids)
     for r in rows:
         acc = f"{float(r['test_acc']):.2f}%" if r.get("status") == "ok" else r.get("error", "")
-        print(f"id {r['id']}: {r.get('status')}  test acc {acc}")
+        print(f"id {r['id']}: {r.get('status')}  test acc {acc}" + ("  (front after training)" if r.get("trained_front")
+                                                                      else ""))
+    if any(r.get("trained_front") for r in rows):
+        print(f"pick from the front after training: python -m evonas pick {run.path} --trained")
     png, html = _redraw(config, run)
     print(f"redrew {png} and {html} with the trained accuracies")
     return 0
@@ -263,7 +303,10 @@ def cmd_score(argv: Sequence[str]) -> int:
     p.add_argument("--settings", default=None, help='YAML mapping of per-score settings, e.g. "{knas: {n_batches: 20}}"')
     p.add_argument("--backend", default="ray", choices=["ray", "serial"])
     p.add_argument("--actors", type=int, default=None)
-    p.add_argument("--address", default=None, help="Ray cluster address (default: a local Ray)")
+    p.add_argument("--address", default=None, help="Ray cluster address: the head's host:port (GCS, 6379 by "
+                                                    "default), ray://host:port or auto (default: a local Ray)")
+    p.add_argument("--connect-timeout", type=float, default=10.0, metavar="S",
+                   help="give up on --address after this many seconds (default 10)")
     args = p.parse_args(argv)
     names = tuple(s.strip() for s in args.scores.split(",") if s.strip())
     settings = yaml.safe_load(args.settings) if args.settings else {}
@@ -273,6 +316,13 @@ def cmd_score(argv: Sequence[str]) -> int:
                       seed=args.seed, device=args.device)
     spec.validate()
     cells = read_archs(args.archs) if args.archs else sample_archs(args.n, args.seed)
+    if args.address is not None and args.backend == "ray":
+        from evonas.engine.cluster import check_ray_address
+
+        if not args.connect_timeout > 0:
+            raise EvonasError(f"--connect-timeout {args.connect_timeout:g}: must be > 0 seconds")
+
+        check_ray_address(args.address, args.connect_timeout, name="--address")
 
     def progress(done: int, total: int, seconds: float) -> None:
         print(f"\r{done}/{total} scored, {done / max(seconds, 1e-9):.2f} archs/s", end="", file=sys.stderr)

@@ -40,7 +40,7 @@ LAYERS = (
 #: what `evonas pick` and `evonas plot` load: none of it may import torch, fvcore or ray
 LIGHT = ("evonas.errors", "evonas.files", "evonas.space", "evonas.config", "evonas.scores.registry",
          "evonas.scores.catalog", "evonas.scores.settings", "evonas.engine.records", "evonas.run",
-         "evonas.search.fronts", "evonas.analysis", "evonas.viz")
+         "evonas.search.fronts", "evonas.search.shortlist", "evonas.analysis", "evonas.viz")
 HEAVY = ("torch", "fvcore", "ray")
 
 

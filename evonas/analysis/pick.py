@@ -18,7 +18,8 @@ from evonas.space.table import ACCURACY_COLUMNS
 from evonas.space.datasets import dataset_spec
 from evonas.space.latency_table import DEFAULT_TABLE_DEVICE, latency_columns
 
-__all__ = ["Constraint", "pick", "pick_columns", "describe_pick", "LATENCY_SOURCES", "ACCURACY_SOURCES"]
+__all__ = ["Constraint", "pick", "pick_trained", "pick_columns", "describe_pick", "LATENCY_SOURCES",
+           "ACCURACY_SOURCES"]
 
 #: where ``latency_ms`` comes from, in order of preference (the first column a row has)
 LATENCY_SOURCES = ("latency", "latency_table")
@@ -109,6 +110,31 @@ def pick(front: Sequence[Mapping[str, Any]], objectives: Sequence[ObjectiveConfi
     return _best(chosen, objectives, {c.column for c in constraints})
 
 
+def pick_trained(rows: Sequence[Mapping[str, Any]], *, id: int | None = None,
+                 constraints: Sequence[Constraint] = ()) -> tuple[dict[str, Any], str]:
+    """A member of the front after training (rows with ``trained_test_acc``) and why it was chosen.
+
+    ``id``: that member; else the most accurate one (trained test accuracy) satisfying every constraint.
+    """
+    if id is not None:
+        row = next((r for r in rows if int(r["id"]) == id), None)
+        if row is None:
+            raise EvonasError(f"--id {id} is not on the front after training; its ids are "
+                              f"{', '.join(str(r['id']) for r in rows)}")
+        return dict(row), "on the front after training (trained test accuracy vs cost)"
+    for c in constraints:
+        if c.column not in rows[0]:
+            raise EvonasError(f"cannot constrain {c.column!r}: the trained members have no such column")
+    kept = [r for r in rows if all(c.holds(r) for c in constraints)]
+    if not kept:
+        raise EvonasError("no member of the front after training satisfies " + " and ".join(map(str, constraints))
+                          + "; relax the limit")
+    limits = " and ".join(map(str, constraints))
+    return (dict(max(kept, key=lambda r: float(r["trained_test_acc"]))),
+            "the most accurate after training (trained test accuracy) on the front after training"
+            + (f", with {limits}" if limits else ""))
+
+
 def describe_pick(config: Config, row: dict[str, Any], run_path: str | Path = "RUN_DIR",
                   why: str = "") -> str:
     """The chosen architecture, its objectives and benchmark numbers, and the export command."""
@@ -131,5 +157,7 @@ def describe_pick(config: Config, row: dict[str, Any], run_path: str | Path = "R
         lines += [f"trained     test acc {float(row['trained_test_acc']):.2f}% after {row.get('trained_epochs')} "
                   f"epoch(s) (trained.csv)"]
     target = f"--id {row['id']}" if on_front else f"--arch '{row['arch']}'"
+    if str(row.get("on_front", "True")).lower() in ("false", "0"):
+        lines.insert(1, "            (shortlisted for training from the scored cells; not on the search's front)")
     lines += ["", f"export it:  python -m evonas export {run_path} {target} --out model.pt"]
     return "\n".join(lines)

@@ -131,9 +131,18 @@ class TrainConfig:
     """The second stage: train front members for real after the training-free search."""
 
     after_search: bool = False       # train right after the search (else: ``evonas train RUN_DIR``)
-    candidates: Literal["front", "top_k", "ids"] = "front"
+    #: front: every member; top_k: the best top_k of each objective; ids: these front ids;
+    #: bands: the best cell by ``rank_by`` in each of ``bands`` equal-count bands of ``band_by``
+    candidates: Literal["front", "top_k", "ids", "bands"] = "front"
     top_k: int = field(default=3, metadata=check(lambda v: v >= 1, ">= 1"))  # best k of each objective
     ids: tuple[int, ...] = ()
+    bands: int = field(default=4, metadata=check(lambda v: v >= 1, ">= 1"))  # candidates of the bands rule
+    #: which cells the bands cut: the front (pareto.csv), or every cell the run scored
+    bands_over: Literal["front", "scored"] = "front"
+    #: the score that picks each band's cell (an objective; null: the first maximised objective)
+    rank_by: str | None = None
+    #: the cost the bands cut (a minimised objective; null: the last minimised objective)
+    band_by: str | None = None
     dataset: Dataset | None = None   # None: the search's data set
     data_root: str | None = None     # None: the search's data.root
     n_train: int | None = field(default=None, metadata=check(lambda v: v >= 1, ">= 1 or null"))
@@ -177,6 +186,35 @@ class Config:
             if name not in names:
                 raise ConfigError(f"scores.{name}: settings for a score that is not an objective ({names})")
             make_settings(name, values)
+        tc = self.train
+        for key, name, want in (("rank_by", tc.rank_by, None), ("band_by", tc.band_by, "min")):
+            if name is not None and name not in names:
+                raise ConfigError(f"train.{key}: {name!r} is not an objective; choose from {names}")
+        if tc.candidates == "bands":
+            self.train_band_by  # noqa: B018  (no minimised objective: an error now, not after the search)
+
+    @property
+    def train_rank_by(self) -> ObjectiveConfig:
+        """The objective that picks each band's cell: ``train.rank_by``, else the first maximised one."""
+        name = self.train.rank_by
+        if name is None:
+            return next((o for o in self.objectives if o.direction == "max"), self.objectives[0])
+        return next(o for o in self.objectives if o.score == name)
+
+    @property
+    def train_band_by(self) -> ObjectiveConfig:
+        """The cost the bands cut: ``train.band_by``, else the last minimised objective."""
+        name = self.train.band_by
+        mins = [o for o in self.objectives if o.direction == "min"]
+        if name is not None:
+            chosen = next(o for o in self.objectives if o.score == name)
+            if chosen.direction != "min":
+                raise ConfigError(f"train.band_by: {name!r} is maximised; bands cut a cost (a minimised objective)")
+            return chosen
+        if not mins:
+            raise ConfigError("train.candidates: bands needs a minimised objective (a cost such as flops) to cut "
+                              "into bands; set train.band_by or choose another train.candidates")
+        return mins[-1]
 
     @property
     def score_names(self) -> tuple[str, ...]:

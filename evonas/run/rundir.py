@@ -5,7 +5,10 @@
     RUN_DIR/pareto.csv       the final non-dominated set, ranked, with an ``id`` column
     RUN_DIR/pareto.png       the front over all scored candidates, and against the true NB201 front
     RUN_DIR/pareto.html      the same, interactive (offline): hover for details, click for the pick command
-    RUN_DIR/trained.csv      metrics of trained front members (models/<id>.pt, checkpoints/)
+    RUN_DIR/shortlist.csv    the training stage's candidates (front rows, and with ``train.bands_over: scored``
+                             cells off the front, whose ids continue after the front's)
+    RUN_DIR/trained.csv      metrics of trained candidates (models/<id>.pt, checkpoints/); ``trained_front``
+                             marks the front on (trained test accuracy, cost): the run's answer
     RUN_DIR/state.json       progress (generation, evaluations, finished or not)
     RUN_DIR/run.log          the log
 """
@@ -32,9 +35,9 @@ from evonas.space.cell import Cell
 
 __all__ = ["RunDir", "CandidateLog", "candidate_columns", "default_run_dir"]
 
-CONFIG, CANDIDATES, PARETO, STATE, LOG, PLOT, PLOT_HTML, TRAINED = (
+CONFIG, CANDIDATES, PARETO, STATE, LOG, PLOT, PLOT_HTML, TRAINED, SHORTLIST = (
     "config.yaml", "candidates.csv", "pareto.csv", "state.json", "run.log", "pareto.png", "pareto.html",
-    "trained.csv")
+    "trained.csv", "shortlist.csv")
 
 
 def default_run_dir(config: Config, root: str | Path = "runs") -> Path:
@@ -209,6 +212,19 @@ class RunDir:
 
     def write_pareto(self, rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> None:
         write_csv(self.file(PARETO), list(rows), columns)
+
+    def shortlist(self) -> list[dict[str, str]]:
+        """The rows of ``shortlist.csv``: the training stage's candidates (none before it ran)."""
+        return read_csv(self.file(SHORTLIST)) if self.file(SHORTLIST).exists() else []
+
+    def write_shortlist(self, rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> None:
+        write_csv(self.file(SHORTLIST), list(rows), columns)
+
+    def members(self) -> list[dict[str, str]]:
+        """Every row with an id: the front (pareto.csv), then shortlisted cells off the front."""
+        front = self.pareto()
+        ids = {r["id"] for r in front}
+        return front + [r for r in self.shortlist() if r["id"] not in ids]
 
     def trained(self) -> list[dict[str, str]]:
         """The rows of ``trained.csv`` (none before the training stage)."""

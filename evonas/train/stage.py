@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import numpy as np
 import torch
 
 from evonas.config.schema import Config, TrainConfig
@@ -27,13 +28,14 @@ from evonas.nn.network import network_for
 from evonas.nn.placement import gpu_share, per_gpu_from_memory
 from evonas.run.rundir import TRAINED, RunDir
 from evonas.run.tables import read_csv, write_csv
+from evonas.search.shortlist import SHORTLIST_PREFIX, accuracy_front, shortlist_rows, trained_cost
 from evonas.space.cell import Cell
 from evonas.space.datasets import dataset_spec
 from evonas.train.loop import peak_train_memory, train_cell
 from evonas.train.models import load_model_file, save_model
 
 __all__ = ["select_candidates", "train_front", "TrainJob", "load_model", "TRAINED_COLUMNS",
-           "train_task_gpus"]
+           "train_task_gpus", "mark_trained_front", "trained_cost"]
 
 log = logging.getLogger("evonas")
 TRAINED_COLUMNS = ["id", "arch", "index", "dataset", "epochs", "train_acc", "test_acc",
@@ -56,25 +58,31 @@ class TrainJob:
     progress: str
 
 
-def select_candidates(front: Sequence[dict[str, Any]], config: Config, ids: Sequence[int] | None = None
-                      ) -> list[dict[str, Any]]:
-    """Front rows to train: explicit ``ids``, else ``train.candidates`` (front, top_k of each objective, ids)."""
-    tc = config.train
-    by_id = {int(r["id"]): r for r in front}
-    wanted = list(ids) if ids is not None else (list(tc.ids) if tc.candidates == "ids" else None)
-    if wanted is not None:
-        missing = [i for i in wanted if i not in by_id]
-        if missing:
-            raise EvonasError(f"ids {missing} are not on the front; ids are 0..{len(front) - 1}")
-        return [by_id[i] for i in dict.fromkeys(wanted)]
-    if tc.candidates == "front":
-        return list(front)
-    chosen: dict[int, dict[str, Any]] = {}
-    for o in config.objectives:
-        ranked = sorted(front, key=lambda r: float(r[o.score]) * o.sign)
-        for r in ranked[: tc.top_k]:
-            chosen[int(r["id"])] = r
-    return [chosen[i] for i in sorted(chosen)]
+def select_candidates(front: Sequence[dict[str, Any]], config: Config, ids: Sequence[int] | None = None,
+                      scored: Sequence[dict[str, Any]] = ()) -> list[dict[str, Any]]:
+    """Rows to train: explicit front ``ids``, else ``train.candidates`` (``evonas.search.shortlist.shortlist_rows``)."""
+    return shortlist_rows(config, front, scored, ids)
+
+
+def mark_trained_front(rows: Sequence[dict[str, Any]], members: Sequence[dict[str, Any]],
+                       cost: str | None) -> list[dict[str, Any]]:
+    """trained.csv rows with ``cost`` (the member's value) and ``trained_front``: non-dominated on
+    (trained test accuracy, cost) among the finished trainings; with no cost, the most accurate."""
+    by_id = {str(m["id"]): m for m in members}
+    out = [dict(r) for r in rows]
+    acc, costs = [], []
+    for r in out:
+        member = by_id.get(str(r["id"]), {})
+        if cost is not None:
+            r[cost] = member.get(cost, r.get(cost, ""))
+        ok = r.get("status") == "ok"
+        acc.append(float(r["test_acc"]) if ok else float("nan"))
+        costs.append(float(r[cost]) if ok and cost is not None and r.get(cost) not in (None, "") else
+                     (0.0 if cost is None else float("nan")))
+    front = set(accuracy_front(np.array(acc), np.array(costs)).tolist()) if out else set()
+    for i, r in enumerate(out):
+        r["trained_front"] = int(i in front)
+    return out
 
 
 def _needs_training(row: dict[str, Any] | None, epochs: int) -> bool:
@@ -165,7 +173,8 @@ def train_front(config: Config, run: RunDir, ids: Sequence[int] | None = None) -
     dataset = tc.dataset or config.dataset
     root = tc.data_root if tc.data_root is not None else config.data.root
     check_available(dataset, root)
-    rows = select_candidates(run.pareto(), config, ids)
+    rows = _candidates(config, run, ids)
+    cost = trained_cost(config)
     done = {int(r["id"]): r for r in run.trained()}
     (run.path / "checkpoints").mkdir(exist_ok=True)
     (run.path / "models").mkdir(exist_ok=True)
@@ -222,12 +231,46 @@ def train_front(config: Config, run: RunDir, ids: Sequence[int] | None = None) -
                                 "error": ""}
                 log.info(f"train id {job.id}: done, test acc {m['test_acc']:.2f}% after {m['epochs']} epochs "
                          f"({m['wall_time_s']:.0f} s on {m['device']})")
-                write_csv(run.file(TRAINED), [done[k] for k in sorted(done)], TRAINED_COLUMNS)
+                _write_trained(run, done, cost)
     finally:
         if started:
             ray.shutdown()
-    write_csv(run.file(TRAINED), [done[k] for k in sorted(done)], TRAINED_COLUMNS)
-    return [done[k] for k in sorted(done)]
+    out = _write_trained(run, done, cost)
+    answer = [r for r in out if r["trained_front"]]
+    if answer:
+        log.info(f"front after training ({len(answer)} of {len(out)} trained, test accuracy vs {cost or 'nothing'}): "
+                 f"ids {', '.join(str(r['id']) for r in answer)} (trained.csv: trained_front; pick with "
+                 f"`python -m evonas pick {run.path} --trained`)")
+    return out
+
+
+def _candidates(config: Config, run: RunDir, ids: Sequence[int] | None) -> list[dict[str, Any]]:
+    """The rows to train, written to shortlist.csv (with earlier shortlisted rows, so their ids stay valid)."""
+    front = run.pareto()
+    earlier = run.shortlist()
+    if ids is not None:
+        members = {int(r["id"]): r for r in run.members()}
+        missing = [i for i in ids if i not in members]
+        if missing:
+            raise EvonasError(f"ids {missing} are neither on the front nor shortlisted; ids are "
+                              f"{', '.join(map(str, sorted(members))) or 'none'}")
+        rows = [{"band": "", "on_front": int(i) < len(front), **members[i]} for i in dict.fromkeys(ids)]
+    else:
+        scored = run.candidates() if config.train.candidates == "bands" and config.train.bands_over == "scored" else ()
+        rows = select_candidates(front, config, scored=scored)
+    merged = {str(r["id"]): r for r in earlier}
+    merged.update({str(r["id"]): r for r in rows})
+    columns = list(dict.fromkeys([*SHORTLIST_PREFIX, *(front[0] if front else {}),
+                                  *(c for r in merged.values() for c in r)]))
+    run.write_shortlist([merged[k] for k in sorted(merged, key=int)], columns)
+    return rows
+
+
+def _write_trained(run: RunDir, done: dict[int, dict[str, Any]], cost: str | None) -> list[dict[str, Any]]:
+    """trained.csv with each row's cost and the trained front marked; the rows written."""
+    rows = mark_trained_front([done[k] for k in sorted(done)], run.members(), cost)
+    write_csv(run.file(TRAINED), rows, [*TRAINED_COLUMNS, *([cost] if cost else []), "trained_front"])
+    return rows
 
 
 def _model_from_state(job: TrainJob, state: dict[str, torch.Tensor]) -> torch.nn.Module:

@@ -105,3 +105,41 @@ def test_pick_tells_of_dead_edges_the_chosen_cell_keeps(tmp_path, capsys):
     assert "dead edges  3<-2 nor_conv_3x3" in out
     rc, out, err = _pick(run, "--id", "0", capsys=capsys)
     assert "dead edges" not in out
+
+
+#: a short training that reorders the front: id 0 (best knas) trains worse than the cheaper id 1
+REORDERED = [{"id": 0, "epochs": 5, "test_acc": 50.0, "status": "ok"},
+             {"id": 1, "epochs": 5, "test_acc": 70.0, "status": "ok"},
+             {"id": 2, "epochs": 5, "test_acc": 40.0, "status": "ok"}]
+
+
+@pytest.mark.parametrize("marked", [True, False], ids=["trained_front column", "older trained.csv"])
+@pytest.mark.parametrize("args,expected", [
+    ((), "1"),                                  # the most accurate after training
+    (("--max-flops", "3"), "2"),
+    (("--id", "2"), "2"),
+    (("--min-accuracy", "60"), "1"),            # trained accuracy, not the table's
+])
+def test_pick_trained_chooses_from_the_front_after_training(tmp_path, capsys, marked, args, expected):
+    trained = [{**r, "trained_front": int(r["id"] != 0)} for r in REORDERED] if marked else REORDERED
+    run = make_run(tmp_path, trained=trained)
+    if marked:  # the stage's columns: the cost and the mark
+        import csv
+
+        with open(run / "trained.csv", "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=["id", "epochs", "test_acc", "status", "trained_front"])
+            w.writeheader()
+            w.writerows(trained)
+    rc, out, err = _pick(run, "--trained", *args, capsys=capsys)
+    assert rc == 0, err
+    assert _chosen_id(out) == expected
+    assert "after training" in out
+
+
+def test_pick_trained_refuses_a_member_off_the_trained_front_and_an_untrained_run(tmp_path, capsys):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    rc, _, err = _pick(make_run(tmp_path / "a", trained=REORDERED), "--trained", "--id", "0", capsys=capsys)
+    assert rc == 2 and "--id 0 is not on the front after training; its ids are 1, 2" in err
+    rc, _, err = _pick(make_run(tmp_path / "b"), "--trained", capsys=capsys)
+    assert rc == 2 and "no front after training" in err

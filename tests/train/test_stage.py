@@ -44,6 +44,25 @@ def test_candidate_selection(searched):
     assert [r["id"] for r in select_candidates(front, config, ids=[0])] == ["0"]
     with pytest.raises(EvonasError, match="not on the front"):
         select_candidates(front, config, ids=[99])
+    bands = select_candidates(front, _config(searched, candidates="bands", bands=2))
+    flops = sorted(float(r["flops"]) for r in front)
+    assert len(bands) == min(2, len(front)) and [r["band"] for r in bands] == list(range(len(bands)))
+    cheap = [r for r in front if float(r["flops"]) <= flops[(len(front) - 1) // 2]]
+    assert bands[0]["id"] == max(cheap, key=lambda r: float(r["knas"]))["id"]
+
+
+def test_the_trained_front_is_judged_on_trained_accuracy_and_cost():
+    from evonas.train.stage import mark_trained_front
+
+    members = [{"id": "0", "flops": "9.0"}, {"id": "1", "flops": "5.0"}, {"id": "2", "flops": "1.0"},
+               {"id": "3", "flops": "2.0"}]
+    rows = [{"id": 0, "status": "ok", "test_acc": 40.0}, {"id": 1, "status": "ok", "test_acc": 55.0},
+            {"id": 2, "status": "ok", "test_acc": 30.0}, {"id": 3, "status": "failed", "test_acc": ""}]
+    marked = mark_trained_front(rows, members, "flops")
+    # id 0 ranked first by the search is beaten by id 1 after training; a failed one is never on it
+    assert [(r["id"], r["flops"], r["trained_front"]) for r in marked] == [
+        (0, "9.0", 0), (1, "5.0", 1), (2, "1.0", 1), (3, "2.0", 0)]
+    assert [r["trained_front"] for r in mark_trained_front(rows, members, None)] == [0, 1, 0, 0]
 
 
 def test_train_one_member_writes_model_and_metrics(searched, ray_local):
@@ -53,7 +72,10 @@ def test_train_one_member_writes_model_and_metrics(searched, ray_local):
     with open(searched.file("trained.csv"), newline="") as f:
         trained = list(csv.DictReader(f))
     assert trained[0]["id"] == "0" and trained[0]["epochs"] == "1"
-    assert list(trained[0]) == TRAINED_COLUMNS  # no validation column: the stage trains without a validation set
+    # no validation column (the stage trains without a validation set); the cost and the trained front
+    assert list(trained[0]) == [*TRAINED_COLUMNS, "flops", "trained_front"]
+    assert trained[0]["trained_front"] == "1" and trained[0]["flops"] == searched.pareto()[0]["flops"]
+    assert [r["id"] for r in searched.shortlist()] == ["0"]
     assert 0.0 <= float(trained[0]["test_acc"]) <= 100.0
     model = evonas.load_model(searched.path, 0)
     assert not model.training

@@ -1,0 +1,183 @@
+"""The training stage's shortlist by cost bands: the best-ranked cell of each band of the cost axis.
+
+A front of a training-free score and FLOPs can crowd one end of the cost axis; the training
+stage then trains candidates of similar cost and the trained front misses the rest. The
+``bands`` rule cuts the cells into ``k`` equal-count bands of a cost column and takes, from
+each band, the cell that a named score ranks best, so the candidates cover the whole cost axis.
+
+Everything here is minimised: a caller flips the sign of a maximised score first (``minimise_sign``).
+No torch, no scipy.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from evonas.config.schema import Config
+from evonas.errors import DataError, EvonasError
+from evonas.search.fronts import non_dominated
+from evonas.space.table import load_table
+
+__all__ = ["average_ranks", "cost_bands", "band_shortlist", "accuracy_front", "shortlist_rows", "trained_cost",
+           "trained_front_rows", "SHORTLIST_PREFIX"]
+
+#: columns shortlist.csv puts before the front's own
+SHORTLIST_PREFIX = ("id", "band", "on_front")
+
+
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """0-based ranks of ``values``, equal values sharing their average rank (scipy's ``rankdata`` - 1)."""
+    values = np.asarray(values, dtype=float)
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    start = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    return (start + (counts - 1) / 2.0)[inverse.reshape(-1)]
+
+
+def cost_bands(cost: np.ndarray, k: int) -> np.ndarray:
+    """The band (0..k-1) of every row: ``k`` equal-count bands of ``cost``, cheapest first.
+
+    Bands follow the average rank of ``cost``, so rows of equal cost always share a band (a band
+    may then hold more rows than ``n / k``, and another none). With ``k >= n`` every distinct
+    cost is a band of its own.
+    """
+    if k < 1:
+        raise DataError(f"the number of bands must be >= 1, got {k}")
+    cost = np.asarray(cost, dtype=float)
+    if len(cost) == 0:
+        return np.zeros(0, dtype=int)
+    if not np.isfinite(cost).all():
+        raise DataError("cost bands need finite costs; drop failed cells first")
+    return np.minimum((average_ranks(cost) * k / len(cost)).astype(int), k - 1)
+
+
+def band_shortlist(cost: np.ndarray, value: np.ndarray, k: int, eligible: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, bands): the best row of each of ``k`` cost bands, cheapest band first.
+
+    ``value`` ranks the rows (lower is better); ties go to the cheaper row, then the earlier one.
+    Only ``eligible`` rows with a finite cost and value take part: failed cells are neither
+    chosen nor counted when the bands are cut, so a band is never all failures. Fewer than
+    ``k`` rows come back when fewer are eligible, or when ties in cost leave a band empty.
+    """
+    cost, value = np.asarray(cost, dtype=float), np.asarray(value, dtype=float)
+    if cost.shape != value.shape or cost.ndim != 1:
+        raise DataError(f"cost and value must be two columns of equal length, got shapes {cost.shape} "
+                        f"and {value.shape}")
+    ok = np.isfinite(cost) & np.isfinite(value)
+    if eligible is not None:
+        ok &= np.asarray(eligible, dtype=bool)
+    rows = np.flatnonzero(ok)
+    if len(rows) == 0:
+        return np.zeros(0, dtype=int), np.zeros(0, dtype=int)
+    bands = cost_bands(cost[rows], k)
+    chosen, chosen_bands = [], []
+    for band in np.unique(bands):
+        members = rows[bands == band]
+        best = members[np.lexsort((members, cost[members], value[members]))[0]]
+        chosen.append(int(best))
+        chosen_bands.append(int(band))
+    return np.asarray(chosen, dtype=int), np.asarray(chosen_bands, dtype=int)
+
+
+def accuracy_front(accuracy: np.ndarray, cost: np.ndarray) -> np.ndarray:
+    """Rows non-dominated on (``accuracy`` maximised, ``cost`` minimised), ascending; non-finite rows never.
+
+    The front after training: which trained candidates no other one beats on both.
+    """
+    G = np.stack([-np.asarray(accuracy, dtype=float), np.asarray(cost, dtype=float)], axis=1)
+    return non_dominated(G, np.isfinite(G).all(axis=1))
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _off_front_row(row: Mapping[str, Any], config: Config) -> dict[str, Any]:
+    """A candidates.csv row in the front's shape: the cell, its scores and the shipped table's columns."""
+    out = {k: row.get(k, "") for k in ("arch", "index", "canonical", "proposed", "dead_edges")}
+    out.update({s: row.get(s, "") for s in config.score_names})
+    out.update(load_table().row(int(row["index"])))
+    return out
+
+
+def shortlist_rows(config: Config, front: Sequence[Mapping[str, Any]],
+                   scored: Sequence[Mapping[str, Any]] = (), ids: Sequence[int] | None = None
+                   ) -> list[dict[str, Any]]:
+    """The training stage's candidates, as rows with ``id``, ``band`` and ``on_front`` before the front's columns.
+
+    Explicit ``ids`` (front ids), else ``train.candidates``: ``front`` (every member), ``top_k``
+    (the best ``top_k`` of each objective), ``ids`` (``train.ids``) or ``bands``: the best cell by
+    ``rank_by`` in each of ``train.bands`` equal-count bands of ``band_by`` (``band_shortlist``),
+    over the front or, with ``bands_over: scored``, over every successfully scored cell
+    (``scored``: candidates.csv rows). A shortlisted cell off the front gets an id after the
+    front's, in band order, so ids stay unique in the run.
+    """
+    tc = config.train
+    members = [{"band": "", "on_front": True, **r} for r in front]
+    by_id = {int(r["id"]): r for r in members}
+    wanted = list(ids) if ids is not None else (list(tc.ids) if tc.candidates == "ids" else None)
+    if wanted is not None:
+        missing = [i for i in wanted if i not in by_id]
+        if missing:
+            raise EvonasError(f"ids {missing} are not on the front; ids are 0..{len(front) - 1}")
+        return [by_id[i] for i in dict.fromkeys(wanted)]
+    if tc.candidates == "front":
+        return members
+    if tc.candidates == "top_k":
+        chosen: dict[int, dict[str, Any]] = {}
+        for o in config.objectives:
+            for r in sorted(members, key=lambda r: _number(r[o.score]) * o.sign)[: tc.top_k]:
+                chosen[int(r["id"])] = r
+        return [chosen[i] for i in sorted(chosen)]
+    rank, band = config.train_rank_by, config.train_band_by
+    if tc.bands_over == "front":
+        pool = members
+    else:
+        on_front = {r["canonical"]: r for r in members}
+        pool = [on_front.get(r["canonical"]) or {"id": "", "band": "", "on_front": False, **_off_front_row(r, config)}
+                for r in scored if r.get("status", "ok") == "ok"]
+    cost = np.array([_number(r.get(band.score)) for r in pool])
+    value = np.array([_number(r.get(rank.score)) * rank.sign for r in pool])
+    rows, bands = band_shortlist(cost, value, tc.bands)
+    out, next_id = [], len(front)
+    for i, b in zip(rows, bands):
+        row = {**pool[i], "band": int(b)}
+        if row["id"] in ("", None):
+            row["id"], next_id = next_id, next_id + 1
+        out.append(row)
+    return out
+
+
+def trained_cost(config: Config) -> str | None:
+    """The cost the front after training is judged on: the bands' cost, else the last minimised objective."""
+    if config.train.candidates == "bands":
+        return config.train_band_by.score
+    mins = [o.score for o in config.objectives if o.direction == "min"]
+    return mins[-1] if mins else None
+
+
+def trained_front_rows(config: Config, members: Sequence[Mapping[str, Any]],
+                       trained: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The members (front and shortlist rows) on the front after training, most accurate first.
+
+    trained.csv's ``trained_front`` column when it has one; else (a trained.csv of an older
+    evonas) the front computed here on (trained test accuracy, ``trained_cost``). Each row gets
+    ``trained_test_acc`` and ``trained_epochs``.
+    """
+    ok = [t for t in trained if t.get("status") == "ok" and t.get("test_acc") not in (None, "")]
+    by_id = {str(m["id"]): m for m in members}
+    ok = [t for t in ok if str(t["id"]) in by_id]
+    if ok and "trained_front" in ok[0]:
+        keep = [t for t in ok if str(t["trained_front"]).strip().lower() in ("1", "true")]
+    else:
+        cost = trained_cost(config)
+        acc = np.array([_number(t["test_acc"]) for t in ok])
+        costs = np.array([_number(by_id[str(t["id"])].get(cost)) if cost else 0.0 for t in ok])
+        keep = [ok[i] for i in accuracy_front(acc, costs)] if ok else []
+    rows = [{**by_id[str(t["id"])], "trained_test_acc": _number(t["test_acc"]), "trained_epochs": t.get("epochs", "")}
+            for t in keep]
+    return sorted(rows, key=lambda r: -r["trained_test_acc"])
