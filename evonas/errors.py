@@ -1,7 +1,7 @@
 """One exception family for evonas: every user-facing failure is an ``EvonasError``."""
 from __future__ import annotations
 
-__all__ = ["EvonasError", "ConfigError", "ArchError", "DataError", "RunDirError"]
+__all__ = ["EvonasError", "ConfigError", "ArchError", "DataError", "RunDirError", "ClusterError"]
 
 
 class EvonasError(Exception):
@@ -22,3 +22,7 @@ class DataError(EvonasError, FileNotFoundError):
 
 class RunDirError(EvonasError):
     """A run directory is missing, incomplete or incompatible with the request."""
+
+
+class ClusterError(EvonasError):
+    """A Ray address does not answer, or what answers there is not a Ray head."""

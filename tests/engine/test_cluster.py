@@ -1,21 +1,26 @@
-"""Attaching to a Ray cluster: an address nobody answers fails fast; a real head started by the test on
-127.0.0.1 (stopped afterwards) is attached to and left running."""
+"""Attaching to a Ray cluster: an address nobody answers, or where something other than a Ray head answers,
+fails fast; a real head started by the test on 127.0.0.1 (stopped afterwards) is attached to and left running."""
 from __future__ import annotations
 
+import http.server
 import os
 import shutil
 import signal
 import socket
+import socketserver
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Callable, Iterator
 
 import pytest
 
 from conftest import REPO
-from evonas.errors import EvonasError
+from evonas.engine.cluster import check_ray_address
+from evonas.errors import ClusterError
 
 
 def _free_port() -> int:
@@ -45,8 +50,8 @@ def ray_head():
     proc = subprocess.run([ray_bin, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}",
                            "--num-cpus=2", "--include-dashboard=false", f"--temp-dir={temp}", "--disable-usage-stats"],
                           capture_output=True, text=True, timeout=180)
-    assert proc.returncode == 0, proc.stderr[-2000:]
     try:
+        assert proc.returncode == 0, proc.stderr[-2000:]
         yield f"127.0.0.1:{port}"
     finally:
         for _ in range(3):  # stop exactly this head: every process started under its temp dir
@@ -89,9 +94,117 @@ def test_an_address_nobody_answers_fails_fast_with_a_clear_line(tmp_path):
 
 
 def test_an_address_that_does_not_answer_fails_in_seconds():
-    from evonas.engine.cluster import _check_reachable
-
     t0 = time.perf_counter()
-    with pytest.raises(EvonasError, match="nothing answers at 127.0.0.1:9"):
-        _check_reachable("127.0.0.1:9", timeout_s=2.0)
+    with pytest.raises(ClusterError, match="nothing answers at 127.0.0.1:9"):
+        check_ray_address("127.0.0.1:9", timeout_s=2.0)
     assert time.perf_counter() - t0 < 5
+
+
+class _Quiet(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+class _Silent(socketserver.BaseRequestHandler):
+    def handle(self) -> None:  # reads, never answers, until the client goes
+        while self.request.recv(1024):
+            pass
+
+
+class _HangsUp(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        pass
+
+
+@pytest.fixture
+def listener(request) -> Iterator[str]:
+    """A server on the loopback that is no Ray head: a plain HTTP server (the default), or one that
+    never answers, or one that hangs up at once. Yields its ``host:port``."""
+    handler = {"http": _Quiet, "silent": _Silent, "hangs_up": _HangsUp}[getattr(request, "param", "http")]
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _within(seconds: float, fn: Callable[[], object]) -> object:
+    """``fn()``, failing the test (not hanging it) when it has not returned after ``seconds``."""
+    box: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as err:  # handed to the test
+            box["error"] = err
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still waiting after {seconds} s"
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+@pytest.mark.parametrize("listener,said", [("http", "it replied "), ("silent", "it sent nothing within 1.5 s"),
+                                           ("hangs_up", "it closed the connection")], indirect=["listener"])
+def test_an_address_where_no_ray_head_answers_fails_within_the_timeout(listener, said):
+    t0 = time.monotonic()
+    with pytest.raises(ClusterError) as err:
+        _within(10, lambda: check_ray_address(listener, timeout_s=1.5))
+    assert time.monotonic() - t0 < 1.5 + 0.5
+    assert str(err.value).startswith(f"ray.address: {listener} answers but is not a Ray head ({said}")
+    assert "the head's GCS port, 6379 by default" in str(err.value)
+
+
+def test_a_ray_client_address_is_only_checked_for_a_connection(listener):
+    check_ray_address(f"ray://{listener}", timeout_s=1.5)  # Ray Client gives up by itself; proxies and TLS pass
+
+
+def test_the_gcs_of_a_real_ray_passes_the_check(ray_local):
+    gcs = ray_local.get_runtime_context().gcs_address
+    t0 = time.monotonic()
+    check_ray_address(gcs, timeout_s=5)
+    assert time.monotonic() - t0 < 1
+
+
+def test_the_search_exits_2_within_the_timeout_where_no_ray_head_answers(listener, tmp_path):
+    timeout_s = 2
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "evonas", "--config", str(REPO / "configs" / "smoke.yaml"),
+                           "--set", f"ray.address={listener}", "--set", f"ray.connect_timeout_s={timeout_s}",
+                           "--out", str(tmp_path / "r")], capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith(
+        f"evonas: error: ray.address: {listener} answers but is not a Ray head")
+    assert time.monotonic() - t0 < timeout_s + 15  # the margin: this interpreter's start-up (torch) on a busy machine
+
+
+def test_score_and_the_training_stage_check_the_address_the_same_way(listener, tmp_path, capsys):
+    from evonas.cli import main
+    from evonas.config.load import config_from_mapping
+    from evonas.config.strict import to_mapping
+    from evonas.run.rundir import RunDir
+    from evonas.train.stage import train_front
+    from fixtures_run import make_run
+
+    assert _within(30, lambda: main(["score", "--scores", "flops", "--n", "2", "--address", listener,
+                                     "--connect-timeout", "1", "--out", str(tmp_path / "s.csv")])) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"evonas: error: --address: {listener} answers but is not a Ray head") and "6379" in err
+    run = RunDir.open(make_run(tmp_path))
+    data = to_mapping(run.config())
+    data["ray"].update(address=listener, connect_timeout_s=1)
+    with pytest.raises(ClusterError, match=f"ray.address: {listener} answers but is not a Ray head"):
+        _within(30, lambda: train_front(config_from_mapping(data), run, ids=[1]))
+
+
+@pytest.mark.slow
+def test_a_real_head_passes_the_check(ray_head):
+    t0 = time.monotonic()
+    check_ray_address(ray_head, timeout_s=5)
+    assert time.monotonic() - t0 < 1
