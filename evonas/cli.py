@@ -223,16 +223,23 @@ def cmd_export(argv: Sequence[str]) -> int:
     from evonas.train.export import export_arch
     from evonas.run.rundir import RunDir
 
-    p = argparse.ArgumentParser(prog="evonas export", description="Write a model file of a run's architecture.")
+    p = argparse.ArgumentParser(prog="evonas export", description="Write a model file of a run's architecture, "
+                                "and files that deployment tools read.")
     p.add_argument("run_dir", type=Path)
     p.add_argument("--id", type=int, help="a front member (its trained weights when models/<id>.pt exists)")
     p.add_argument("--arch", help="any arch string or NB201 index instead of --id (fresh weights unless on the "
                                   "front and trained)")
     p.add_argument("--out", type=Path, default=Path("model.pt"), help="model file (default model.pt)")
-    p.add_argument("--torchscript", action="store_true", help="also write OUT-stem.torchscript.pt")
+    p.add_argument("--format", dest="formats", action="append", default=[], choices=["program", "onnx"],
+                   help="also write program: OUT-stem.pt2, a torch.export program (torch.export.load); onnx: "
+                        "OUT-stem.onnx, checked with onnx.checker and against torch under onnxruntime (needs "
+                        "pip install 'evonas[export]'); repeatable")
+    p.add_argument("--torchscript", action="store_true",
+                   help="also write OUT-stem.torchscript.pt (deprecated by torch, kept while torch has it: "
+                        "prefer --format program)")
     args = p.parse_args(argv)
-    print(export_arch(RunDir.open(args.run_dir), args.out, id=args.id, arch=args.arch,
-                      torchscript=args.torchscript).describe())
+    formats = args.formats + ["torchscript"] * args.torchscript
+    print(export_arch(RunDir.open(args.run_dir), args.out, id=args.id, arch=args.arch, formats=formats).describe())
     return 0
 
 

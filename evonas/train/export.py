@@ -1,7 +1,17 @@
-"""Export an architecture of a run as a model file (its trained weights, or a fresh network) and TorchScript.
+"""Export an architecture of a run: a model file (its trained weights, or a fresh network), and files
+that deployment tools read.
 
 ``export_arch`` writes ``save_model``'s format (state dict, arch string, data set, C, N; read
-back with ``evonas.train.models.load_model_file``) and optionally a TorchScript file next to it.
+back with ``evonas.train.models.load_model_file``) and, on request, next to it:
+
+- ``program``: a ``torch.export`` program (``OUT-stem.pt2``; ``torch.export.load(path).module()``),
+  any batch size;
+- ``onnx``: an ONNX model (``OUT-stem.onnx``; input ``images``, output ``logits``, any batch size),
+  checked with ``onnx.checker`` and run under ``onnxruntime`` on real test images: its logits must
+  equal the torch model's within ``ONNX_ATOL`` with the same argmax. Needs ``pip install 'evonas[export]'``;
+- ``torchscript``: TorchScript (``OUT-stem.torchscript.pt``), deprecated by torch and kept only while
+  torch has it; ``program`` replaces it.
+
 A front member trained by the training stage (``RUN_DIR/models/<id>.pt``) is exported with
 its trained weights; anything else is a freshly initialised network (seeded by the run's
 seed), which the result says plainly. A fresh network is built for the cell's cheapest
@@ -10,23 +20,47 @@ the user is not told of.
 """
 from __future__ import annotations
 
+import contextlib
+import importlib.util
+import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import torch
 from torch import nn
 
-from evonas.errors import EvonasError
+from evonas.errors import DataError, EvonasError
 from evonas.files import atomic_write
+from evonas.nn.images import load_images
 from evonas.nn.network import evaluating, network_for
 from evonas.run.rundir import RunDir
 from evonas.space.cell import Cell
 from evonas.space.datasets import dataset_spec
 from evonas.train.models import load_model_file, read_model_file, save_model
 
-__all__ = ["Exported", "export_arch", "export_torchscript", "find_member", "torchscript_path"]
+__all__ = ["FORMATS", "ONNX_ATOL", "Deployable", "Exported", "export_arch", "export_onnx", "export_program",
+           "export_torchscript", "find_member", "format_path", "has_torchscript"]
+
+#: the formats ``export_arch`` writes beside the model file
+FORMATS = ("program", "onnx", "torchscript")
+#: the largest difference allowed between onnxruntime's and torch's float32 logits
+ONNX_ATOL = 1e-4
+#: the test images an ONNX export is checked on
+_CHECK_IMAGES = 16
+_SUFFIX = {"program": ".pt2", "onnx": ".onnx", "torchscript": ".torchscript.pt"}
+_EXPORT_EXTRA = "pip install 'evonas[export]'"
+
+
+@dataclass(frozen=True)
+class Deployable:
+    """One file for deployment that ``export_arch`` wrote beside the model file."""
+
+    format: str                   # one of FORMATS
+    path: Path
+    load: str                     # how to load it
+    check: str = ""               # what was verified
 
 
 @dataclass(frozen=True)
@@ -37,7 +71,7 @@ class Exported:
     arch: str
     trained: bool                 # False: freshly initialised weights
     source: str                   # models/<id>.pt, or "fresh (seed N)"
-    torchscript: Path | None = None
+    files: tuple[Deployable, ...] = ()
     hint: str = ""                # how to get trained weights
     note: str = ""                # the reduction made, or dead edges the cell keeps
 
@@ -48,14 +82,22 @@ class Exported:
                  f"  load:    evonas.train.models.load_model_file({str(self.path)!r})"]
         if self.note:
             lines.insert(1, f"  note:    {self.note}")
-        if self.torchscript is not None:
-            lines.append(f"  TorchScript: {self.torchscript} (torch.jit.load)")
+        for f in self.files:
+            lines.append(f"  {f.format + ':':8} {f.path}  (load: {f.load})")
+            if f.check:
+                lines.append(f"           {f.check}")
         return "\n".join(lines)
 
 
-def torchscript_path(out: Path) -> Path:
-    """``model.pt`` -> ``model.torchscript.pt``."""
-    return out.with_name(f"{out.stem}.torchscript{out.suffix or '.pt'}")
+def format_path(out: Path, format: str) -> Path:
+    """Where ``format`` is written beside the model file ``out``: ``model.pt`` -> ``model.pt2``,
+    ``model.onnx``, ``model.torchscript.pt``."""
+    return out.with_name(out.stem + _SUFFIX[format])
+
+
+def has_torchscript() -> bool:
+    """Whether this torch still has TorchScript tracing."""
+    return callable(getattr(getattr(torch, "jit", None), "trace", None))
 
 
 def find_member(front: Sequence[Mapping[str, Any]], *, id: int | None = None,
@@ -89,8 +131,17 @@ def reduction_note(asked: Cell, built: Cell) -> str:
 
 
 def export_arch(run: RunDir, out: Path | str, *, id: int | None = None, arch: str | None = None,
-                torchscript: bool = False) -> Exported:
-    """Write the model file of front member ``id`` (or of ``arch``) to ``out``."""
+                formats: Sequence[str] = ()) -> Exported:
+    """Write the model file of front member ``id`` (or of ``arch``) to ``out``, and each of ``formats``
+    (see ``FORMATS``) beside it."""
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise EvonasError(f"unknown export format {unknown[0]!r}; choose from {list(FORMATS)}")
+    if "onnx" in formats:
+        _need_onnx()
+    if "torchscript" in formats and not has_torchscript():
+        raise EvonasError(f"this torch ({torch.__version__}) has no TorchScript; export a torch.export "
+                          f"program instead (--format program)")
     config = run.config()
     member, cell = find_member(run.pareto(), id=id, arch=arch)
     out = Path(out)
@@ -112,16 +163,120 @@ def export_arch(run: RunDir, out: Path | str, *, id: int | None = None, arch: st
         save_model(out, model, built, dataset=dataset, C=config.network.C, N=config.network.N,
                    metrics={"trained": False})
         trained, source = False, f"seed {config.seed}, C={config.network.C}, N={config.network.N}"
-    ts = export_torchscript(model, dataset_spec(dataset).resolution, torchscript_path(out)) if torchscript else None
+    resolution = dataset_spec(dataset).resolution
+    files = []
+    for fmt in dict.fromkeys(formats):
+        path = format_path(out, fmt)
+        if fmt == "program":
+            files.append(Deployable(fmt, export_program(model, resolution, path),
+                                    f"torch.export.load({str(path)!r}).module()(images)"))
+        elif fmt == "onnx":
+            root = config.train.data_root if config.train.data_root is not None else config.data.root
+            path, check = export_onnx(model, resolution, path, images=_check_images(dataset, root))
+            files.append(Deployable(fmt, path, f"onnxruntime.InferenceSession({str(path)!r})"
+                                               ".run(None, {'images': images})", check))
+        else:
+            files.append(Deployable(fmt, export_torchscript(model, resolution, path), f"torch.jit.load({str(path)!r})",
+                                    "TorchScript is deprecated by torch: prefer --format program (torch.export)"))
     hint = (f"train it with python -m evonas train {run.path} --ids {member} and export again" if member is not None
             else "it is not on the front: train it yourself (evonas.train.loop.train_cell)")
-    return Exported(out, built.arch, trained, source, ts, hint, note)
+    return Exported(out, built.arch, trained, source, tuple(files), hint, note)
+
+
+def _example(model: nn.Module, resolution: int) -> torch.Tensor:
+    """Two images (a batch of one would fix the batch size at 1) on the model's device."""
+    return torch.zeros(2, 3, resolution, resolution, device=next(model.parameters()).device)
+
+
+def _any_batch() -> tuple[dict[int, Any]]:
+    return ({0: torch.export.Dim("batch", min=1)},)
+
+
+def export_program(model: nn.Module, resolution: int, path: Path | str) -> Path:
+    """Export ``model`` (eval mode) with ``torch.export`` for any batch of ``resolution``-sized images,
+    and save the program (``torch.export.load(path).module()`` runs it)."""
+    with evaluating(model), torch.no_grad():
+        program = torch.export.export(model, (_example(model, resolution),), dynamic_shapes=_any_batch())
+    return atomic_write(path, lambda tmp: torch.export.save(program, tmp), suffix=".tmp.pt2")
+
+
+def _need_onnx() -> None:
+    """Fail before any work when a package the ONNX export needs is missing, naming the extra."""
+    missing = [m for m in ("onnx", "onnxruntime", "onnxscript") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise EvonasError(f"--format onnx needs {', '.join(missing)}: {_EXPORT_EXTRA}")
+
+
+@contextlib.contextmanager
+def _quiet_onnx_exporter() -> Iterator[None]:
+    """Silence what torch's ONNX exporter says that is no concern of the user's: a deprecation inside
+    torch's own ``run_decompositions`` (torch 2.13) and the torchvision operators it skips."""
+    registration = logging.getLogger("torch.onnx._internal.exporter._registration")
+    level = registration.level
+    registration.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+                                    category=FutureWarning)
+            yield
+    finally:
+        registration.setLevel(level)
+
+
+def _check_images(dataset: str, root: str | Path | None) -> tuple[torch.Tensor, str]:
+    """Images to check an export on, and what they are: test images of ``dataset`` (the packaged
+    sample, else those under ``root``), else seeded random ones."""
+    for where in dict.fromkeys((None, root)):
+        try:
+            return load_images(dataset, root=where, split="test", n=_CHECK_IMAGES).images, "test images"
+        except DataError:
+            continue
+    size = dataset_spec(dataset).resolution
+    images = torch.randn(_CHECK_IMAGES, 3, size, size, generator=torch.Generator().manual_seed(0))
+    return images, f"random images (no test images of {dataset} found)"
+
+
+def export_onnx(model: nn.Module, resolution: int, path: Path | str, *,
+                images: tuple[torch.Tensor, str]) -> tuple[Path, str]:
+    """Export ``model`` (eval mode) to ONNX (input ``images``, output ``logits``, any batch size) with
+    torch's ``torch.export``-based exporter; check the file with ``onnx.checker``, and its logits on
+    ``images`` (the images and what they are) under onnxruntime against the torch model's
+    (``ONNX_ATOL``, same argmax).
+
+    Returns the path and a line saying what was checked; ``EvonasError`` when a check fails.
+    """
+    _need_onnx()
+    import numpy as np
+    import onnx
+    import onnxruntime
+
+    images, what = images
+    with evaluating(model), torch.no_grad(), _quiet_onnx_exporter():
+        program = torch.onnx.export(model, (_example(model, resolution),), dynamo=True, external_data=False,
+                                    input_names=["images"], output_names=["logits"],
+                                    dynamic_shapes=_any_batch(), verbose=False)
+        expected = model(images.to(next(model.parameters()).device)).float().cpu().numpy()
+    path = atomic_write(path, lambda tmp: program.save(str(tmp), external_data=False), suffix=".tmp.onnx")
+    try:
+        onnx.checker.check_model(str(path), full_check=True)
+    except onnx.checker.ValidationError as err:
+        raise EvonasError(f"{path}: onnx.checker rejects the exported model: {err}") from None
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (logits,) = session.run(None, {"images": images.cpu().numpy()})
+    diff = float(np.abs(logits - expected).max())
+    same = bool((logits.argmax(1) == expected.argmax(1)).all())
+    said = f"{len(images)} {what}: max |logit difference| {diff:.1e} (at most {ONNX_ATOL:g})"
+    if not diff <= ONNX_ATOL or not same:
+        raise EvonasError(f"{path}: onnxruntime disagrees with torch on {said}"
+                          + ("" if same else "; the predicted classes differ"))
+    return path, f"checked: onnx.checker; onnxruntime equals torch on {said}, same classes"
 
 
 def export_torchscript(model: nn.Module, resolution: int, path: Path | str) -> Path:
     """Trace ``model`` (eval mode) on one ``resolution``-sized image and save it as TorchScript.
 
-    TorchScript is deprecated in current torch; its notices are silenced here.
+    TorchScript is deprecated in current torch (``export_program`` replaces it); kept while torch has
+    it, its notices silenced here: the user is told once, by ``export_arch``.
     """
     device = next(model.parameters()).device
     with evaluating(model), torch.no_grad(), warnings.catch_warnings():
