@@ -102,14 +102,17 @@ def has_torchscript() -> bool:
 
 def find_member(front: Sequence[Mapping[str, Any]], *, id: int | None = None,
                 arch: str | None = None) -> tuple[int | None, Cell]:
-    """The front id (None when not on the front) and cell of ``--id`` or ``--arch``."""
+    """The id (None when neither on the front nor shortlisted) and cell of ``--id`` or ``--arch``.
+
+    ``front``: the rows with ids, the front's and the training stage's shortlist (``RunDir.members``).
+    """
     if (id is None) == (arch is None):
         raise EvonasError("export needs exactly one of --id N (a front member) or --arch ARCH (string or index)")
     if id is not None:
         row = next((r for r in front if int(r["id"]) == id), None)
         if row is None:
             ids = [int(r["id"]) for r in front]
-            raise EvonasError(f"--id {id} is not on the front; ids are "
+            raise EvonasError(f"--id {id} is not on the front (nor shortlisted for training); ids are "
                               f"{f'{min(ids)}..{max(ids)}' if ids else 'none (empty front)'}")
         return id, Cell.from_string(row["arch"])
     cell = Cell.parse(arch)
@@ -143,7 +146,7 @@ def export_arch(run: RunDir, out: Path | str, *, id: int | None = None, arch: st
         raise EvonasError(f"this torch ({torch.__version__}) has no TorchScript; export a torch.export "
                           f"program instead (--format program)")
     config = run.config()
-    member, cell = find_member(run.pareto(), id=id, arch=arch)
+    member, cell = find_member(run.members(), id=id, arch=arch)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     weights = run.path / "models" / f"{member}.pt"

@@ -72,7 +72,7 @@ def test_export_by_arch_finds_the_front_member(trained_run, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args,needle", [
-    (("--id", "7"), "--id 7 is not on the front; ids are 0..2"),
+    (("--id", "7"), "--id 7 is not on the front (nor shortlisted for training); ids are 0..2"),
     ((), "exactly one of --id N"),
     (("--arch", "|bad|"), "malformed arch string"),
 ])
@@ -168,3 +168,17 @@ def test_torchscript_without_torchscript_says_what_to_use(trained_run, tmp_path,
     monkeypatch.delattr(torch.jit, "trace")
     assert main(["export", str(trained_run.path), "--id", "1", "--out", str(tmp_path / "m.pt"), "--torchscript"]) == 2
     assert "has no TorchScript; export a torch.export program instead (--format program)" in capsys.readouterr().err
+
+
+def test_a_member_shortlisted_off_the_front_is_exported_by_its_id(trained_run, tmp_path, capsys):
+    """train.bands_over: scored gives an off-front cell id 3 in shortlist.csv; export --id 3 builds that cell."""
+    from evonas.space.table import load_table
+
+    cell = load_table().cell(100)  # a dominated candidate of the hand-made run
+    trained_run.write_shortlist([{"id": 3, "band": 2, "on_front": False, "arch": cell.arch, "index": 100,
+                                  "canonical": cell.canonical}], ["id", "band", "on_front", "arch", "index",
+                                                                  "canonical"])
+    out = tmp_path / "s.pt"
+    assert main(["export", str(trained_run.path), "--id", "3", "--out", str(out)]) == 0
+    assert torch.load(out, weights_only=True)["arch"] == cell.reduced.arch
+    assert "FRESHLY INITIALISED" in capsys.readouterr().out
