@@ -1,9 +1,12 @@
 """``pareto.html``: the front as one self-contained, offline HTML file (inline SVG and script).
 
-The same two panels as ``pareto.png``. Hovering a point shows its arch string, objectives,
-200-epoch accuracies (table), trained accuracy (if any) and front id; clicking a front member
-shows the ``python -m evonas pick RUN --id N`` command and copies it. A table below lists the
-front. No network access and no JavaScript library are needed.
+The same three panels as ``pareto.png`` (search objectives, 200-epoch accuracy, after
+training). Hovering a point shows its arch string, every objective of the run, 200-epoch
+accuracies (table), trained accuracy, band and on_front (if any) and its id; clicking a front
+member shows the ``python -m evonas pick RUN --id N`` command and copies it, clicking a member
+of the front after training (third panel) ``python -m evonas pick RUN --trained --id N``. A
+table below lists the front and the shortlist. No network access and no JavaScript library
+are needed.
 """
 from __future__ import annotations
 
@@ -15,15 +18,17 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
+from matplotlib import colormaps
+from matplotlib.colors import LogNorm, Normalize, to_hex
 from matplotlib.ticker import LogLocator, MaxNLocator
 
 from evonas.files import atomic_write_text
 from evonas.space.datasets import DATASETS
-from evonas.viz.view import FrontView, axis_label, number, use_log
+from evonas.viz.view import FrontView, axis_label, number, trained_label, use_log
 
 __all__ = ["plot_html", "render_html"]
 
-W, H = 560, 400                      # one panel, in SVG units
+W, H = 520, 400                      # one panel, in SVG units
 M_LEFT, M_RIGHT, M_TOP, M_BOTTOM = 64, 16, 28, 48
 _ACCURACIES = tuple(spec.test_column for spec in DATASETS.values())
 
@@ -62,23 +67,33 @@ def _fmt(v: float) -> str:
     return f"{v:.4g}"
 
 
-def _record(row: Mapping[str, Any], view: FrontView, objectives: Sequence[str], gap: float | None) -> dict[str, Any]:
-    on_front = row.get("id") not in (None, "")
-    rec: dict[str, Any] = {"id": int(row["id"]) if on_front else None, "arch": row["arch"], "index": row.get("index"),
-                           "obj": {k: number(row.get(k)) for k in objectives},
+def _record(row: Mapping[str, Any], objectives: Sequence[str], gap: float | None, *, front: bool) -> dict[str, Any]:
+    """What hovering shows; ``id``: a member's id (front or shortlist), ``front``: on the search front."""
+    member = row.get("id") not in (None, "")
+    rec: dict[str, Any] = {"id": int(row["id"]) if member else None, "front": front, "arch": row["arch"],
+                           "index": row.get("index"), "obj": {k: number(row.get(k)) for k in objectives},
                            "acc": {k: number(row.get(k)) for k in _ACCURACIES if number(row.get(k)) is not None}}
     if number(row.get("trained_test_acc")) is not None:
         rec["trained"] = [number(row["trained_test_acc"]), str(row.get("trained_epochs", ""))]
+        rec["tfront"] = bool(row.get("trained_front"))
+    if row.get("band") not in (None, ""):
+        rec["band"] = str(row["band"])
+    if row.get("on_front") is not None:
+        rec["on_front"] = bool(row["on_front"])
     if gap is not None:
         rec["gap"] = gap
     return rec
 
 
 def _panel(ox: float, title: str, x: str, y: str, layers: list[tuple[str, list[tuple[float, float, int]]]],
-           step: tuple[np.ndarray, np.ndarray] | None, note: str, labels: Mapping[int, str]) -> str:
-    """One panel's SVG: axes, ticks, the reference step line and point layers (class, [(x, y, record)]).
+           step: tuple[np.ndarray, np.ndarray, str, str] | None, note: str, labels: Mapping[int, str], *,
+           y_label: str | None = None, fills: Mapping[int, str] | None = None, kind: str = "") -> str:
+    """One panel's SVG: axes, ticks, a step line and point layers (class, [(x, y, record)]).
 
-    ``labels``: record -> the text drawn next to a front point (its id).
+    ``step``: (x, y, class, title) of a front drawn as a step line to the panel's right edge.
+    ``labels``: record -> the id drawn next to its point in the layers "front", "trained" and "tfront".
+    ``fills``: record -> a colour for its point in the layer "front". ``kind``: the points' ``data-k``
+    (the click command depends on it).
     """
     xs = [p[0] for _, pts in layers for p in pts] + ([] if step is None else list(step[0]))
     sx = _Scale.fit(xs, ox + M_LEFT, ox + W - M_RIGHT)
@@ -87,44 +102,52 @@ def _panel(ox: float, title: str, x: str, y: str, layers: list[tuple[str, list[t
     out = [f'<g class="panel"><text x="{ox + W / 2}" y="16" class="title">{html.escape(title)}</text>',
            f'<rect x="{ox + M_LEFT}" y="{M_TOP}" width="{W - M_LEFT - M_RIGHT}" height="{H - M_TOP - M_BOTTOM}" '
            f'class="frame"/>']
-    for t in sx.ticks():
-        px = sx(t)
-        out.append(f'<line x1="{px:.1f}" x2="{px:.1f}" y1="{M_TOP}" y2="{H - M_BOTTOM}" class="grid"/>'
-                   f'<text x="{px:.1f}" y="{H - M_BOTTOM + 14}" class="tick" text-anchor="middle">{_fmt(t)}</text>')
-    for t in sy.ticks():
-        py = sy(t)
-        out.append(f'<line x1="{ox + M_LEFT}" x2="{ox + W - M_RIGHT}" y1="{py:.1f}" y2="{py:.1f}" class="grid"/>'
-                   f'<text x="{ox + M_LEFT - 4}" y="{py + 3:.1f}" class="tick" text-anchor="end">{_fmt(t)}</text>')
+    if any(pts for _, pts in layers):
+        for t in sx.ticks():
+            px = sx(t)
+            out.append(f'<line x1="{px:.1f}" x2="{px:.1f}" y1="{M_TOP}" y2="{H - M_BOTTOM}" class="grid"/>'
+                       f'<text x="{px:.1f}" y="{H - M_BOTTOM + 14}" class="tick" text-anchor="middle">{_fmt(t)}</text>')
+        for t in sy.ticks():
+            py = sy(t)
+            out.append(f'<line x1="{ox + M_LEFT}" x2="{ox + W - M_RIGHT}" y1="{py:.1f}" y2="{py:.1f}" class="grid"/>'
+                       f'<text x="{ox + M_LEFT - 4}" y="{py + 3:.1f}" class="tick" text-anchor="end">{_fmt(t)}</text>')
     out.append(f'<text x="{ox + (W + M_LEFT) / 2}" y="{H - 12}" class="label">{html.escape(axis_label(x))}'
                f'{" (log)" if sx.log else ""}</text>')
     out.append(f'<text transform="translate({ox + 14},{(H - M_BOTTOM + M_TOP) / 2}) rotate(-90)" class="label">'
-               f'{html.escape(axis_label(y))}{" (log)" if sy.log else ""}</text>')
+               f'{html.escape(y_label or axis_label(y))}{" (log)" if sy.log else ""}</text>')
     out.append(f'<clipPath id="clip{int(ox)}"><rect x="{ox + M_LEFT}" y="{M_TOP}" width="{W - M_LEFT - M_RIGHT}" '
                f'height="{H - M_TOP - M_BOTTOM}"/></clipPath><g clip-path="url(#clip{int(ox)})">')
-    if step is not None:
+    if step is not None and len(step[0]):
         pts, prev = [], None
-        for cx, cy in zip(*step):
+        for cx, cy in zip(step[0], step[1]):
             if prev is not None:
                 pts.append(f"{sx(cx):.1f},{sy(prev):.1f}")
             pts.append(f"{sx(cx):.1f},{sy(max(cy, 1e-9) if sy.log else cy):.1f}")
             prev = cy
         pts.append(f"{ox + W - M_RIGHT:.1f},{sy(prev):.1f}")
-        out.append(f'<polyline points="{" ".join(pts)}" class="truth"><title>true NB201 front</title></polyline>')
+        out.append(f'<polyline points="{" ".join(pts)}" class="{step[2]}"><title>{html.escape(step[3])}</title>'
+                   f'</polyline>')
+    k = f' data-k="{kind}"' if kind else ""  # "t": the trained panel
     for cls, points in layers:
         for px, py, r in points:
-            out.append(f'<circle cx="{sx(px):.1f}" cy="{sy(py):.1f}" r="{_RADIUS[cls]}" class="{cls}" data-r="{r}"/>')
+            fill = (fills or {}).get(r) if cls == "front" else None
+            style = f' style="fill:{fill}"' if fill else ""
+            out.append(f'<circle cx="{sx(px):.1f}" cy="{sy(py):.1f}" r="{_RADIUS[cls]}" class="{cls}"{style} '
+                       f'data-r="{r}"{k}/>')
     out.append("</g>")
     for cls, points in layers:
-        if cls == "front":
+        if cls in _LABELLED:
             for px, py, r in points:
-                out.append(f'<text x="{sx(px) + 5:.1f}" y="{sy(py) - 5:.1f}" class="idlabel">{labels[r]}</text>')
+                out.append(f'<text x="{sx(px) + 5:.1f}" y="{sy(py) - 5:.1f}" class="idlabel {cls}">{labels[r]}</text>')
     if note:
         out.append(f'<text x="{ox + M_LEFT + 6}" y="{M_TOP + 14}" class="note">{html.escape(note)}</text>')
     out.append("</g>")
     return "".join(out)
 
 
-_RADIUS = {"cand": 3, "front": 5, "trained": 5}
+_RADIUS = {"cand": 3, "front": 5, "trained": 5, "tfront": 6}
+_LABELLED = ("front", "trained", "tfront")
+_TRAINED_KIND = ' data-k="t"'  # a point or row whose click gives the trained pick command
 
 
 def _points(rows: Sequence[Mapping[str, Any]], x: str, y: str, rec_of: Callable[[Mapping[str, Any]], int]
@@ -137,52 +160,86 @@ def _points(rows: Sequence[Mapping[str, Any]], x: str, y: str, rec_of: Callable[
     return out
 
 
+def _fills(view: FrontView, rec: Callable[[Mapping[str, Any]], int]) -> tuple[dict[int, str], str]:
+    """The front's colours by the first objective off the search panel's axes, and the note that names it."""
+    shade = view.colour_by
+    values = {rec(r): number(r.get(shade)) for r in view.front} if shade else {}
+    known = {i: v for i, v in values.items() if v is not None}
+    if not known:
+        return {}, ""
+    vals = list(known.values())
+    norm = LogNorm(min(vals), max(vals)) if use_log(vals) else Normalize(min(vals), max(vals))
+    cmap = colormaps["viridis"]
+    fills = {i: to_hex(cmap(float(norm(v)))) for i, v in known.items()}
+    return fills, (f"colour: {shade} ({view.directions.get(shade, '')}), dark {_fmt(min(vals))} .. "
+                   f"bright {_fmt(max(vals))}; a projection of {len(view.directions)} objectives")
+
+
 def render_html(view: FrontView, objectives: Sequence[str]) -> str:
     """The page as a string (pure: no file access)."""
     records: list[dict[str, Any]] = []
     index_of: dict[int, int] = {}
     gaps = view.gaps
-    for r in view.front:
+    front_ids = {int(r["id"]) for r in view.front}
+    for r in view.members:
         index_of[id(r)] = len(records)
-        records.append(_record(r, view, objectives, gaps.get(int(r["id"]))))
+        on = int(r["id"]) in front_ids
+        records.append(_record(r, objectives, gaps.get(int(r["id"])) if on else None, front=on))
     for r in view.candidates:
         index_of[id(r)] = len(records)
-        records.append(_record(r, view, objectives, None))
+        records.append(_record(r, objectives, None, front=False))
     labels = {i: str(r["id"]) for i, r in enumerate(records) if r["id"] is not None}
 
     def rec(r: Mapping[str, Any]) -> int:
         return index_of[id(r)]
 
+    fills, shade_note = _fills(view, rec)
     left = _panel(0, "search objectives", view.x, view.y,
                   [("cand", _points(view.candidates, view.x, view.y, rec)),
-                   ("front", _points(view.front, view.x, view.y, rec))], None, "", labels)
-    trained = view.trained()
-    step = None if view.reference is None else (view.reference.cost, view.reference.accuracy)
+                   ("front", _points(view.front, view.x, view.y, rec))], None, shade_note, labels, fills=fills)
+    step = (None if view.reference is None
+            else (view.reference.cost, view.reference.accuracy, "truth", "true NB201 front"))
     title = "found front at NB201's 200-epoch accuracy"
     if gaps:
-        title += f" (median gap to true front {np.median(list(gaps.values())):.2f} pts)"
-    right = _panel(W, title, view.cost, view.accuracy,
-                   [("cand", _points(view.candidates, view.cost, view.accuracy, rec)),
-                    ("front", _points(view.front, view.cost, view.accuracy, rec)),
-                    ("trained", _points(trained, view.cost, "trained_test_acc", rec))],
-                   step, "" if view.reference is not None else f"no true front: {view.note}", labels)
+        title += f" (median gap {np.median(list(gaps.values())):.2f} pts)"
+    middle = _panel(W, title, view.cost, view.accuracy,
+                    [("cand", _points(view.candidates, view.cost, view.accuracy, rec)),
+                     ("front", _points(view.front, view.cost, view.accuracy, rec))],
+                    step, "" if view.reference is not None else f"no true front: {view.note}", labels)
+    trained, tfront = view.trained(), view.trained_front()
+    tpoints = _points(tfront, view.trained_cost, "trained_test_acc", rec)
+    right = _panel(2 * W, f"after training ({len(trained)} trained)" if trained else "after training",
+                   view.trained_cost, "trained_test_acc",
+                   [("trained", _points([r for r in trained if not r.get("trained_front")], view.trained_cost,
+                                        "trained_test_acc", rec)),
+                    ("tfront", tpoints)],
+                   (np.array([p[0] for p in tpoints]), np.array([p[1] for p in tpoints]), "tline",
+                    "front after training") if trained else None,
+                   "" if trained else "not trained yet", labels,
+                   y_label=trained_label(view.accuracy, view.trained_epochs), kind="t")
     columns = list(dict.fromkeys([*objectives, view.accuracy]))
+    shortlist = any("band" in r or "on_front" in r for r in view.members)
+    extra = ["band", "on front"] if shortlist else []
     rows_html = "".join(
-        f'<tr data-r="{rec(r)}"><td>{html.escape(str(r["id"]))}</td><td class="arch">{html.escape(r["arch"])}</td>'
+        f'<tr data-r="{rec(r)}"{_TRAINED_KIND if r.get("trained_front") else ""}>'
+        f'<td>{html.escape(str(r["id"]))}</td><td class="arch">{html.escape(r["arch"])}</td>'
         + "".join(f"<td>{_fmt(number(r.get(k)))}</td>" if number(r.get(k)) is not None else "<td></td>"
                   for k in columns)
         + f"<td>{_fmt(gaps[int(r['id'])]) if int(r['id']) in gaps else ''}</td>"
+        + ("".join(f"<td>{html.escape(str(v))}</td>" for v in (
+            r.get("band", ""), {True: "yes", False: "no"}.get(r.get("on_front"), ""))) if shortlist else "")
+        + f"<td>{'yes' if r.get('trained_front') else ''}</td>"
         + f"<td>{_fmt(r['trained_test_acc']) if number(r.get('trained_test_acc')) is not None else ''}</td></tr>"
-        for r in view.front)
-    head = "".join(f"<th>{html.escape(k)}</th>" for k in ["id", "arch", *columns, "gap to true front",
-                                                           "trained test acc"])
+        for r in view.members)
+    head = "".join(f"<th>{html.escape(k)}</th>" for k in ["id", "arch", *columns, "gap to true front", *extra,
+                                                           "front after training", "trained test acc"])
     data = json.dumps({"records": records, "run": view.run_path, "objectives": list(objectives)})
     data = data.replace("</", "<\\/")
     legend = ('<span class="key cand"></span> scored candidate <span class="key front"></span> front member '
-              '(id) <span class="key trained"></span> trained here <span class="key truth"></span> '
-              'true NB201 front (table)')
-    return _PAGE.format(title=html.escape(view.title), width=2 * W, height=H, svg=left + right, legend=legend,
-                        head=head, rows=rows_html, data=data, script=_SCRIPT)
+              '(id) <span class="key truth"></span> true NB201 front (table) <span class="key trained"></span> '
+              'trained here <span class="key tfront"></span> front after training')
+    return _PAGE.format(title=html.escape(view.title), width=3 * W, height=H, svg=left + middle + right,
+                        legend=legend, head=head, rows=rows_html, data=data, script=_SCRIPT)
 
 
 def plot_html(view: FrontView, path: Path | str) -> Path:
@@ -203,11 +260,15 @@ svg {{ background: #fff; }}
 .idlabel {{ font-size: 10px; fill: #c00; font-weight: 700; pointer-events: none; }}
 circle {{ cursor: pointer; }}
 circle.cand {{ fill: #aaa; }} circle.front {{ fill: #d62728; stroke: #000; stroke-width: .6; }}
-circle.trained {{ fill: #1f77b4; stroke: #000; stroke-width: .6; }}
+circle.trained {{ fill: #b0c4de; stroke: #000; stroke-width: .6; }}
+circle.tfront {{ fill: #1f77b4; stroke: #000; stroke-width: .8; }}
+.idlabel.trained {{ fill: #555; }} .idlabel.tfront {{ fill: #1f77b4; }}
 circle.hl {{ stroke: #ff0; stroke-width: 3; }}
 .truth {{ fill: none; stroke: #000; stroke-width: 1.4; }}
+.tline {{ fill: none; stroke: #1f77b4; stroke-width: 2.5; }}
 .key {{ display: inline-block; width: 10px; height: 10px; border-radius: 5px; margin: 0 4px 0 12px; }}
-.key.cand {{ background: #aaa; }} .key.front {{ background: #d62728; }} .key.trained {{ background: #1f77b4; }}
+.key.cand {{ background: #aaa; }} .key.front {{ background: #d62728; }} .key.trained {{ background: #b0c4de; }}
+.key.tfront {{ background: #1f77b4; }}
 .key.truth {{ background: #000; height: 2px; border-radius: 0; }}
 #tip {{ position: fixed; display: none; background: #fffff0; border: 1px solid #999; padding: 6px 8px;
         font-size: 12px; pointer-events: none; max-width: 520px; box-shadow: 2px 2px 6px #0003; }}
@@ -219,7 +280,7 @@ tr:hover, tr.hl {{ background: #ffe; cursor: pointer; }}
 <h1>{title}</h1>
 <div>{legend}</div>
 <svg id="plot" width="{width}" height="{height}" viewBox="0 0 {width} {height}">{svg}</svg>
-<div id="cmd">click a front member (red) to get its pick command</div>
+<div id="cmd">click a front member (red) or a member of the front after training (blue) to get its pick command</div>
 <table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>
 <div id="tip"></div>
 <script type="application/json" id="data">{data}</script>
@@ -233,34 +294,40 @@ _SCRIPT = r"""
   var tip = document.getElementById('tip'), cmd = document.getElementById('cmd');
   function f(v) { return v === null || v === undefined ? '-' : Number(v).toPrecision(4); }
   function esc(s) { return String(s).replace(/[&<>]/g, function (c) { return {'&': '&amp;', '<': '&lt;', '>': '&gt;'}[c]; }); }
-  function text(r) {
-    var h = r.id === null ? '<b>not on the front</b>' : '<b>front id ' + r.id + '</b>';
+  function text(r, kind) {
+    var h = r.front ? '<b>front id ' + r.id + '</b>'
+      : r.id !== null ? '<b>shortlist id ' + r.id + '</b> (off the search front)' : '<b>not on the front</b>';
     h += ' &middot; NB201 index ' + esc(r.index) + '<br><span class="arch">' + esc(r.arch) + '</span><br>';
     for (var k in r.obj) h += esc(k) + ' = ' + f(r.obj[k]) + '<br>';
     for (var a in r.acc) h += esc(a) + ' = ' + f(r.acc[a]) + ' % (table)<br>';
-    if (r.trained) h += 'trained here: test acc ' + f(r.trained[0]) + ' % after ' + esc(r.trained[1]) + ' epoch(s)<br>';
+    if (r.band !== undefined) h += 'band ' + esc(r.band) + '<br>';
+    if (r.on_front !== undefined) h += 'on_front: ' + (r.on_front ? 'yes' : 'no') + '<br>';
+    if (r.trained) h += 'trained here: test acc ' + f(r.trained[0]) + ' % after ' + esc(r.trained[1]) + ' epoch(s)'
+      + (r.tfront ? ', <b>on the front after training</b>' : '') + '<br>';
     if (r.gap !== undefined) h += 'gap to the true front: ' + f(r.gap) + ' points<br>';
-    if (r.id !== null) h += '<i>click: python -m evonas pick ... --id ' + r.id + '</i>';
+    if (r.front || (kind === 't' && r.tfront)) h += '<i>click: ' + esc(command(r, kind)) + '</i>';
     return h;
   }
   function highlight(i, on) {
     document.querySelectorAll('[data-r="' + i + '"]').forEach(function (e) { e.classList.toggle('hl', on); });
   }
-  function choose(i) {
-    var r = D.records[i];
-    var c = r.id === null
-      ? "python -m evonas export " + D.run + " --arch '" + r.arch + "' --out model.pt"
-      : 'python -m evonas pick ' + D.run + ' --id ' + r.id;
+  function command(r, kind) {
+    if (kind === 't' && r.tfront) return 'python -m evonas pick ' + D.run + ' --trained --id ' + r.id;
+    if (r.front) return 'python -m evonas pick ' + D.run + ' --id ' + r.id;
+    return "python -m evonas export " + D.run + " --arch '" + r.arch + "' --out model.pt";
+  }
+  function choose(i, kind) {
+    var c = command(D.records[i], kind);
     cmd.textContent = c;
     if (navigator.clipboard) navigator.clipboard.writeText(c).then(function () {
       cmd.textContent = c + '   (copied)'; }, function () {});
   }
   document.querySelectorAll('[data-r]').forEach(function (e) {
     var i = +e.getAttribute('data-r');
-    e.addEventListener('mouseenter', function () { tip.innerHTML = text(D.records[i]); tip.style.display = 'block'; highlight(i, true); });
+    e.addEventListener('mouseenter', function () { tip.innerHTML = text(D.records[i], e.getAttribute('data-k')); tip.style.display = 'block'; highlight(i, true); });
     e.addEventListener('mousemove', function (ev) { tip.style.left = (ev.clientX + 14) + 'px'; tip.style.top = (ev.clientY + 14) + 'px'; });
     e.addEventListener('mouseleave', function () { tip.style.display = 'none'; highlight(i, false); });
-    e.addEventListener('click', function () { choose(i); });
+    e.addEventListener('click', function () { choose(i, e.getAttribute('data-k')); });
   });
 })();
 """

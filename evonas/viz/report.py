@@ -38,10 +38,10 @@ def front_table(config: Config, front: Sequence[dict[str, Any]], limit: int = 20
 
 def load_view(run: RunDir, config: Config, *, x: str | None = None, y: str | None = None,
               table: BenchmarkTable | None = None) -> FrontView:
-    """The run's candidates, front and trained accuracies, ready to draw on ``x`` against ``y``."""
+    """The run's candidates, front, shortlist and trained accuracies, ready to draw on ``x`` against ``y``."""
     dx, dy = default_axes(config)
     return build_view(config, run.candidates(), run.pareto(), table or load_table(), x=x or dx, y=y or dy,
-                      trained=run.trained(), run_path=str(run.path))
+                      members=run.shortlist(), trained=run.trained(), run_path=str(run.path))
 
 
 def write_plots(view: FrontView, run: RunDir, *, png: Path | None = None,

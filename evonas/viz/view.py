@@ -1,10 +1,15 @@
-"""The view model of a run's front: candidates, front, table columns and trained accuracies, joined once.
+"""The view model of a run's front: candidates, front, shortlist, table columns and trained accuracies, joined once.
 
 ``build_view`` makes a ``FrontView`` from rows (``viz.report.load_view`` reads them from a
-run directory); ``viz.png`` and ``viz.html`` draw the same view. Axis labels, the log-scale
-rule and the right panel's cost column (the first of x, y and the minimised objectives that
-the table measures, with its true front) are decided here, so both drawings agree. No
-matplotlib, no file access.
+run directory); ``viz.png`` and ``viz.html`` draw the same view in three panels: the search's
+objectives, the table's 200-epoch accuracy against a cost, and the front after training
+(trained test accuracy against the cost that front is judged on, ``search.shortlist.trained_cost``,
+so the drawn front is the one ``pick --trained`` reads). Axis labels, the log-scale rule, the
+200-epoch panel's cost column (the first of x, y and the minimised objectives that the table
+measures, with its true front), whether the search front is joined by a line (two objectives
+only) or coloured by an objective off the axes (three or more), and which trained candidates
+form the front after training are decided here, so both drawings agree. No matplotlib, no file
+access.
 """
 from __future__ import annotations
 
@@ -16,12 +21,13 @@ import numpy as np
 from evonas.analysis.views import (TrueFront, front_gap, reference_cost, table_columns, true_front_of_table,
                                    with_table_columns)
 from evonas.errors import EvonasError
+from evonas.search.shortlist import trained_cost, trained_front_rows
 from evonas.space.datasets import dataset_spec
 from evonas.space.latency_table import latency_columns
 from evonas.space.table import BenchmarkTable
 
-__all__ = ["AXIS_LABELS", "NON_AXIS_COLUMNS", "FrontView", "axis_label", "build_view", "number", "numeric_columns",
-           "use_log"]
+__all__ = ["AXIS_LABELS", "NON_AXIS_COLUMNS", "FrontView", "axis_label", "build_view", "flag", "number",
+           "numeric_columns", "trained_label", "use_log"]
 
 AXIS_LABELS = {
     "flops": "FLOPs (M, fvcore, searched network)", "params": "parameters (M, searched network)",
@@ -36,7 +42,7 @@ AXIS_LABELS = {
     "generation": "generation", "wall_time_s": "scoring time (s)",
 }
 #: columns that are never plotted (identifiers and bookkeeping)
-NON_AXIS_COLUMNS = ("id", "index", "attempts", "remeasured")
+NON_AXIS_COLUMNS = ("id", "index", "attempts", "remeasured", "band", "on_front")
 
 
 def axis_label(column: str) -> str:
@@ -52,6 +58,18 @@ def axis_label(column: str) -> str:
     if column in latency_columns():
         return f"latency on {column} (ms, shipped table)"
     return column
+
+
+def trained_label(accuracy: str, epochs: str) -> str:
+    """The trained panel's y label: the data set of the 200-epoch ``accuracy`` column, trained here for ``epochs``."""
+    data = axis_label(accuracy).split(" test accuracy")[0]
+    return f"{data} test accuracy, trained here {epochs or '?'} epochs (%)"
+
+
+def flag(value: Any) -> bool | None:
+    """A CSV boolean ("1"/"0", "True"/"False", any case) as a bool; None when empty or not a boolean."""
+    text = str(value).strip().lower() if value is not None else ""
+    return {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}.get(text)
 
 
 def number(value: Any) -> float | None:
@@ -85,21 +103,25 @@ def use_log(values: Sequence[float]) -> bool:
 
 @dataclass(frozen=True)
 class FrontView:
-    """Everything both drawings need; rows are plain dicts with numbers where numbers belong."""
+    """Everything the drawings need; rows are plain dicts with numbers where numbers belong."""
 
     candidates: list[dict[str, Any]]   # scored (status ok) rows with table columns added
-    front: list[dict[str, Any]]        # pareto.csv rows (+ trained_test_acc, trained_epochs)
+    front: list[dict[str, Any]]        # pareto.csv rows (+ band, on_front, trained_test_acc, trained_epochs)
     x: str
     y: str
     accuracy: str                      # the run's data set's 200-epoch test accuracy column
-    cost: str                          # the right panel's x column
+    cost: str                          # the x column of the 200-epoch panel
     reference: TrueFront | None
     note: str                          # why there is no reference line
     title: str
     run_path: str
-    objectives: tuple[str, ...] = ()   # the search's scores, shown on hover
-    front_axes: bool = True            # x and y are both objectives: join the front with a line
+    objectives: tuple[str, ...] = ()   # the search's scores (and x, y), shown on hover
+    front_axes: bool = True            # x and y are both objectives
     all_cells: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)  # (cost, acc) of all
+    members: list[dict[str, Any]] = field(default_factory=list)  # the front, then shortlisted rows off it
+    directions: Mapping[str, str] = field(default_factory=dict)  # each search objective -> "min" | "max"
+    trained_front_from: str = ""       # "trained.csv" (its trained_front column) or "computed" (trained_front_rows)
+    trained_cost: str = ""             # the trained panel's x: the cost the front after training is judged on
 
     @property
     def gaps(self) -> dict[int, float]:
@@ -113,8 +135,36 @@ class FrontView:
                 out[int(r["id"])] = front_gap(self.reference, c, a)
         return out
 
+    @property
+    def front_line(self) -> bool:
+        """Join the search front with a line: only when x and y are the run's two objectives.
+
+        With three or more objectives the front drawn on (x, y) is a projection: neighbours by x
+        are not neighbours on the front, and a line through them would zigzag.
+        """
+        return self.front_axes and len(self.directions) <= 2
+
+    @property
+    def colour_by(self) -> str | None:
+        """The first objective not on the search panel's axes: the front's points are coloured by it."""
+        return next((s for s in self.directions if s not in (self.x, self.y)), None)
+
     def trained(self) -> list[dict[str, Any]]:
-        return [r for r in self.front if number(r.get("trained_test_acc")) is not None]
+        """Every member with a trained test accuracy (``trained_front``: on the front after training)."""
+        return [r for r in self.members if number(r.get("trained_test_acc")) is not None]
+
+    def trained_front(self) -> list[dict[str, Any]]:
+        """The front after training, cheapest first (non-dominated on trained accuracy max, cost min)."""
+        rows = [r for r in self.trained() if r.get("trained_front")]
+        cost = self.trained_cost or self.cost
+        return sorted(rows, key=lambda r: (number(r.get(cost)) if number(r.get(cost)) is not None else np.inf,
+                                           r["trained_test_acc"]))
+
+    @property
+    def trained_epochs(self) -> str:
+        """The epoch count(s) of the trained candidates, e.g. "5" or "5/12"; "" when none was trained."""
+        counts = {str(r.get("trained_epochs", "")) for r in self.trained()} - {""}
+        return "/".join(sorted(counts, key=lambda e: (len(e), e)))
 
 
 def _default_cost(x: str, y: str, config: Any, table: BenchmarkTable) -> tuple[str, TrueFront | None, str]:
@@ -131,23 +181,70 @@ def _default_cost(x: str, y: str, config: Any, table: BenchmarkTable) -> tuple[s
     return fallback, None, "; ".join(dict.fromkeys(notes)) or f"no table column measures {fallback!r}"
 
 
+def _members(front: list[dict[str, Any]], members: Sequence[Mapping[str, Any]], table: BenchmarkTable
+             ) -> list[dict[str, Any]]:
+    """The front's rows (with the shortlist's columns, e.g. band and on_front, filled in), then members off it."""
+    by_id = {int(r["id"]): r for r in front}
+    extra: dict[int, dict[str, Any]] = {}
+    for m in members:
+        i = int(m["id"])
+        if i in by_id:
+            row = by_id[i]
+            row.update({k: v for k, v in m.items() if row.get(k) in (None, "")})
+        elif i not in extra:
+            extra[i] = dict(m)
+    for row in [*front, *extra.values()]:
+        if "on_front" in row:
+            row["on_front"] = flag(row["on_front"])
+    return front + with_table_columns(list(extra.values()), table)
+
+
+def _join_trained(config: Any, members: list[dict[str, Any]], trained: Sequence[Mapping[str, Any]]) -> str:
+    """Add trained.csv's test accuracy, epochs and the front-after-training mark to the members.
+
+    The mark is ``trained_front_rows``'s, as ``pick --trained`` reads it: trained.csv's
+    ``trained_front`` column when it has one, else the front on (trained test accuracy,
+    ``trained_cost``) computed here. Returns where it came from ("trained.csv", "computed", "").
+    """
+    by_id = {int(t["id"]): t for t in trained
+             if t.get("status", "ok") == "ok" and number(t.get("test_acc")) is not None}
+    rows = [r for r in members if int(r["id"]) in by_id]
+    for r in rows:
+        t = by_id[int(r["id"])]
+        r["trained_test_acc"], r["trained_epochs"] = float(t["test_acc"]), t.get("epochs", "")
+    if not rows:
+        return ""
+    on = {int(r["id"]) for r in trained_front_rows(config, members, [{"status": "ok", **t} for t in by_id.values()])}
+    for r in rows:
+        r["trained_front"] = int(r["id"]) in on
+    return "trained.csv" if any(t.get("trained_front") not in (None, "") for t in by_id.values()) else "computed"
+
+
+def _trained_axis(config: Any, trained: Sequence[Mapping[str, Any]], cost: str) -> str:
+    """The trained panel's cost: the one the front after training is judged on, if the trained rows have it."""
+    name = trained_cost(config)
+    return name if name is not None and any(number(r.get(name)) is not None for r in trained) else cost
+
+
 def build_view(config: Any, candidates: Sequence[Mapping[str, Any]], front: Sequence[Mapping[str, Any]],
-               table: BenchmarkTable, *, x: str, y: str, trained: Sequence[Mapping[str, Any]] = (),
-               run_path: str = "RUN_DIR", title: str = "") -> FrontView:
-    """Join candidates, front, table and trained.csv; check that ``x`` and ``y`` are columns."""
+               table: BenchmarkTable, *, x: str, y: str, members: Sequence[Mapping[str, Any]] = (),
+               trained: Sequence[Mapping[str, Any]] = (), run_path: str = "RUN_DIR", title: str = "") -> FrontView:
+    """Join candidates, front, members, table and trained.csv; check that ``x`` and ``y`` are columns.
+
+    ``members``: the rows of shortlist.csv (or ``RunDir.members()``), each with an ``id``; those
+    on the front add their columns to its row, the others are drawn only once trained.
+    ``trained``: the rows of trained.csv, joined to the members by ``id``.
+    """
     ok = with_table_columns([r for r in candidates if r.get("status", "ok") == "ok"], table)
     rows = with_table_columns(front, table)
-    by_id = {int(t["id"]): t for t in trained if t.get("status", "ok") == "ok" and number(t.get("test_acc"))}
-    for r in rows:
-        t = by_id.get(int(r["id"]))
-        if t is not None:
-            r["trained_test_acc"], r["trained_epochs"] = float(t["test_acc"]), t.get("epochs", "")
+    everyone = _members(rows, members, table)
     choices = numeric_columns(ok, rows)
-    for flag, column in (("--x", x), ("--y", y)):
+    for flag_name, column in (("--x", x), ("--y", y)):
         if column not in choices:
-            raise EvonasError(f"{flag} {column!r}: not a numeric column of candidates.csv/pareto.csv; "
+            raise EvonasError(f"{flag_name} {column!r}: not a numeric column of candidates.csv/pareto.csv; "
                               f"choose from {choices}")
     cost, reference, note = _default_cost(x, y, config, table)
+    source = _join_trained(config, everyone, trained)
     accuracy = dataset_spec(config.dataset).test_column
     all_cells = None
     if reference is not None:
@@ -156,4 +253,6 @@ def build_view(config: Any, candidates: Sequence[Mapping[str, Any]], front: Sequ
     return FrontView(ok, rows, x, y, accuracy, cost, reference, note,
                      title or f"{config.name}: {len(rows)} non-dominated of {len(ok)} scored", str(run_path),
                      tuple(dict.fromkeys([*config.score_names, x, y])),
-                     x in config.score_names and y in config.score_names, all_cells)
+                     x in config.score_names and y in config.score_names, all_cells, everyone,
+                     {o.score: o.direction for o in config.objectives}, source,
+                     _trained_axis(config, [r for r in everyone if "trained_test_acc" in r], cost))

@@ -74,7 +74,7 @@ def test_plots_are_valid_and_name_every_front_member(tmp_path):
     assert not re.search(r"<(script|link)[^>]+(src|href)=", text)  # nothing fetched: works offline
     for r in front:
         assert r["arch"] in text
-        assert f'"id": {r["id"]}' in text and f'class="idlabel">{r["id"]}<' in text
+        assert f'"id": {r["id"]}' in text and f'class="idlabel front">{r["id"]}<' in text
     assert "python -m evonas pick " in text and str(run.path) in text
     assert "true NB201 front" in text and "trained" in text and '"trained": [60.0, "5"]' in text
 
