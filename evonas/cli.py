@@ -113,9 +113,12 @@ def _pick_parser() -> argparse.ArgumentParser:
     p.add_argument("--accuracy", choices=["table", "trained"], default=None,
                    help="what --min-accuracy reads: the table's 200-epoch test accuracy of the run's data set, "
                         "or trained.csv's test accuracy (default: trained when trained.csv exists, else table)")
-    p.add_argument("--select", choices=["front", "benchmark_valid"], default="front",
+    p.add_argument("--select", choices=["front", "benchmark_valid", "bands"], default="front",
                    help="benchmark_valid: KNAS's second stage, the top-k scored candidates by the first "
-                        "objective, then the best by the table's 12-epoch validation accuracy")
+                        "objective, then the best by the table's 12-epoch validation accuracy; bands: the "
+                        "training shortlist's rule (the best front member by train.rank_by in each of --bands "
+                        "equal-count cost bands), listed, and the one of the costliest band within the limits")
+    p.add_argument("--bands", type=int, default=None, help="with --select bands (default: the config's train.bands)")
     p.add_argument("--top-k", type=int, default=40, help="with --select benchmark_valid (default 40)")
     p.add_argument("--trained", action="store_true",
                    help="choose from the front after training (trained.csv's trained_front: trained test accuracy "
@@ -137,6 +140,8 @@ def cmd_pick(argv: Sequence[str]) -> int:
     trained = run.trained()
     if args.trained:
         return _pick_trained(args, run, config, trained)
+    if args.select == "bands":
+        return _pick_bands(args, run, config)
     source = args.accuracy or ("trained" if any(t.get("status") == "ok" for t in trained) else "table")
     limits = [("flops", args.max_flops, True), ("params", args.max_params, True),
               ("latency_ms", args.max_latency_ms, True), ("accuracy", args.min_accuracy, False)]
@@ -164,6 +169,37 @@ def cmd_pick(argv: Sequence[str]) -> int:
         row["id"] = on_front.get(row.get("canonical"), "")
         why = (f"best {by} among the top {args.top_k} by {first.score} of {len(kept)} scored candidates"
                + (f", with {why}" if why else ""))
+    print(describe_pick(config, row, run.path, why))
+    return 0
+
+
+def _pick_bands(args: argparse.Namespace, run: "RunDir", config: "Config") -> int:
+    """``pick --select bands``: the bands shortlist of the front, and its costliest candidate within the limits."""
+    from evonas.analysis.pick import Constraint, describe_pick
+    from evonas.config.load import apply_overrides, config_from_mapping
+    from evonas.config.strict import to_mapping
+    from evonas.search.shortlist import shortlist_rows
+
+    if args.id is not None or args.min_accuracy is not None or args.max_latency_ms is not None:
+        raise EvonasError("--select bands takes --bands and the cost limits --max-flops / --max-params; pick a "
+                          "listed member with --id N (without --select)")
+    sets = ["train.candidates=bands", "train.bands_over=front"] + ([f"train.bands={args.bands}"] if args.bands else [])
+    bands_config = config_from_mapping(apply_overrides(to_mapping(config), sets))
+    rows = shortlist_rows(bands_config, run.pareto())
+    rank, cost = bands_config.train_rank_by.score, bands_config.train_band_by.score
+    print(f"{len(rows)} band(s) of {cost} over the front, the best by {rank} in each:")
+    print(f"  {'band':>4} {'id':>4} {cost:>12} {rank:>16}")
+    for r in rows:
+        print(f"  {r['band']:>4} {r['id']:>4} {float(r[cost]):>12.5g} {float(r[rank]):>16.5g}")
+    limits = [("flops", args.max_flops), ("params", args.max_params)]
+    constraints = [Constraint(c, v) for c, v in limits if v is not None]
+    kept = [r for r in rows if all(c.holds(r) for c in constraints)]
+    if not kept:
+        raise EvonasError("no band's candidate satisfies " + " and ".join(map(str, constraints)) + "; relax the limit")
+    row = max(kept, key=lambda r: int(r["band"]))
+    why = (f"the best by {rank} in the costliest band of {cost}" + (" within " + " and ".join(map(str, constraints))
+                                                                  if constraints else ""))
+    print()
     print(describe_pick(config, row, run.path, why))
     return 0
 

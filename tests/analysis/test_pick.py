@@ -143,3 +143,14 @@ def test_pick_trained_refuses_a_member_off_the_trained_front_and_an_untrained_ru
     assert rc == 2 and "--id 0 is not on the front after training; its ids are 1, 2" in err
     rc, _, err = _pick(make_run(tmp_path / "b"), "--trained", capsys=capsys)
     assert rc == 2 and "no front after training" in err
+
+
+@pytest.mark.parametrize("args,expected", [((), "0"), (("--max-flops", "6"), "1")])
+def test_pick_select_bands_lists_the_shortlist_and_takes_the_costliest_band_within_limits(tmp_path, capsys, args,
+                                                                                          expected):
+    # flops 2, 5, 10 in two bands: {2, 5} (best knas: id 1, flops 5) and {10} (id 0)
+    rc, out, err = _pick(make_run(tmp_path), "--select", "bands", "--bands", "2", *args, capsys=capsys)
+    assert rc == 0, err
+    listed = [line.split()[:2] for line in out.splitlines() if line.startswith("     ")]
+    assert listed == [["0", "1"], ["1", "0"]]
+    assert _chosen_id(out) == expected
