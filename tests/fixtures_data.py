@@ -11,7 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["write_cifar10", "write_cifar100", "write_imagenet16"]
+__all__ = ["write_cifar10", "write_cifar100", "write_imagenet16", "write_image_folder", "write_npz", "CLASSES"]
+
+#: the class folders of ``write_image_folder`` (CIFAR-10 labels 0, 1, 2)
+CLASSES = ("airplane", "automobile", "bird")
 
 Written = dict[str, tuple[np.ndarray, np.ndarray]]
 
@@ -77,3 +80,63 @@ def write_imagenet16(root: Path, *, per_batch: int = 6, n_val: int = 8, seed: in
     y[:2] = (1, 120)  # the edges of the kept range
     _dump(base / "val_data", {"data": _rows(x), "labels": [int(v) for v in y]})
     return {"train": (np.concatenate(train_x), np.concatenate(train_y)), "test": (x, y)}
+
+
+def _sample_by_class(n_classes: int, per_class: int, split: str) -> list[list[np.ndarray]]:
+    """Per class (CIFAR-10 labels 0..n_classes-1), ``per_class`` packaged sample images of ``split``."""
+    from evonas.data import DATA_DIR
+
+    with np.load(DATA_DIR / "cifar10_sample.npz") as d:
+        x, y = d[f"x_{split}"], d[f"y_{split}"]
+    return [list(x[y == c][:per_class]) for c in range(n_classes)]
+
+
+def write_image_folder(root: Path, *, classes: tuple[str, ...] = CLASSES, per_class: int = 8, per_class_val: int = 3,
+                       val: bool = True) -> Path:
+    """``root/train/<class>/*`` and ``root/val/<class>/*`` (or the class folders alone with ``val=False``):
+    packaged CIFAR-10 sample images upscaled to mixed sizes (40x40, 48x36, 36x52), every third as JPEG,
+    every fourth grey, one RGBA. Returns ``root``."""
+    from PIL import Image
+
+    root = Path(root)
+    splits = {"train": per_class, "val": per_class_val} if val else {"": per_class + per_class_val}
+    sizes = ((40, 40), (48, 36), (36, 52))
+    for split, n in splits.items():
+        source = _sample_by_class(len(classes), n, "train" if split != "val" else "test")
+        for c, name in enumerate(classes):
+            folder = root / split / name if split else root / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for i, image in enumerate(source[c]):
+                im = Image.fromarray(image).resize(sizes[i % 3], Image.Resampling.BILINEAR)
+                if i % 4 == 1:
+                    im = im.convert("L")
+                elif i == 2:
+                    im = im.convert("RGBA")
+                if i % 3 == 2 and im.mode != "RGBA":
+                    im.save(folder / f"{i:03d}.jpg", quality=90)
+                else:
+                    im.save(folder / f"{i:03d}.png")
+    return root
+
+
+def write_npz(path: Path, *, n_classes: int = 3, per_class: int = 8, per_class_test: int = 3,
+              size: int = 32, names: bool = True, **replace: np.ndarray) -> Path:
+    """An ``.npz`` with x_train, y_train, x_test, y_test (uint8 NHWC, int labels 0..n_classes-1) of packaged
+    CIFAR-10 sample images (and ``classes``); ``replace`` swaps any array (the bad-data tests)."""
+    arrays = {}
+    for split, n in (("train", per_class), ("test", per_class_test)):
+        per = _sample_by_class(n_classes, n, split)
+        x = np.stack([im for images in per for im in images])
+        if size != 32:
+            from PIL import Image
+
+            x = np.stack([np.asarray(Image.fromarray(im).resize((size, size))) for im in x])
+        arrays[f"x_{split}"] = x
+        arrays[f"y_{split}"] = np.array([c for c, images in enumerate(per) for _ in images], np.int64)
+    if names:
+        arrays["classes"] = np.array(CLASSES[:n_classes] if n_classes <= 3 else [f"c{i}" for i in range(n_classes)])
+    arrays.update(replace)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **arrays)
+    return path

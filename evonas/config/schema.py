@@ -13,18 +13,31 @@ from typing import Any, Literal
 from evonas.config.strict import check, suggest
 from evonas.errors import ConfigError
 from evonas.scores.registry import SCORES, Direction, get_score, make_settings, minimise_sign
+from evonas.space.datasets import CUSTOM, check_resolution, dataset_spec
 
 __all__ = ["Dataset", "Direction", "minimise_sign", "Config", "DataConfig", "NetworkConfig", "ObjectiveConfig",
            "SearchConfig", "RayConfig", "OutputConfig", "CacheConfig", "BenchmarkConfig", "TrainConfig",
            "TrainSettings"]
 
-Dataset = Literal["cifar10", "cifar100", "imagenet16-120"]
+Dataset = Literal["cifar10", "cifar100", "imagenet16-120", "custom"]
 
 
 @dataclass(frozen=True)
 class DataConfig:
+    """Where the images are. NB201 data sets: ``root`` holds their python pickles (None: the packaged
+    sample). ``dataset: custom``: ``root`` is an image folder or an ``.npz`` (``evonas.nn.userdata``)."""
+
     root: str | None = None          # None: the images packaged with evonas
     n_images: int | None = field(default=None, metadata=check(lambda v: v >= 1, ">= 1 or null"))
+    #: dataset custom: folder (train/<class>/, val/<class>/) or npz (x_train, y_train, x_test, y_test);
+    #: auto: npz when root ends in .npz
+    format: Literal["auto", "folder", "npz"] = "auto"
+    #: dataset custom: side of the square network input (shorter side resized, centre-cropped);
+    #: null: an .npz's own size (an image folder needs it)
+    resolution: int | None = field(default=None, metadata=check(lambda v: v >= 1, ">= 1 or null"))
+    #: dataset custom, a folder without val/: this share of each class is held out as the test split
+    val_split: float | None = field(default=None, metadata=check(lambda v: 0 < v < 1, "0 < share < 1 or null"))
+    split_seed: int = 0              # dataset custom: the seed of val_split's draw
 
 
 @dataclass(frozen=True)
@@ -143,8 +156,8 @@ class TrainConfig:
     rank_by: str | None = None
     #: the cost the bands cut (a minimised objective; null: the last minimised objective)
     band_by: str | None = None
-    dataset: Dataset | None = None   # None: the search's data set
-    data_root: str | None = None     # None: the search's data.root
+    dataset: Dataset | None = None   # None: the search's data set (dataset custom: always)
+    data_root: str | None = None     # None: the search's data.root (dataset custom: always)
     n_train: int | None = field(default=None, metadata=check(lambda v: v >= 1, ">= 1 or null"))
     recipe: TrainSettings = field(default_factory=TrainSettings)  # NB201's recipe: 200 epochs
     #: trainings sharing one GPU (each task asks Ray for 1/jobs_per_gpu of it); auto: as many as fit
@@ -186,12 +199,51 @@ class Config:
             if name not in names:
                 raise ConfigError(f"scores.{name}: settings for a score that is not an objective ({names})")
             make_settings(name, values)
+        self._check_data()
         tc = self.train
         for key, name, want in (("rank_by", tc.rank_by, None), ("band_by", tc.band_by, "min")):
             if name is not None and name not in names:
                 raise ConfigError(f"train.{key}: {name!r} is not an objective; choose from {names}")
         if tc.candidates == "bands":
             self.train_band_by  # noqa: B018  (no minimised objective: an error now, not after the search)
+
+    def _check_data(self) -> None:
+        """The ``data`` keys fit the data set: a user's needs a root (and a folder its resolution)."""
+        d, tc = self.data, self.train
+        if self.dataset != CUSTOM:
+            for key, value, unset in (("format", d.format, "auto"), ("resolution", d.resolution, None),
+                                      ("val_split", d.val_split, None)):
+                if value != unset:
+                    side = dataset_spec(self.dataset).resolution
+                    raise ConfigError(f"data.{key}: only for dataset: custom ({self.dataset} has its own format and "
+                                      f"{side}x{side} images)")
+            if tc.dataset == CUSTOM:
+                raise ConfigError("train.dataset: custom data is the search's (dataset: custom with a data section), "
+                                  "not a training-only data set")
+            return
+        if d.root is None:
+            raise ConfigError("data.root: dataset custom needs the path of an image folder (train/<class>/, "
+                              "val/<class>/) or of an .npz file")
+        fmt = d.format if d.format != "auto" else ("npz" if d.root.lower().endswith(".npz") else "folder")
+        if fmt == "folder" and d.resolution is None:
+            raise ConfigError("data.resolution: an image folder needs the network's input size, e.g. 32 (images "
+                              "are resized and centre-cropped to it)")
+        if d.resolution is not None:
+            check_resolution(d.resolution, "data.resolution")
+        if fmt == "npz" and d.val_split is not None:
+            raise ConfigError("data.val_split: an .npz has its own test split (x_test, y_test); drop val_split")
+        if self.benchmark.path is not None:
+            raise ConfigError("benchmark.path: NATS-Bench has figures for NB201's data sets only, none for custom "
+                              "data; drop it")
+        if tc.dataset is not None or tc.data_root is not None:
+            raise ConfigError("train.dataset / train.data_root: with dataset custom the training stage uses the "
+                              "search's data; drop them")
+        for o in self.objectives:
+            settings = make_settings(o.score, self.scores.get(o.score))
+            if getattr(settings, "reference", None) == "":
+                raise ConfigError(f"objectives: {o.score} ranks cells against a packaged reference sample scored on "
+                                  f"CIFAR, and there is none for custom data; search its members as objectives "
+                                  f"instead (e.g. gradient_kernel, naswot, flops)")
 
     @property
     def train_rank_by(self) -> ObjectiveConfig:
@@ -215,6 +267,11 @@ class Config:
             raise ConfigError("train.candidates: bands needs a minimised objective (a cost such as flops) to cut "
                               "into bands; set train.band_by or choose another train.candidates")
         return mins[-1]
+
+    @property
+    def custom_data(self) -> bool:
+        """The search runs on a user's own data (``dataset: custom``): no table or NATS-Bench columns."""
+        return self.dataset == CUSTOM
 
     @property
     def score_names(self) -> tuple[str, ...]:

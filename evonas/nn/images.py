@@ -5,22 +5,30 @@ Formats read from ``data.root``:
 - CIFAR-100: ``cifar-100-python/{train,test}`` (fine labels)
 - ImageNet16-120: ``ImageNet16/{train_data_batch_1..10,val_data}`` (NB201's down-sampled
   ImageNet pickles, labels 1..1000; classes 1..120 kept and shifted to 0..119)
+
+A user's own data (``dataset: custom``: an image folder or an ``.npz``, ``evonas.nn.userdata``) is
+named by its spec (``dataset_of(config)``), which says where the images are; ``load_images`` of that
+spec reads them, and fails when they changed since the spec was made (its fingerprint).
 """
 from __future__ import annotations
 
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import torch
 
 from evonas.data import DATA_DIR
 from evonas.errors import DataError
-from evonas.space.datasets import dataset_spec
+from evonas.nn.userdata import read_user_data
+from evonas.space.datasets import CUSTOM, DatasetSpec, DataSource, dataset_spec
 
-__all__ = ["ImageSet", "load_images", "check_available", "PACKAGED"]
+if TYPE_CHECKING:
+    from evonas.config.schema import Config
+
+__all__ = ["ImageSet", "load_images", "check_available", "dataset_of", "train_dataset_of", "PACKAGED"]
 
 #: packaged samples, by data set
 PACKAGED = {"cifar10": "cifar10_sample.npz", "cifar100": "cifar100_sample.npz"}
@@ -32,7 +40,7 @@ class ImageSet:
 
     images: torch.Tensor
     labels: torch.Tensor
-    dataset: str
+    dataset: str | DatasetSpec  # a name, or the spec of a user's data set
     source: str  # "packaged sample" or the directory read
 
     def __len__(self) -> int:
@@ -124,19 +132,49 @@ def _read_packaged(dataset: str, split: str) -> tuple[np.ndarray, np.ndarray]:
         return d[f"x_{split}"], d[f"y_{split}"]
 
 
-def load_images(dataset: str, *, root: str | Path | None = None, split: str = "train",
+def dataset_of(config: "Config") -> DatasetSpec:
+    """The spec of the config's data set; for ``dataset: custom`` read (and checked) from ``data``."""
+    if config.dataset != CUSTOM:
+        return dataset_spec(config.dataset)
+    d = config.data
+    fmt = d.format if d.format != "auto" else ("npz" if str(d.root).lower().endswith(".npz") else "folder")
+    return read_user_data(DataSource(fmt, str(d.root), d.resolution, d.val_split, d.split_seed)).spec
+
+
+def train_dataset_of(config: "Config") -> str | DatasetSpec:
+    """The training stage's data set: ``train.dataset`` (a name), else the search's (``dataset_of``)."""
+    return config.train.dataset or dataset_of(config)
+
+
+def _read_user(spec: DatasetSpec, split: str) -> tuple[np.ndarray, np.ndarray]:
+    assert spec.source is not None
+    data = read_user_data(spec.source)
+    if spec.fingerprint and data.spec.fingerprint != spec.fingerprint:
+        raise DataError(f"the images of {spec.source.root} changed since this run read them (fingerprint "
+                        f"{data.spec.fingerprint}, was {spec.fingerprint}); start a new run on the new data")
+    return data.split(split)
+
+
+def load_images(dataset: str | DatasetSpec, *, root: str | Path | None = None, split: str = "train",
                 n: int | None = None, seed: int = 0) -> ImageSet:
     """Load ``n`` images (all when None) of ``split``, normalised as NB201 does.
 
     With ``root`` None the packaged sample is read; otherwise the standard files under
-    ``root`` (see the module docstring). ``seed`` picks which ``n`` images, reproducibly, and in
-    a nested way: the first k of ``n`` images are the same for every ``n >= k``, so a score that
-    reads k images sees the same ones whatever the other scores of a run need.
+    ``root`` (see the module docstring). A user's data set (its spec) is read from its own
+    source (``root`` is ignored) and normalised by its training images' mean and std; its test
+    split is the val/ folder (or the held-out share) or ``x_test``. ``seed`` picks which ``n``
+    images, reproducibly, and in a nested way: the first k of ``n`` images are the same for every
+    ``n >= k``, so a score that reads k images sees the same ones whatever the other scores of a
+    run need.
     """
     spec = dataset_spec(dataset)
+    dataset = spec.name
     if split not in ("train", "test"):
         raise DataError(f"unknown split {split!r}; choose from ['test', 'train']")
-    if root is None:
+    if spec.source is not None:
+        x, y = _read_user(spec, split)
+        source = spec.source.root
+    elif root is None:
         x, y = _read_packaged(dataset, split)
         source = "packaged sample"
     else:
@@ -156,12 +194,17 @@ def load_images(dataset: str, *, root: str | Path | None = None, split: str = "t
         x, y = x[pick], y[pick]
     mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in (spec.mean, spec.std))
     images = (torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2).float() / 255.0 - mean) / std
-    return ImageSet(images.contiguous(), torch.from_numpy(np.asarray(y, dtype=np.int64)), dataset, source)
+    return ImageSet(images.contiguous(), torch.from_numpy(np.asarray(y, dtype=np.int64)),
+                    spec if spec.custom else spec.name, source)
 
 
-def check_available(dataset: str, root: str | Path | None) -> None:
-    """Fail fast (before any work) when the images a run needs are not there."""
-    dataset_spec(dataset)
+def check_available(dataset: str | DatasetSpec, root: str | Path | None) -> None:
+    """Fail fast (before any work) when the images a run needs are not there (a user's: unreadable or bad)."""
+    spec = dataset_spec(dataset)
+    if spec.source is not None:
+        _read_user(spec, "train")
+        return
+    dataset = spec.name
     if root is None:
         if dataset not in PACKAGED:
             raise _no_packaged_sample(dataset)

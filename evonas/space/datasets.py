@@ -3,14 +3,46 @@
 A ``DatasetSpec`` holds the network's input resolution and class count, the prefix of the
 data set's columns in the shipped NB201 table, its name in NATS-Bench and the per-channel
 mean and std (0..1 scale) NB201 normalises its images with.
+
+A user's own data (``dataset: custom``) has no table columns and no NATS-Bench name: its spec
+is made from the data when it is read (``evonas.nn.userdata``): the class names, the configured
+resolution, the training images' mean and std, where the images come from (``DataSource``) and
+a fingerprint of the decoded images (the score cache keys on it). Anything that takes a data
+set's name also takes such a spec (``dataset_spec`` hands a spec back as it is).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
-from evonas.errors import ConfigError
+from evonas.errors import ConfigError, DataError
 
-__all__ = ["DatasetSpec", "DATASETS", "dataset_spec"]
+__all__ = ["DatasetSpec", "DataSource", "DATASETS", "CUSTOM", "dataset_spec", "check_resolution", "MIN_RESOLUTION",
+           "spec_record", "spec_from_record"]
+
+#: the name of a user's own data set in a config (``dataset: custom`` with a ``data:`` section)
+CUSTOM = "custom"
+#: the smallest input side the network takes: its two stride-2 reductions need a multiple of 4
+MIN_RESOLUTION = 8
+
+
+def check_resolution(resolution: int, where: str) -> None:
+    """``ConfigError`` unless the network's two stride-2 reductions take ``resolution`` (a multiple of 4, >= 8)."""
+    if resolution < MIN_RESOLUTION or resolution % 4:
+        near = max(MIN_RESOLUTION, 4 * round(resolution / 4))
+        raise ConfigError(f"{where}: {resolution} does not suit the network's two stride-2 reductions; "
+                          f"use a multiple of 4, at least {MIN_RESOLUTION} (e.g. {near})")
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Where a user's own images come from: an image folder or an ``.npz`` file (the ``data:`` keys)."""
+
+    format: Literal["folder", "npz"]
+    root: str                          # the folder (train/, val/ or class folders) or the .npz file
+    resolution: int | None             # side of the square input; None: the .npz arrays' own
+    val_split: float | None = None     # a folder of class folders only: this share of each class is the test split
+    split_seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -20,13 +52,32 @@ class DatasetSpec:
     name: str
     resolution: int
     num_classes: int
-    table_prefix: str                  # the shipped table's column prefix ("imagenet16")
-    nats_name: str                     # the data set's name in NATS-Bench ("ImageNet16-120")
+    table_prefix: str | None           # the shipped table's column prefix ("imagenet16"); None: not in the table
+    nats_name: str | None              # the data set's name in NATS-Bench ("ImageNet16-120"); None: not in it
     mean: tuple[float, float, float]   # per channel, 0..1 scale
     std: tuple[float, float, float]
+    classes: tuple[str, ...] = ()      # class names, by label (a user's data set)
+    source: DataSource | None = None   # where a user's images come from; None: an NB201 data set
+    fingerprint: str = ""              # hash of a user's decoded images and labels ("" for NB201's)
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def custom(self) -> bool:
+        """A user's own data (no table columns, no NATS-Bench figures)."""
+        return self.source is not None
+
+    @property
+    def has_table(self) -> bool:
+        """The shipped NB201 table has accuracy columns for this data set."""
+        return self.table_prefix is not None
 
     def column(self, kind: str) -> str:
         """The shipped table's column ``kind`` of this data set, e.g. ``test_200ep`` or ``valid_12ep``."""
+        if self.table_prefix is None:
+            raise DataError(f"the {self.name} data set has no benchmark table columns ({kind}): the table holds "
+                            f"NB201's data sets only; use trained accuracies")
         return f"{self.table_prefix}_{kind}"
 
     @property
@@ -50,8 +101,30 @@ DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in (
 )}
 
 
-def dataset_spec(name: str) -> DatasetSpec:
-    """The spec of data set ``name``; ``ConfigError`` naming the known ones otherwise."""
+def dataset_spec(name: "str | DatasetSpec") -> DatasetSpec:
+    """The spec of data set ``name`` (a spec comes back as it is); ``ConfigError`` naming the known ones otherwise."""
+    if isinstance(name, DatasetSpec):
+        return name
+    if name == CUSTOM:
+        raise ConfigError("dataset custom: its spec is made from the data (evonas.nn.images.dataset_of(config)); "
+                          "pass that spec instead of the name")
     if name not in DATASETS:
-        raise ConfigError(f"unknown dataset {name!r}; choose from {sorted(DATASETS)}")
+        raise ConfigError(f"unknown dataset {name!r}; choose from {sorted([*DATASETS, CUSTOM])}")
     return DATASETS[name]
+
+
+def spec_record(spec: DatasetSpec) -> dict:
+    """A user's data set spec as plain JSON data (a run's ``dataset.json``); ``spec_from_record`` reads it back."""
+    return {"name": spec.name, "classes": list(spec.classes), "num_classes": spec.num_classes,
+            "resolution": spec.resolution, "mean": list(spec.mean), "std": list(spec.std),
+            "fingerprint": spec.fingerprint, "source": None if spec.source is None else {
+                "format": spec.source.format, "root": spec.source.root, "resolution": spec.source.resolution,
+                "val_split": spec.source.val_split, "split_seed": spec.source.split_seed}}
+
+
+def spec_from_record(record: dict) -> DatasetSpec:
+    """The spec ``spec_record`` wrote (its images are read from its source only when loaded)."""
+    source = record.get("source")
+    return DatasetSpec(record["name"], int(record["resolution"]), int(record["num_classes"]), None, None,
+                       tuple(record["mean"]), tuple(record["std"]), classes=tuple(record.get("classes", ())),
+                       source=DataSource(**source) if source else None, fingerprint=record.get("fingerprint", ""))

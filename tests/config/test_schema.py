@@ -10,7 +10,7 @@ import pytest
 from evonas.config import ObjectiveConfig, TrainSettings, minimise_sign
 from evonas.config.schema import Dataset
 from evonas.errors import ConfigError
-from evonas.space.datasets import DATASETS
+from evonas.space.datasets import CUSTOM, DATASETS
 
 
 def test_minimise_sign_is_plus_one_for_min_and_minus_one_for_max():
@@ -25,8 +25,8 @@ def test_objective_sign_follows_its_direction_or_the_score_s_own():
     assert ObjectiveConfig("flops").direction == "min"
 
 
-def test_the_dataset_literal_names_the_dataset_registry():
-    assert typing.get_args(Dataset) == tuple(DATASETS)
+def test_the_dataset_literal_names_the_dataset_registry_and_custom():
+    assert typing.get_args(Dataset) == (*DATASETS, CUSTOM)
 
 
 def test_train_settings_are_checked_where_they_are_declared():

@@ -1,0 +1,239 @@
+"""A user's own data: an image folder of real PNG/JPEG files and an .npz, read, described, and every bad case."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from evonas.config.load import config_from_mapping
+from evonas.errors import ConfigError, DataError
+from evonas.nn import userdata
+from evonas.nn.images import check_available, dataset_of, load_images
+from evonas.space.datasets import DataSource
+from fixtures_data import CLASSES, write_image_folder, write_npz
+
+
+@pytest.fixture(autouse=True)
+def _fresh_reads():
+    """Each test reads its files anew (the reader keeps the last data set of the process)."""
+    userdata._LAST.clear()
+    yield
+    userdata._LAST.clear()
+
+
+def _folder(root, resolution=16, **data):
+    return config_from_mapping({"dataset": "custom", "data": {"root": str(root), "resolution": resolution, **data}})
+
+
+def test_image_folder_is_read_resized_and_described(tmp_path):
+    root = write_image_folder(tmp_path / "imgs")
+    spec = dataset_of(_folder(root))
+    assert spec.custom and not spec.has_table and spec.name == "custom" and str(spec) == "custom"
+    assert spec.classes == CLASSES and spec.num_classes == 3 and spec.resolution == 16
+    train, test = load_images(spec), load_images(spec, split="test")
+    assert train.images.shape == (24, 3, 16, 16) and test.images.shape == (9, 3, 16, 16)
+    assert train.labels.tolist() == [0] * 8 + [1] * 8 + [2] * 8 and train.dataset == spec
+    # normalised by the training images' own mean and std
+    assert train.images.mean(dim=(0, 2, 3)).abs().max() < 1e-4
+    assert (train.images.std(dim=(0, 2, 3)) - 1).abs().max() < 1e-2
+    raw = userdata.read_user_data(spec.source).x_train
+    assert raw.dtype == np.uint8 and raw.shape == (24, 16, 16, 3)
+    grey = raw[1]  # every fourth file from the second is grey: its channels are equal after the RGB conversion
+    assert np.array_equal(grey[..., 0], grey[..., 1]) and np.array_equal(grey[..., 1], grey[..., 2])
+
+
+def test_seeded_validation_split_of_a_folder_of_classes(tmp_path):
+    root = write_image_folder(tmp_path / "flat", per_class=8, per_class_val=2, val=False)
+    a = dataset_of(_folder(root, val_split=0.2, split_seed=1))
+    train, test = load_images(a), load_images(a, split="test")
+    assert (len(train), len(test)) == (24, 6) and sorted(test.labels.tolist()) == [0, 0, 1, 1, 2, 2]
+    userdata._LAST.clear()
+    b = dataset_of(_folder(root, val_split=0.2, split_seed=2))
+    assert a.fingerprint != b.fingerprint  # another draw of the held-out images
+    userdata._LAST.clear()
+    assert dataset_of(_folder(root, val_split=0.2, split_seed=1)).fingerprint == a.fingerprint
+
+
+def test_npz_is_read_at_its_own_size_or_resized(tmp_path):
+    path = write_npz(tmp_path / "d.npz")
+    own = config_from_mapping({"dataset": "custom", "data": {"root": str(path)}})
+    spec = dataset_of(own)
+    assert (spec.resolution, spec.classes, spec.source.format) == (32, CLASSES, "npz")
+    x = load_images(spec, n=5, seed=0)
+    assert x.images.shape == (5, 3, 32, 32)
+    userdata._LAST.clear()
+    small = dataset_of(config_from_mapping({"dataset": "custom", "data": {"root": str(path), "resolution": 16}}))
+    assert small.resolution == 16 and load_images(small, split="test").images.shape == (9, 3, 16, 16)
+    assert small.fingerprint != spec.fingerprint
+
+
+def test_npz_without_names_counts_classes_from_labels_and_takes_grey(tmp_path):
+    base = write_npz(tmp_path / "a.npz", names=False)
+    with np.load(base) as d:
+        grey = {k: d[k][..., :1] if k.startswith("x_") else d[k] for k in d.files}
+    path = tmp_path / "grey.npz"
+    np.savez(path, **grey)
+    spec = userdata.user_spec(DataSource("npz", str(path), None))
+    assert spec.classes == ("0", "1", "2") and load_images(spec).images.shape[1] == 3
+
+
+def test_equal_names_different_images_differ_in_fingerprint(tmp_path):
+    a = write_image_folder(tmp_path / "a" / "imgs")
+    b = write_image_folder(tmp_path / "b" / "imgs")
+    first = next((b / "train" / "bird").iterdir())
+    from PIL import Image
+
+    with Image.open(first) as im:
+        im.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(first)
+    fa = dataset_of(_folder(a)).fingerprint
+    userdata._LAST.clear()
+    assert dataset_of(_folder(b)).fingerprint != fa
+
+
+def test_changed_images_are_refused_by_a_spec_made_before(tmp_path):
+    root = write_image_folder(tmp_path / "imgs")
+    spec = dataset_of(_folder(root))
+    userdata._LAST.clear()
+    victim = sorted((root / "val" / "bird").iterdir())[0]
+    victim.unlink()
+    with pytest.raises(DataError, match="changed since this run read them"):
+        load_images(spec, split="test")
+
+
+# -- bad data: one line each, naming the file or folder ------------------------------------------
+def _error(config) -> str:
+    with pytest.raises((DataError, ConfigError)) as err:
+        check_available(dataset_of(config), None)
+    text = str(err.value)
+    assert "\n" not in text
+    return text
+
+
+def test_missing_val_split(tmp_path):
+    root = write_image_folder(tmp_path / "imgs")
+    for f in (root / "val").rglob("*"):
+        if f.is_file():
+            f.unlink()
+    for d in sorted((root / "val").iterdir()):
+        d.rmdir()
+    (root / "val").rmdir()
+    assert "missing split" in _error(_folder(root)) and "val/" in _error(_folder(root))
+
+
+def test_missing_train_split(tmp_path):
+    (tmp_path / "imgs" / "val" / "a").mkdir(parents=True)
+    assert "has no train/" in _error(_folder(tmp_path / "imgs"))
+
+
+def test_not_a_directory(tmp_path):
+    assert "is not a directory" in _error(_folder(tmp_path / "nothing"))
+
+
+def test_class_folder_without_images(tmp_path):
+    root = write_image_folder(tmp_path / "imgs")
+    (root / "train" / "cat").mkdir()
+    (root / "train" / "cat" / "notes.txt").write_text("no images here")
+    text = _error(_folder(root))
+    assert "class folder" in text and "cat" in text and "no images" in text
+
+
+def test_one_class_only(tmp_path):
+    root = write_image_folder(tmp_path / "imgs", classes=("airplane",))
+    assert "one class" in _error(_folder(root))
+
+
+def test_different_classes_in_train_and_val(tmp_path):
+    root = write_image_folder(tmp_path / "imgs")
+    (root / "val" / "bird").rename(root / "val" / "boat")
+    text = _error(_folder(root))
+    assert "different classes" in text and "'bird'" in text and "'boat'" in text
+
+
+def test_truncated_image_is_named(tmp_path):
+    root = write_image_folder(tmp_path / "imgs")
+    victim = root / "train" / "automobile" / "000.png"
+    victim.write_bytes(victim.read_bytes()[:120])
+    text = _error(_folder(root))
+    assert str(victim) in text and "cannot be read" in text
+
+
+def test_unreadable_image_is_named(tmp_path):
+    root = write_image_folder(tmp_path / "imgs")
+    victim = root / "val" / "bird" / "000.png"
+    victim.write_bytes(b"not an image at all")
+    assert str(victim) in _error(_folder(root))
+
+
+def test_resolution_too_small_for_the_network():
+    with pytest.raises(ConfigError, match="two stride-2 reductions"):
+        _folder("imgs", resolution=4)
+    with pytest.raises(ConfigError, match="multiple of 4"):
+        _folder("imgs", resolution=30)
+
+
+def test_npz_too_small_for_the_network(tmp_path):
+    path = write_npz(tmp_path / "tiny.npz", size=4)
+    assert "stride-2 reductions" in _error(config_from_mapping({"dataset": "custom", "data": {"root": str(path)}}))
+
+
+def _npz(tmp_path, **replace):
+    path = write_npz(tmp_path / "bad.npz", **replace)
+    return config_from_mapping({"dataset": "custom", "data": {"root": str(path)}})
+
+
+def test_npz_labels_out_of_range(tmp_path):
+    y = np.array([0, 1, 2] * 3, np.int64)
+    y[4] = 7
+    text = _error(_npz(tmp_path, y_test=y))
+    assert "y_test" in text and "out of range" in text and "0..2" in text
+    assert "out of range" in _error(_npz(tmp_path, y_train=np.array([-1] + [0, 1, 2] * 8)[:24])) 
+
+
+def test_npz_wrong_dtype_and_shape(tmp_path):
+    x = np.zeros((24, 32, 32, 3), np.float32)
+    assert "float32" in _error(_npz(tmp_path, x_train=x)) and "uint8" in _error(_npz(tmp_path, x_train=x))
+    assert "NHWC" in _error(_npz(tmp_path, x_train=np.zeros((24, 3, 32, 32), np.uint8)))
+    assert "shape" in _error(_npz(tmp_path, x_train=np.zeros((24, 32, 32), np.uint8)))
+    assert "integer labels" in _error(_npz(tmp_path, y_train=np.zeros(24, np.float32)))
+    assert "integer labels" in _error(_npz(tmp_path, y_test=np.zeros(4, np.int64)))
+
+
+def test_npz_missing_array_and_not_an_npz(tmp_path):
+    path = tmp_path / "part.npz"
+    np.savez(path, x_train=np.zeros((2, 8, 8, 3), np.uint8), y_train=np.array([0, 1]))
+    text = _error(config_from_mapping({"dataset": "custom", "data": {"root": str(path)}}))
+    assert "missing split" in text and "x_test" in text
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"garbage")
+    assert "not a readable .npz" in _error(config_from_mapping({"dataset": "custom", "data": {"root": str(junk)}}))
+
+
+def test_npz_one_class_only(tmp_path):
+    assert "one class" in _error(_npz(tmp_path, y_train=np.zeros(24, np.int64), y_test=np.zeros(9, np.int64)))
+
+
+def test_memory_is_checked_before_decoding(tmp_path, monkeypatch):
+    root = write_image_folder(tmp_path / "imgs")
+    monkeypatch.setattr(userdata, "_available_memory", lambda: 1000)
+    monkeypatch.setattr(userdata, "_decode", lambda *a: pytest.fail("decoded before the memory check"))
+    text = _error(_folder(root))
+    assert "33 images at 16x16 need about" in text and "lower data.resolution" in text
+    assert userdata.bytes_needed(33, 16) == 33 * 16 * 16 * 15
+
+
+def test_config_keys_of_a_user_data_set():
+    with pytest.raises(ConfigError, match="data.root: dataset custom needs"):
+        config_from_mapping({"dataset": "custom"})
+    with pytest.raises(ConfigError, match="data.resolution: an image folder needs"):
+        config_from_mapping({"dataset": "custom", "data": {"root": "imgs"}})
+    with pytest.raises(ConfigError, match="data.resolution: only for dataset: custom"):
+        config_from_mapping({"data": {"resolution": 16}})
+    with pytest.raises(ConfigError, match="data.val_split: an .npz has its own"):
+        config_from_mapping({"dataset": "custom", "data": {"root": "a.npz", "val_split": 0.2}})
+    with pytest.raises(ConfigError, match="train.dataset / train.data_root"):
+        config_from_mapping({"dataset": "custom", "data": {"root": "a.npz"}, "train": {"data_root": "x"}})
+    with pytest.raises(ConfigError, match="packaged reference"):
+        config_from_mapping({"dataset": "custom", "data": {"root": "a.npz"},
+                             "objectives": [{"score": "gradient_kernel_agg"}, {"score": "flops"}]})
+    with pytest.raises(ConfigError, match="val_split: .*0 < share < 1"):
+        config_from_mapping({"dataset": "custom", "data": {"root": "imgs", "resolution": 16, "val_split": 1.5}})
