@@ -1,13 +1,16 @@
-"""Build the reference sample ``gradient_kernel_agg`` ranks member scores against.
+"""Build the reference sample the rank aggregates (``gradient_kernel_agg``, ``az_nas``, ``vkdnw_agg``) rank against.
 
     python -m evonas.data.build_reference [--dataset cifar10] [--n 200] [--seed 20260] [--workers 2]
+    python -m evonas.data.build_reference --dataset cifar10 --add az_expressivity,vkdnw   # more members, same cells
 
 Scores ``--n`` random connected cells (sample seed ``--seed``, distinct from the benchmark
 seeds 0 and 1) with every ``--members`` score at its current default settings, on the
 packaged image sample (scoring seed 0, C=16, N=5), and writes
 ``rank_reference_<dataset>.npz``: ``arches``, ``values_<member>`` (raw values) and ``meta``
 (JSON: data set, C, N, seeds, image source, each member's settings). The settings are
-recorded so the aggregate computes every member exactly as the reference did.
+recorded so the aggregate computes every member exactly as the reference did. ``--add``
+scores more members on the cells of an existing reference (same seeds and shape) and writes
+it back with them, the members it held unchanged.
 """
 from __future__ import annotations
 
@@ -24,11 +27,12 @@ from evonas.engine.pool import make_pool
 from evonas.engine.records import ScorerSpec
 from evonas.config.strict import to_mapping
 from evonas.scores import make_settings
-from evonas.scores.reference import reference_path
+from evonas.scores.reference import AZ_NAS_MEMBERS, DEFAULT_MEMBERS, VKDNW_AGG_MEMBERS, reference_path
 from evonas.space.cell import Cell
 from evonas.space.table import sample_connected
 
-MEMBERS = ("gradient_kernel", "naswot", "synflow", "flops")
+#: every member of the aggregates' default member lists, without direction suffixes
+MEMBERS = tuple(dict.fromkeys(m.partition(":")[0] for m in DEFAULT_MEMBERS + AZ_NAS_MEMBERS + VKDNW_AGG_MEMBERS))
 
 
 def sample_cells(n: int, seed: int) -> list[str]:
@@ -36,10 +40,9 @@ def sample_cells(n: int, seed: int) -> list[str]:
     return [c.arch for c in sample_connected(n, seed)]
 
 
-def build(dataset: str, n: int, seed: int, members: tuple[str, ...], workers: int, out: Path,
-          C: int = 16, N: int = 5, scoring_seed: int = 0) -> Path:
-    """Score the reference cells through the scorer pool the search uses (Ray with ``workers`` > 1)."""
-    arches = sample_cells(n, seed)
+def score_cells(arches: list[str], dataset: str, members: tuple[str, ...], workers: int, C: int, N: int,
+                scoring_seed: int) -> list[dict[str, float]]:
+    """Each cell's member values, through the scorer pool the search uses (Ray with ``workers`` > 1)."""
     spec = ScorerSpec(scores=members, dataset=dataset, seed=scoring_seed, C=C, N=N, device="cpu")
     position = {arch: i for i, arch in enumerate(arches)}
     rows: list[dict[str, float]] = [{} for _ in arches]
@@ -49,12 +52,40 @@ def build(dataset: str, n: int, seed: int, members: tuple[str, ...], workers: in
             if not ev.ok:
                 raise EvonasError(f"reference cell {ev.arch} failed: {ev.error}")
             rows[position[ev.arch]] = ev.values
-            print(f"  {done}/{n} cells, {time.time() - start:.0f} s", file=sys.stderr, flush=True)
+            print(f"  {done}/{len(arches)} cells, {time.time() - start:.0f} s", file=sys.stderr, flush=True)
+    return rows
+
+
+def _write(out: Path, arches: list[str], meta: dict, values: dict[str, np.ndarray]) -> Path:
+    np.savez_compressed(out, arches=np.array(arches), meta=np.array(json.dumps(meta, sort_keys=True)),
+                        **{f"values_{m}": np.asarray(v, dtype=np.float64) for m, v in values.items()})
+    return out
+
+
+def build(dataset: str, n: int, seed: int, members: tuple[str, ...], workers: int, out: Path,
+          C: int = 16, N: int = 5, scoring_seed: int = 0) -> Path:
+    """Score ``n`` sampled reference cells with every member at its default settings; write the reference."""
+    arches = sample_cells(n, seed)
+    rows = score_cells(arches, dataset, members, workers, C, N, scoring_seed)
     meta = {"dataset": dataset, "C": C, "N": N, "sample_seed": seed, "scoring_seed": scoring_seed,
             "images": f"{dataset} packaged sample", "settings": {m: to_mapping(make_settings(m)) for m in members}}
-    np.savez_compressed(out, arches=np.array(arches), meta=np.array(json.dumps(meta, sort_keys=True)),
-                        **{f"values_{m}": np.array([r[m] for r in rows], dtype=np.float64) for m in members})
-    return out
+    return _write(out, arches, meta, {m: [r[m] for r in rows] for m in members})
+
+
+def extend(path: Path, members: tuple[str, ...], workers: int, out: Path | None = None) -> Path:
+    """Score ``members`` (default settings) on the cells of the reference at ``path``; write it with them added."""
+    with np.load(path, allow_pickle=False) as f:
+        meta = json.loads(str(f["meta"]))
+        arches = [str(a) for a in f["arches"]]
+        values = {k.removeprefix("values_"): np.asarray(f[k]) for k in f.files if k.startswith("values_")}
+    held = sorted(set(members) & set(values))
+    if held:
+        raise EvonasError(f"reference {path} already holds {held}; build a new one to change a member's values")
+    rows = score_cells(arches, meta["dataset"], members, workers, meta["C"], meta["N"], meta["scoring_seed"])
+    for m in members:
+        values[m] = np.array([r[m] for r in rows], dtype=np.float64)
+        meta["settings"][m] = to_mapping(make_settings(m))
+    return _write(out or path, arches, meta, values)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -64,10 +95,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=20260)
     parser.add_argument("--members", default=",".join(MEMBERS))
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--add", default=None, help="members to score on the cells of the existing reference "
+                                                     "(--reference, default the packaged one) and add to it")
+    parser.add_argument("--reference", default=None, help="with --add: the reference to extend")
     parser.add_argument("--out", default=None, help="default: the packaged evonas/data/rank_reference_<dataset>.npz")
     args = parser.parse_args(argv)
     out = Path(args.out) if args.out else reference_path(args.dataset)
-    path = build(args.dataset, args.n, args.seed, tuple(args.members.split(",")), args.workers, out)
+    if args.add:
+        source = Path(args.reference) if args.reference else reference_path(args.dataset)
+        path = extend(source, tuple(args.add.split(",")), args.workers, Path(args.out) if args.out else source)
+    else:
+        path = build(args.dataset, args.n, args.seed, tuple(args.members.split(",")), args.workers, out)
     print(f"wrote {path}")
 
 

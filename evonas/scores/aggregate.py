@@ -21,6 +21,14 @@ The default members take one signal per facet AZ-NAS found complementary: traina
 activation-pattern kernel), saliency through the whole network (``synflow``, data-free) and
 complexity (``flops:max``).
 
+Two more aggregates reproduce published rankers with the same machinery (members and their
+settings from the same packaged reference): ``az_nas``, AZ-NAS's four terms (expressivity,
+progressivity, trainability, ``flops:max``), and ``vkdnw_agg``, VKDNW_agg (Tybl and Neumann,
+CVPR 2025: ``vkdnw``, ``az_expressivity``, ``az_trainability``, ``flops:max``, ``jacob_cov``).
+The papers rank against the whole population scored; here the ranks are against the fixed
+reference, so the objective of a cell never drifts (its order among cells is the papers' up
+to the reference's sampling error).
+
 Mismatches: the reference is per data set; a data set without one is an error naming the data
 sets it has. A network shape (C, N) other than the reference's gives a warning naming both
 (ranks stay fixed, but the members' values come from another distribution). Member settings
@@ -39,12 +47,12 @@ from evonas.data import DATA_DIR
 from evonas.errors import ConfigError
 from evonas.scores.reference import Reference, load_reference, parse_member, reference_path
 from evonas.scores.registry import SCORES
-from evonas.scores.settings import RankAggregateSettings
+from evonas.scores.settings import AzNasAggregateSettings, RankAggregateSettings, VkdnwAggregateSettings
 
 if TYPE_CHECKING:
     from evonas.scores.context import ScoreContext
 
-__all__ = ["percentile", "aggregate_of", "gradient_kernel_agg"]
+__all__ = ["percentile", "aggregate_of", "rank_aggregate", "gradient_kernel_agg", "az_nas", "vkdnw_agg"]
 
 #: relative difference below which a value ties with a reference value (round-off between thread counts or devices)
 TIE_RTOL = 1e-6
@@ -74,29 +82,44 @@ def aggregate_of(values: dict[str, float], members: tuple[str, ...], ref: Refere
     return total
 
 
-def _reference_for(ctx: ScoreContext, s: RankAggregateSettings) -> Reference:
+def _reference_for(ctx: ScoreContext, s: RankAggregateSettings, score: str) -> Reference:
     path = s.reference or str(reference_path(ctx.dataset.name))
     if not s.reference and not Path(path).is_file():
         have = sorted(p.stem.removeprefix("rank_reference_") for p in DATA_DIR.glob("rank_reference_*.npz"))
-        raise ConfigError(f"gradient_kernel_agg has no packaged reference for data set {ctx.dataset.name!r} "
+        raise ConfigError(f"{score} has no packaged reference for data set {ctx.dataset.name!r} "
                           f"(packaged: {have}); build one with python -m evonas.data.build_reference "
-                          f"--dataset {ctx.dataset.name} and pass it as scores.gradient_kernel_agg.reference")
+                          f"--dataset {ctx.dataset.name} and pass it as scores.{score}.reference")
     ref = load_reference(path)
     if ref.dataset != ctx.dataset.name:
-        raise ConfigError(f"gradient_kernel_agg reference {path} holds {ref.dataset} values but the scorer's data set "
+        raise ConfigError(f"{score} reference {path} holds {ref.dataset} values but the scorer's data set "
                           f"is {ctx.dataset.name}")
     if (ref.C, ref.N) != (ctx.C, ctx.N):
-        warnings.warn(f"gradient_kernel_agg: reference {Path(path).name} was built for networks of C={ref.C}, N={ref.N}; "
+        warnings.warn(f"{score}: reference {Path(path).name} was built for networks of C={ref.C}, N={ref.N}; "
                       f"these have C={ctx.C}, N={ctx.N}: the members' values are ranked against another shape's",
-                      stacklevel=2)
+                      stacklevel=3)
     return ref
 
 
-def gradient_kernel_agg(ctx: ScoreContext, s: RankAggregateSettings) -> float:
-    """Sum of log percentile ranks of member scores against a fixed, packaged reference sample."""
-    ref = _reference_for(ctx, s)
+def rank_aggregate(ctx: ScoreContext, s: RankAggregateSettings, score: str = "gradient_kernel_agg") -> float:
+    """The sum of log percentiles of the members of ``s`` for the cell against the reference (``score``: its name)."""
+    ref = _reference_for(ctx, s, score)
     values = {}
     for member in s.members:
         name, _ = parse_member(member)
         values[name] = SCORES[name](ctx, ref.settings_of(name))
     return aggregate_of(values, s.members, ref)
+
+
+def gradient_kernel_agg(ctx: ScoreContext, s: RankAggregateSettings) -> float:
+    """Sum of log percentile ranks of member scores against a fixed, packaged reference sample."""
+    return rank_aggregate(ctx, s, "gradient_kernel_agg")
+
+
+def az_nas(ctx: ScoreContext, s: AzNasAggregateSettings) -> float:
+    """AZ-NAS: sum of log percentile ranks of expressivity, progressivity, trainability and FLOPs."""
+    return rank_aggregate(ctx, s, "az_nas")
+
+
+def vkdnw_agg(ctx: ScoreContext, s: VkdnwAggregateSettings) -> float:
+    """VKDNW_agg: sum of log percentile ranks of VKDNW, expressivity, trainability, FLOPs and jacob_cov."""
+    return rank_aggregate(ctx, s, "vkdnw_agg")

@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 
 from evonas.scores.registry import NoSettings, register_score
-from evonas.scores.settings import (GradientKernelSettings, KnasSettings, LatencySettings, LatencyTableSettings,
-                                    NtkSettings, RankAggregateSettings, RegionSettings, SynflowSettings,
+from evonas.scores.settings import (AzNasAggregateSettings, AzNasSettings, GradientKernelSettings, KnasSettings,
+                                    LatencySettings, LatencyTableSettings, NtkSettings, RankAggregateSettings,
+                                    RegionSettings, SynflowSettings, VkdnwAggregateSettings, VkdnwSettings,
                                     ZeroCostSettings)
 
 __all__: list[str] = []
@@ -19,6 +20,9 @@ __all__: list[str] = []
 _PROXIES = "Abdelfattah et al., Zero-Cost Proxies for Lightweight NAS, ICLR 2021"
 _TENAS = "Chen et al., Neural Architecture Search on ImageNet in Four GPU Hours (TE-NAS), ICLR 2021"
 _KNAS = "Xu et al., KNAS: Green Neural Architecture Search, ICML 2021"
+_AZ = "Lee and Ham, AZ-NAS: Assembling Zero-Cost Proxies for Network Architecture Search, CVPR 2024"
+_VKDNW = ("Tybl and Neumann, Training-free Neural Architecture Search through Variance of Knowledge of Deep "
+          "Network Weights (VKDNW), CVPR 2025")
 _DATA_LABELS = ("data", "labels")
 
 
@@ -70,6 +74,24 @@ _builtin("knas_fast", "knas_fast", "max",
 _builtin("gradient_kernel", "gradient_kernel", "max",
          "Statistic of the exact Gram matrix of per-example gradients at initialisation (configurable).",
          needs=_DATA_LABELS, settings=GradientKernelSettings, reference=_KNAS + " (the paper's definition)")
+# -- AZ-NAS and VKDNW (Gaussian-noise input: no images read) -------------------------------
+_builtin("az_expressivity", "aznas", "max",
+         "AZ-NAS expressivity: summed eigenvalue entropy of each feature map's channel covariance.",
+         settings=AzNasSettings, reference=_AZ)
+_builtin("az_progressivity", "aznas", "max",
+         "AZ-NAS progressivity: smallest increase of the feature-map entropy from one block to the next.",
+         settings=AzNasSettings, reference=_AZ)
+_builtin("az_trainability", "aznas", "max",
+         "AZ-NAS trainability: mean over blocks of 2 - s - 1/s, s the top singular value of the gradient map.",
+         settings=AzNasSettings, reference=_AZ)
+_builtin("vkdnw_entropy", "vkdnw", "max",
+         "VKDNW: entropy of the eigenvalue deciles of the Fisher information at initialisation.",
+         settings=VkdnwSettings, reference=_VKDNW)
+_builtin("trainable_layers", "vkdnw", "max", "Number of parameter tensors of the network (VKDNW's dimension).",
+         settings=NoSettings, reference=_VKDNW)
+_builtin("vkdnw", "vkdnw", "max",
+         "VKDNW's single ranker: trainable_layers, ties broken by vkdnw_entropy (n + h / (1 + log 9)).",
+         settings=VkdnwSettings, reference=_VKDNW)
 # -- latency ------------------------------------------------------------------------------
 _builtin("latency", "latency", "min",
          "Inference latency on the scorer's device (median of the repeats by default), in ms per batch.",
@@ -88,3 +110,10 @@ _builtin("gradient_kernel_agg", "aggregate", "max",
          "Sum of log percentile ranks of member scores against a fixed, packaged reference sample.",
          needs=_DATA_LABELS, settings=RankAggregateSettings,
          reference="sum of log ranks, as AZ-NAS (Lee and Ham, CVPR 2024), against a fixed reference sample")
+_builtin("az_nas", "aggregate", "max",
+         "AZ-NAS: sum of log percentile ranks of its expressivity, progressivity, trainability and FLOPs.",
+         settings=AzNasAggregateSettings, reference=_AZ + "; ranks against a fixed reference sample")
+_builtin("vkdnw_agg", "aggregate", "max",
+         "VKDNW_agg: sum of log percentile ranks of vkdnw, AZ-NAS expressivity and trainability, FLOPs, jacob_cov.",
+         needs=("data",), settings=VkdnwAggregateSettings,
+         reference=_VKDNW + "; ranks against a fixed reference sample")

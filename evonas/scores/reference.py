@@ -1,4 +1,5 @@
-"""The rank reference of ``gradient_kernel_agg``: the packaged sample of member values, and the member syntax.
+"""The rank reference of the rank aggregates (``gradient_kernel_agg``, ``az_nas``, ``vkdnw_agg``): the packaged
+sample of member values, and the member syntax.
 
 A reference (``evonas/data/rank_reference_<dataset>.npz``, built by ``python -m
 evonas.data.build_reference``) holds each member score's values on a fixed sample of cells
@@ -20,9 +21,13 @@ from evonas.data import DATA_DIR
 from evonas.errors import ConfigError, DataError
 from evonas.scores.registry import get_score, make_settings, minimise_sign
 
-__all__ = ["DEFAULT_MEMBERS", "parse_member", "Reference", "reference_path", "load_reference"]
+__all__ = ["DEFAULT_MEMBERS", "AZ_NAS_MEMBERS", "VKDNW_AGG_MEMBERS", "parse_member", "Reference", "reference_path", "load_reference"]
 
 DEFAULT_MEMBERS = ("gradient_kernel", "naswot", "synflow", "flops:max")
+#: AZ-NAS (Lee and Ham, CVPR 2024): expressivity, progressivity, trainability and complexity (more FLOPs rank higher)
+AZ_NAS_MEMBERS = ("az_expressivity", "az_progressivity", "az_trainability", "flops:max")
+#: VKDNW_agg (Tybl and Neumann, CVPR 2025): VKDNW, AZ-NAS's expressivity and trainability, FLOPs and jacob_cov
+VKDNW_AGG_MEMBERS = ("vkdnw", "az_expressivity", "az_trainability", "flops:max", "jacob_cov")
 
 
 def parse_member(member: str) -> tuple[str, float]:

@@ -13,12 +13,14 @@ from typing import Literal
 
 from evonas.config.strict import check, suggest
 from evonas.errors import ConfigError
-from evonas.scores.reference import DEFAULT_MEMBERS, load_reference, parse_member, reference_path
+from evonas.scores.reference import (AZ_NAS_MEMBERS, DEFAULT_MEMBERS, VKDNW_AGG_MEMBERS, load_reference, parse_member,
+                                     reference_path)
 from evonas.scores.registry import get_score
 from evonas.space.latency_table import DEFAULT_TABLE_DEVICE, latency_columns
 
 __all__ = ["KnasSettings", "ZeroCostSettings", "SynflowSettings", "NtkSettings", "RegionSettings", "Statistic",
-           "GradientKernelSettings", "LatencySettings", "LatencyTableSettings", "RankAggregateSettings"]
+           "GradientKernelSettings", "AzNasSettings", "VkdnwSettings", "LatencySettings", "LatencyTableSettings",
+           "RankAggregateSettings", "AzNasAggregateSettings", "VkdnwAggregateSettings", "AGGREGATES"]
 
 
 # -- knas ----------------------------------------------------------------------------
@@ -132,6 +134,30 @@ class GradientKernelSettings:
         return self.n_examples * (4 if self.per_class else 1)
 
 
+# -- AZ-NAS and VKDNW ----------------------------------------------------------------
+@dataclass(frozen=True)
+class AzNasSettings:
+    """AZ-NAS's terms: ``batch_size`` images of Gaussian noise (no data read); ``seed`` (None: the scorer's)."""
+
+    batch_size: int = field(default=64, metadata=check(lambda v: v >= 2, ">= 2"))
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class VkdnwSettings:
+    """VKDNW's Fisher spectrum: ``batch_size`` Gaussian images, the first entry of the first ``n_tensors`` tensors.
+
+    ``smoothing``: the weight of the uniform distribution mixed into the softmax; ``fisher``:
+    ``code`` (the authors' code, mean (L J)^T (L J)) or ``exact`` (mean J^T Sigma J).
+    """
+
+    batch_size: int = field(default=64, metadata=check(lambda v: v >= 1, ">= 1"))
+    n_tensors: int = field(default=128, metadata=check(lambda v: v >= 2, ">= 2"))
+    smoothing: float = field(default=0.05, metadata=check(lambda v: 0.0 <= v < 1.0, "in [0, 1)"))
+    fisher: Literal["code", "exact"] = "code"
+    seed: int | None = None
+
+
 # -- latency -------------------------------------------------------------------------
 @dataclass(frozen=True)
 class LatencySettings:
@@ -166,6 +192,10 @@ class LatencyTableSettings:
 
 
 # -- aggregate -----------------------------------------------------------------------
+#: the rank aggregates: none of them can be a member of one
+AGGREGATES = ("gradient_kernel_agg", "az_nas", "vkdnw_agg")
+
+
 @dataclass(frozen=True)
 class RankAggregateSettings:
     members: tuple[str, ...] = field(default=DEFAULT_MEMBERS,
@@ -174,8 +204,10 @@ class RankAggregateSettings:
 
     def __post_init__(self) -> None:
         names = [parse_member(m)[0] for m in self.members]
-        if "gradient_kernel_agg" in names:
-            raise ConfigError("gradient_kernel_agg cannot be a member of itself")
+        nested = [n for n in names if n in AGGREGATES]
+        if nested:
+            raise ConfigError(f"member {nested[0]!r} is a rank aggregate itself; an aggregate cannot be a member "
+                              f"(aggregates: {list(AGGREGATES)})")
         if len(set(names)) != len(names):
             raise ConfigError(f"members {list(self.members)} name a score twice")
         if self.reference and not Path(self.reference).is_file():
@@ -187,3 +219,19 @@ class RankAggregateSettings:
         """Images the members read (with the packaged CIFAR-10 reference's member settings)."""
         ref = load_reference(self.reference or str(reference_path("cifar10")))
         return max([get_score(n).images_needed(ref.settings_of(n)) for n, _ in map(parse_member, self.members)] + [1])
+
+
+@dataclass(frozen=True)
+class AzNasAggregateSettings(RankAggregateSettings):
+    """``az_nas``: AZ-NAS's four terms (expressivity, progressivity, trainability, complexity as FLOPs)."""
+
+    members: tuple[str, ...] = field(default=AZ_NAS_MEMBERS,
+                                     metadata=check(lambda v: len(v) >= 1, "at least one member"))
+
+
+@dataclass(frozen=True)
+class VkdnwAggregateSettings(RankAggregateSettings):
+    """``vkdnw_agg``: VKDNW with AZ-NAS's expressivity and trainability, FLOPs and jacob_cov."""
+
+    members: tuple[str, ...] = field(default=VKDNW_AGG_MEMBERS,
+                                     metadata=check(lambda v: len(v) >= 1, "at least one member"))

@@ -1,0 +1,61 @@
+"""az_nas and vkdnw_agg: their members, the sum of log percentiles against a stored reference, extending one."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from evonas.data.build_reference import MEMBERS, build, extend
+from evonas.errors import ConfigError, EvonasError
+from evonas.nn.images import load_images
+from evonas.scores import SCORES, ScoreContext, make_settings
+from evonas.scores.aggregate import percentile
+from evonas.scores.reference import AZ_NAS_MEMBERS, VKDNW_AGG_MEMBERS, load_reference, parse_member
+from evonas.space.cell import Cell
+from evonas.space.datasets import dataset_spec
+
+
+def test_default_members_are_the_papers() -> None:
+    assert make_settings("az_nas").members == ("az_expressivity", "az_progressivity", "az_trainability", "flops:max")
+    assert make_settings("vkdnw_agg").members == ("vkdnw", "az_expressivity", "az_trainability", "flops:max",
+                                                  "jacob_cov")
+    assert {parse_member(m)[0] for m in AZ_NAS_MEMBERS + VKDNW_AGG_MEMBERS} <= set(MEMBERS)
+    for outer in ("az_nas", "vkdnw_agg", "gradient_kernel_agg"):
+        for inner in ("az_nas", "vkdnw_agg", "gradient_kernel_agg"):
+            with pytest.raises(ConfigError, match="aggregate"):
+                make_settings(outer, {"members": ["flops", inner]})
+
+
+@pytest.fixture(scope="module")
+def small_reference(tmp_path_factory) -> str:
+    out = tmp_path_factory.mktemp("ref") / "ref.npz"
+    build("cifar10", 5, 3, ("az_expressivity", "az_progressivity", "az_trainability", "flops"), 1, out, C=8, N=1)
+    return str(extend(out, ("vkdnw", "jacob_cov"), 1))
+
+
+def test_extend_adds_members_and_keeps_the_cells_and_values(small_reference, tmp_path) -> None:
+    ref = load_reference(small_reference)
+    assert set(ref.values) == {"az_expressivity", "az_progressivity", "az_trainability", "flops", "vkdnw",
+                               "jacob_cov"}
+    assert len(ref.arches) == 5 and all(np.isfinite(v).all() for v in ref.values.values())
+    assert ref.settings_of("vkdnw") == make_settings("vkdnw")
+    with pytest.raises(EvonasError, match="already holds"):
+        extend(small_reference, ("flops",), 1, tmp_path / "x.npz")
+
+
+@pytest.mark.parametrize("score", ["az_nas", "vkdnw_agg"])
+def test_registered_aggregate_is_the_sum_of_log_percentiles(small_reference, score: str) -> None:
+    ref = load_reference(small_reference)
+    images = load_images("cifar10", n=64)
+    ctx = ScoreContext(Cell.parse(ref.arches[1]), torch.device("cpu"), dataset_spec("cifar10"), images, seed=0, C=8,
+                       N=1)
+    settings = make_settings(score, {"reference": small_reference})
+    by_hand = 0.0
+    for member in settings.members:
+        name, sign = parse_member(member)
+        value = SCORES[name](ctx, ref.settings_of(name))
+        assert value == pytest.approx(ref.values[name][1], rel=1e-9)  # the reference cell scores as it did
+        by_hand += math.log(percentile(sign * value, sign * ref.values[name]))
+    assert SCORES[score](ctx, settings) == pytest.approx(by_hand)
