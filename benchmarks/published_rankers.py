@@ -16,6 +16,9 @@ aggregate sums its members'; the three AZ-NAS terms share one pass, timed on
 ``az_expressivity``, and ``vkdnw`` shares ``vkdnw_entropy``'s). Each aggregate is formed two
 ways: against the packaged reference (``evonas.scores.aggregate.aggregate_of``, the registered
 score's value) and, as the papers do, from ranks within the sample itself (``pop``).
+``--ref-from`` another run's ``--json`` (other cells, same scoring seed) also forms them
+against references of its first m cells, m in ``--ref-sizes``: how the reference's size
+changes the ranking.
 
     python benchmarks/published_rankers.py --n 400 --seed 0 --workers 2 --cache /tmp/evq_rank --json pr_400.json
     python benchmarks/published_rankers.py --n 200 --seed 1 --exclude-seed 0 --exclude-n 400 --workers 2 \\
@@ -42,8 +45,8 @@ from evonas.config.strict import to_mapping  # noqa: E402
 from evonas.engine.cache import ScoreCache, cache_key  # noqa: E402
 from evonas.scores import SCORES, make_settings  # noqa: E402
 from evonas.scores.aggregate import aggregate_of  # noqa: E402
-from evonas.scores.reference import (AZ_NAS_MEMBERS, DEFAULT_MEMBERS, VKDNW_AGG_MEMBERS, load_reference,  # noqa: E402
-                                     parse_member, reference_path)
+from evonas.scores.reference import (AZ_NAS_MEMBERS, DEFAULT_MEMBERS, VKDNW_AGG_MEMBERS, Reference,  # noqa: E402
+                                     load_reference, parse_member, reference_path)
 from evonas.scores.registry import minimise_sign  # noqa: E402
 from evonas.space.cell import Cell  # noqa: E402
 from evonas.space.table import load_table, sample_connected  # noqa: E402
@@ -148,7 +151,18 @@ def measures(values: np.ndarray, direction: str, idx: np.ndarray, dataset: str) 
             "hv": hv, "front": size}
 
 
-def analyse(data: dict[str, Any], sets: list[tuple[str, tuple[str, ...]]]) -> dict[str, Any]:
+def sample_reference(other: dict[str, Any], dataset: str, m: int) -> Reference | None:
+    """A reference of the first ``m`` cells of another run's per-cell values (None if it lacks the data set)."""
+    p = other["passes"].get(dataset)
+    if p is None or len(other["arches"]) < m:
+        return None
+    values = {s: np.asarray(v[:m], dtype=float) for s, v in p["values"].items()}
+    return Reference("sample", dataset, other["C"], other["N"], tuple(other["arches"][:m]), values,
+                     {s: {} for s in values})
+
+
+def analyse(data: dict[str, Any], sets: list[tuple[str, tuple[str, ...]]], other: dict[str, Any] | None = None,
+            sizes: tuple[int, ...] = ()) -> dict[str, Any]:
     table = load_table()
     idx = np.array([table.index(Cell.parse(a)) for a in data["arches"]])
     out: dict[str, Any] = {}
@@ -159,6 +173,7 @@ def analyse(data: dict[str, Any], sets: list[tuple[str, tuple[str, ...]]]) -> di
                        "sec": p["seconds"][s]}
         path = reference_path(dataset)
         ref = load_reference(str(path)) if path.is_file() else None
+        samples = {m: sample_reference(other, dataset, m) for m in sizes} if other else {}
         for label, members in sets:
             names = [parse_member(m)[0] for m in members]
             if not set(names) <= set(p["values"]):
@@ -170,6 +185,12 @@ def analyse(data: dict[str, Any], sets: list[tuple[str, tuple[str, ...]]]) -> di
                 agg = np.array([aggregate_of({n: p["values"][n][i] for n in names}, members, ref)
                                 for i in range(len(idx))])
                 rows[f"{label} [ref {len(ref.arches)}]"] = {**measures(agg, "max", idx, dataset), "sec": sec}
+            for m, sample in samples.items():
+                if sample is not None and set(names) <= set(sample.values):
+                    agg = np.array([aggregate_of({n: p["values"][n][i] for n in names}, members, sample)
+                                    for i in range(len(idx))])
+                    rows[f"{label} [ref seed {other['seed']}, {m}]"] = {**measures(agg, "max", idx, dataset),
+                                                                         "sec": sec}
         out[dataset] = rows
     return out
 
@@ -200,6 +221,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--N", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--cache", default="/tmp/evq_rank")
+    parser.add_argument("--ref-from", type=Path, default=None, help="another run's --json: references of its cells")
+    parser.add_argument("--ref-sizes", default="50,100,200,400", help="with --ref-from: reference sizes")
+    parser.add_argument("--from-json", type=Path, default=None, help="re-analyse an earlier --json, no scoring")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
     scores = [s for s in args.scores.split(",") if s]
@@ -207,15 +231,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         SCORES[s]  # noqa: B018  (unknown names fail before any scoring)
     sets = [(label, tuple(members.split(","))) for label, _, members in
             (item.partition("=") for item in args.sets.split(";") if item)]
-    cells = sample_connected("all" if args.exclude_seed is not None else args.n, args.seed)
-    if args.exclude_seed is not None:
-        seen = {c.arch for c in sample_connected(args.exclude_n, args.exclude_seed)}
-        cells = [c for c in cells if c.arch not in seen][: args.n]
-    arches = [c.arch for c in cells]
-    data = {"arches": arches, "seed": args.seed, "scoring_seed": args.scoring_seed, "exclude_seed": args.exclude_seed,
-            "exclude_n": args.exclude_n, "C": args.C, "N": args.N,
-            "passes": {d: score_pass(arches, d, scores, args) for d in args.datasets.split(",")}}
-    results = analyse(data, sets)
+    if args.from_json is not None:
+        data = json.loads(args.from_json.read_text())["per_cell"]
+    else:
+        cells = sample_connected("all" if args.exclude_seed is not None else args.n, args.seed)
+        if args.exclude_seed is not None:
+            seen = {c.arch for c in sample_connected(args.exclude_n, args.exclude_seed)}
+            cells = [c for c in cells if c.arch not in seen][: args.n]
+        arches = [c.arch for c in cells]
+        data = {"arches": arches, "seed": args.seed, "scoring_seed": args.scoring_seed,
+                "exclude_seed": args.exclude_seed, "exclude_n": args.exclude_n, "C": args.C, "N": args.N,
+                "passes": {d: score_pass(arches, d, scores, args) for d in args.datasets.split(",")}}
+    other = json.loads(args.ref_from.read_text())["per_cell"] if args.ref_from else None
+    if other is not None and set(other["arches"]) & set(data["arches"]):
+        parser.error(f"--ref-from {args.ref_from} shares cells with this sample; pass a disjoint one")
+    results = analyse(data, sets, other, tuple(int(m) for m in args.ref_sizes.split(",")))
     print_results(results, data)
     out = {"results": results, "per_cell": data}
     write_json(args.json, out)
