@@ -14,8 +14,9 @@ Layouts of ``data.root``:
 
 Everything is held in memory at the target resolution (``bytes_needed``); before decoding, the size
 is checked against the memory available. Bad data is a one-line ``DataError`` naming the file or
-folder. ``read_user_data`` keeps the last data set read in this process, so a driver that checks the
-data and then scores with it decodes the images once.
+folder. ``read_user_data`` keeps the last data set read in this process (until a file under its root
+changes: size or modification time), so a driver that checks the data and then scores with it decodes
+the images once.
 """
 from __future__ import annotations
 
@@ -55,18 +56,29 @@ class UserData:
         return (self.x_train, self.y_train) if split == "train" else (self.x_test, self.y_test)
 
 
-_LAST: dict[DataSource, UserData] = {}
+_LAST: dict[tuple[DataSource, tuple], UserData] = {}
+
+
+def _signature(source: DataSource) -> tuple:
+    """Every file under the source's root with its size and modification time (a change means a new read)."""
+    root = Path(source.root).expanduser()
+    try:
+        files = sorted(root.rglob("*")) if root.is_dir() else [root]
+        return tuple((str(p), st.st_size, st.st_mtime_ns) for p in files for st in [p.stat()])
+    except OSError:
+        return ()
 
 
 def read_user_data(source: DataSource) -> UserData:
     """The data ``source`` names, decoded, checked and described (the last one read is kept)."""
-    if source in _LAST:
-        return _LAST[source]
+    key = (source, _signature(source))
+    if key in _LAST:
+        return _LAST[key]
     x_train, y_train, x_test, y_test, classes = (_read_npz(source) if source.format == "npz"
                                                  else _read_folder(source))
     data = UserData(x_train, y_train, x_test, y_test, _describe(source, x_train, y_train, x_test, y_test, classes))
     _LAST.clear()
-    _LAST[source] = data
+    _LAST[key] = data
     return data
 
 
