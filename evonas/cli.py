@@ -36,7 +36,7 @@ def _search_parser() -> argparse.ArgumentParser:
 
 def cmd_search(argv: Sequence[str]) -> int:
     from evonas.config.load import load_config
-    from evonas.nn.images import check_available
+    from evonas.nn.images import check_available, dataset_of, train_dataset_of
     from evonas.nn.devices import resolve_device
     from evonas.viz.report import finish_run
     from evonas.run.rundir import RunDir, default_run_dir
@@ -55,20 +55,22 @@ def cmd_search(argv: Sequence[str]) -> int:
         if args.config is None:
             raise EvonasError("give --config CFG.yaml (e.g. configs/nb201_pareto.yaml) or --resume RUN_DIR")
         config = load_config(args.config, args.overrides)
+    dataset = dataset_of(config)  # a user's data set is read and checked here, before any other work
     scorer_spec(config).validate()
-    check_available(config.dataset, config.data.root)
+    check_available(dataset, config.data.root)
     if config.benchmark.path is not None:
         from evonas.space.natsbench import NatsBenchLookup
 
         NatsBenchLookup(config.benchmark.path)  # a missing or unreadable benchmark fails now
     if config.train.after_search:  # the second stage's data too, before the search spends any time
         tc = config.train
-        check_available(tc.dataset or config.dataset, tc.data_root if tc.data_root is not None else config.data.root)
+        check_available(train_dataset_of(config), tc.data_root if tc.data_root is not None else config.data.root)
     if config.ray.address is None and config.ray.backend == "ray" or config.ray.backend == "serial":
         resolve_device(config.device)  # a GPU asked for where there is none: fail now
 
     if args.resume is None:
         run = RunDir.create(args.out or Path(config.output.dir or default_run_dir(config)), config)
+    run.check_dataset(dataset)  # recorded in dataset.json; a resume on changed images is refused
     setup_logging(run, quiet=args.quiet)
     try:
         result = run_search(config, run, resume=args.resume is not None)
@@ -138,6 +140,8 @@ def cmd_pick(argv: Sequence[str]) -> int:
     run = RunDir.open(args.run_dir)
     config = run.config()
     trained = run.trained()
+    if config.custom_data:
+        _check_custom_pick(args, config)
     if args.trained:
         return _pick_trained(args, run, config, trained)
     if args.select == "bands":
@@ -171,6 +175,17 @@ def cmd_pick(argv: Sequence[str]) -> int:
                + (f", with {why}" if why else ""))
     print(describe_pick(config, row, run.path, why))
     return 0
+
+
+def _check_custom_pick(args: argparse.Namespace, config: "Config") -> None:
+    """A run on the user's own data has no table columns: refuse the limits and rules that read them."""
+    if args.accuracy == "table" or args.select == "benchmark_valid":
+        raise EvonasError(f"{'--accuracy table' if args.accuracy == 'table' else '--select benchmark_valid'}: your "
+                          f"data set is not in the benchmark table; accuracy limits read the trained accuracy "
+                          f"(train the front, then --min-accuracy PCT or --trained)")
+    if args.max_latency_ms is not None and "latency" not in config.score_names:
+        raise EvonasError("--max-latency-ms: the shipped latency table measures NB201's networks on CIFAR-sized "
+                          "images, not yours; search with a latency objective ({score: latency}) to limit latency")
 
 
 def _pick_bands(args: argparse.Namespace, run: "RunDir", config: "Config") -> int:
@@ -245,6 +260,10 @@ def cmd_plot(argv: Sequence[str]) -> int:
     out = args.out
     png, html = write_plots(view, run, png=out.with_suffix(".png") if out else None,
                             html=out.with_suffix(".html") if out else None)
+    if not view.benchmark:
+        print(f"wrote {png} and {html} ({view.y} vs {view.x}; middle panel: the front at its trained accuracy vs "
+              f"{view.cost}: {view.note})")
+        return 0
     print(f"wrote {png} and {html} ({view.y} vs {view.x}; right panel: {view.accuracy} vs {view.cost}"
           + (f", true front of {len(view.reference.indices)} table cells)" if view.reference is not None
              else f"; no true front: {view.note})"))
@@ -340,8 +359,13 @@ def cmd_score(argv: Sequence[str]) -> int:
     src.add_argument("--n", type=int, help="sample this many connected architectures")
     p.add_argument("--seed", type=int, default=0, help="sampling seed and scoring seed (default 0)")
     p.add_argument("--out", type=Path, default=Path("scores.csv"))
-    p.add_argument("--dataset", default="cifar10")
+    p.add_argument("--dataset", default="cifar10", help="cifar10 (default), cifar100, imagenet16-120, or custom: "
+                                                          "your image folder or .npz at --data-root")
     p.add_argument("--data-root", default=None)
+    p.add_argument("--resolution", type=int, default=None,
+                   help="with --dataset custom: the network's input size (an image folder needs it)")
+    p.add_argument("--val-split", type=float, default=None,
+                   help="with --dataset custom: the share of each class folder held out (a folder without val/)")
     p.add_argument("--device", default="auto")
     p.add_argument("--settings", default=None, help='YAML mapping of per-score settings, e.g. "{knas: {n_batches: 20}}"')
     p.add_argument("--backend", default="ray", choices=["ray", "serial"])
@@ -355,7 +379,16 @@ def cmd_score(argv: Sequence[str]) -> int:
     settings = yaml.safe_load(args.settings) if args.settings else {}
     if not isinstance(settings, dict):
         raise EvonasError(f"--settings must be a YAML mapping, got {args.settings!r}")
-    spec = ScorerSpec(scores=names, settings=settings, dataset=args.dataset, data_root=args.data_root,
+    dataset = args.dataset
+    if dataset == "custom":
+        from evonas.config.load import config_from_mapping
+        from evonas.nn.images import dataset_of
+
+        data = {"root": args.data_root, "resolution": args.resolution, "val_split": args.val_split}
+        dataset = dataset_of(config_from_mapping({"dataset": "custom", "data": data}))
+    elif args.resolution is not None or args.val_split is not None:
+        raise EvonasError("--resolution and --val-split are for --dataset custom (your own images)")
+    spec = ScorerSpec(scores=names, settings=settings, dataset=dataset, data_root=args.data_root,
                       seed=args.seed, device=args.device)
     spec.validate()
     cells = read_archs(args.archs) if args.archs else sample_archs(args.n, args.seed)

@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence
 from evonas.config.schema import Config, ObjectiveConfig
 from evonas.errors import EvonasError
 from evonas.space.table import ACCURACY_COLUMNS
-from evonas.space.datasets import dataset_spec
+from evonas.space.datasets import CUSTOM, dataset_spec
 from evonas.space.latency_table import DEFAULT_TABLE_DEVICE, latency_columns
 
 __all__ = ["Constraint", "pick", "pick_trained", "pick_columns", "describe_pick", "LATENCY_SOURCES",
@@ -49,7 +49,12 @@ class Constraint:
 def pick_columns(rows: Sequence[Mapping[str, Any]], dataset: str, *, accuracy: str = "table",
                  trained: Sequence[Mapping[str, Any]] = (), latency_device: str | None = None
                  ) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """Rows with ``latency_ms`` and ``accuracy`` added, and a note on where each came from."""
+    """Rows with ``latency_ms`` and ``accuracy`` added, and a note on where each came from.
+
+    A user's data set (``dataset`` custom) is in neither shipped table: ``accuracy`` is the trained one
+    whatever ``accuracy`` says, and ``latency_ms`` only comes from the run's latency objective.
+    """
+    custom = dataset == CUSTOM
     if accuracy not in ACCURACY_SOURCES:
         raise EvonasError(f"--accuracy {accuracy!r}: choose from {sorted(ACCURACY_SOURCES)}")
     out = [dict(r) for r in rows]
@@ -59,6 +64,8 @@ def pick_columns(rows: Sequence[Mapping[str, Any]], dataset: str, *, accuracy: s
         for r in out:
             r["latency_ms"] = r.get(source)
         notes["latency_ms"] = f"the run's {source!r} objective (ms)"
+    elif custom:
+        pass  # the latency table measures NB201's networks on CIFAR-sized images, not the user's
     else:
         device = latency_device or DEFAULT_TABLE_DEVICE
         column = latency_columns()[device]
@@ -70,11 +77,12 @@ def pick_columns(rows: Sequence[Mapping[str, Any]], dataset: str, *, accuracy: s
         t = by_id.get(str(r.get("id")))
         if t is not None:
             r["trained_test_acc"], r["trained_epochs"] = float(t["test_acc"]), t.get("epochs", "")
-        r["accuracy"] = r.get(dataset_spec(dataset).test_column) if accuracy == "table" else r.get("trained_test_acc")
+        r["accuracy"] = (r.get(dataset_spec(dataset).test_column) if accuracy == "table" and not custom
+                         else r.get("trained_test_acc"))
     if accuracy == "trained" and not by_id:
         raise EvonasError("--accuracy trained: the run has no trained.csv with finished trainings; train first "
                           "(python -m evonas train RUN_DIR) or use --accuracy table")
-    notes["accuracy"] = (f"{ACCURACY_SOURCES[accuracy]} on {dataset} (%)" if accuracy == "table" else
+    notes["accuracy"] = (f"{ACCURACY_SOURCES[accuracy]} on {dataset} (%)" if accuracy == "table" and not custom else
                          f"{ACCURACY_SOURCES[accuracy]} (%); untrained members are skipped")
     return out, notes
 
@@ -148,8 +156,9 @@ def describe_pick(config: Config, row: dict[str, Any], run_path: str | Path = "R
         lines.insert(0, f"chosen      {why}")
     lines += [f"{o.score:<11} {float(row[o.score]):.6g}  ({o.direction})" for o in config.objectives
               if row.get(o.score) not in (None, "")]
-    lines += ["benchmark accuracies (shipped NB201 table, %):"]
-    lines += [f"  {c:<24} {float(row[c]):.2f}" for c in ACCURACY_COLUMNS if row.get(c) not in (None, "")]
+    if not config.custom_data:  # a user's data set is not in the table
+        lines += ["benchmark accuracies (shipped NB201 table, %):"]
+        lines += [f"  {c:<24} {float(row[c]):.2f}" for c in ACCURACY_COLUMNS if row.get(c) not in (None, "")]
     extra = [c for c in row if c.startswith("nats") and row[c] not in (None, "")]
     if extra:
         lines += ["NATS-Bench:"] + [f"  {c:<24} {float(row[c]):.4g}" for c in extra]

@@ -1,6 +1,7 @@
 """A score cache shared across runs: a score is never recomputed for the same inputs.
 
-One file per (score, its version, its settings, seed, data set, data source, network shape,
+One file per (score, its version, its settings, seed, data set, data source (a user's data set: the
+fingerprint of its images), network shape,
 device kind, the versions of the libraries that change values) under ``cache.dir``; its first line is a JSON header with that key, each further line
 ``arch<TAB>value``: the value of that cell, a reduced one (``Cell.reduced``) when the search writes it. Files whose header does not match (foreign) or lines that do not
 parse (corrupt, e.g. cut by a crash) are ignored with one warning, never fatal.
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from evonas.scores import get_score
+from evonas.space.datasets import DatasetSpec, dataset_spec
 
 __all__ = ["ScoreCache", "cache_key", "library_versions"]
 
@@ -36,12 +38,18 @@ def library_versions() -> dict[str, str]:
     return {"torch": ".".join(str(torch.__version__).split("+")[0].split(".")[:2]), "fvcore": fvcore}
 
 
-def cache_key(score: str, settings: Mapping[str, Any], *, seed: int, dataset: str, data_root: str | None,
-              C: int, N: int, device_kind: str) -> dict[str, Any]:
-    """Everything a cached value depends on, the score's registered ``version`` and the library versions included."""
+def cache_key(score: str, settings: Mapping[str, Any], *, seed: int, dataset: str | DatasetSpec,
+              data_root: str | None, C: int, N: int, device_kind: str) -> dict[str, Any]:
+    """Everything a cached value depends on, the score's registered ``version`` and the library versions included.
+
+    A user's data set (its spec) is keyed by the fingerprint of its decoded images, never by its name
+    or folder: two data sets of one name never share a value, and the same images moved elsewhere do.
+    """
+    spec = dataset_spec(dataset)
+    data = f"fingerprint:{spec.fingerprint}" if spec.custom else data_root or "packaged"
     return {"magic": MAGIC, "score": score, "version": get_score(score).version,
-            "settings": dict(sorted(settings.items())), "seed": seed, "dataset": dataset,
-            "data": data_root or "packaged", "C": C, "N": N, "device": device_kind, "libraries": library_versions()}
+            "settings": dict(sorted(settings.items())), "seed": seed, "dataset": spec.name,
+            "data": data, "C": C, "N": N, "device": device_kind, "libraries": library_versions()}
 
 
 def _file_name(key: Mapping[str, Any]) -> str:

@@ -11,7 +11,7 @@ from typing import Any, Mapping
 from evonas.errors import ConfigError
 from evonas.scores.registry import get_score, make_settings
 from evonas.space.cell import Cell
-from evonas.space.datasets import dataset_spec
+from evonas.space.datasets import DatasetSpec, dataset_spec
 
 __all__ = ["ScorerSpec", "Evaluation", "failed"]
 
@@ -22,7 +22,7 @@ class ScorerSpec:
 
     scores: tuple[str, ...]
     settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    dataset: str = "cifar10"
+    dataset: str | DatasetSpec = "cifar10"  # a name, or the spec of a user's data set (``dataset_of``)
     data_root: str | None = None
     n_images: int | None = None  # None: as many as the scores read
     seed: int = 0

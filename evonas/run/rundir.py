@@ -9,6 +9,7 @@
                              cells off the front, whose ids continue after the front's)
     RUN_DIR/trained.csv      metrics of trained candidates (models/<id>.pt, checkpoints/); ``trained_front``
                              marks the front on (trained test accuracy, cost): the run's answer
+    RUN_DIR/dataset.json     a user's data set (dataset: custom): classes, resolution, mean/std, fingerprint
     RUN_DIR/state.json       progress (generation, evaluations, finished or not)
     RUN_DIR/run.log          the log
 """
@@ -32,12 +33,13 @@ from evonas.files import atomic_write_text
 from evonas.engine.records import Evaluation
 from evonas.run.tables import csv_value, read_csv, write_csv
 from evonas.space.cell import Cell
+from evonas.space.datasets import DatasetSpec, spec_from_record, spec_record
 
 __all__ = ["RunDir", "CandidateLog", "candidate_columns", "default_run_dir"]
 
-CONFIG, CANDIDATES, PARETO, STATE, LOG, PLOT, PLOT_HTML, TRAINED, SHORTLIST = (
+CONFIG, CANDIDATES, PARETO, STATE, LOG, PLOT, PLOT_HTML, TRAINED, SHORTLIST, DATASET = (
     "config.yaml", "candidates.csv", "pareto.csv", "state.json", "run.log", "pareto.png", "pareto.html",
-    "trained.csv", "shortlist.csv")
+    "trained.csv", "shortlist.csv", "dataset.json")
 
 
 def default_run_dir(config: Config, root: str | Path = "runs") -> Path:
@@ -193,6 +195,29 @@ class RunDir:
             raise RunDirError(f"{self.file(CONFIG)} was changed since the run started ({', '.join(changed)}); "
                               f"these change the scores or the search, so the run cannot resume: restore them "
                               f"or start a new run")
+
+    def dataset(self) -> dict[str, Any] | None:
+        """``dataset.json``: the user's data set the run searched (classes, resolution, mean, std,
+        fingerprint, source); None for an NB201 data set. Torch-free: ``pick`` and ``plot`` read it."""
+        path = self.file(DATASET)
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def dataset_spec(self) -> DatasetSpec | None:
+        """The spec of the user's data set the run searched (``dataset.json``), None for an NB201 data set."""
+        record = self.dataset()
+        return None if record is None else spec_from_record(record)
+
+    def check_dataset(self, spec: DatasetSpec) -> None:
+        """Record a user's data set on the run's first use; refuse it when its images changed since."""
+        if not spec.custom:
+            return
+        before = self.dataset()
+        if before is None:
+            atomic_write_text(self.file(DATASET), json.dumps(spec_record(spec), indent=2))
+        elif before.get("fingerprint") != spec.fingerprint:
+            raise RunDirError(f"the images of {spec.source.root if spec.source else spec.name} changed since the run "
+                              f"{self.path} read them (fingerprint {spec.fingerprint}, was {before.get('fingerprint')}; "
+                              f"{DATASET}): its scores and models belong to the old images; start a new run")
 
     def state(self) -> dict[str, Any]:
         path = self.file(STATE)

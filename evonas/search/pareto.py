@@ -24,7 +24,8 @@ NATS_FIELDS = {"test_acc": "test_acc", "valid_acc": "valid_acc", "flops_m": "flo
 def front_rows(config: Config, evaluations: list[Evaluation],
                remeasured: dict[str, dict[str, float]] | None = None,
                proposed: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    """The non-dominated set of the successful evaluations, ranked, with ids and table columns.
+    """The non-dominated set of the successful evaluations, ranked, with ids and table columns
+    (none on a user's data set: the table measures NB201's data sets only).
 
     ``arch``/``index`` name the evaluated (reduced) cell; ``proposed`` the cell the search asked
     for (by canonical form), ``dead_edges`` the dead edges the reported cell cannot lose.
@@ -46,7 +47,8 @@ def front_rows(config: Config, evaluations: list[Evaluation],
         if remeasured is not None and any(o.score in NOISY_SCORES for o in config.objectives):
             row["remeasured"] = cell.canonical in remeasured
             row.update({f"{s}_first": v for s, v in remeasured.get(cell.canonical, {}).items()})
-        row.update(table.row(ev.index))
+        if not config.custom_data:  # the table's accuracies are NB201's data sets', not the user's
+            row.update(table.row(ev.index))
         rows.append(row)
     return rows
 
@@ -55,11 +57,12 @@ def benchmark_columns(rows: Sequence[Mapping[str, Any]], config: Config, *,
                       lookup: Any = None) -> list[dict[str, Any]]:
     """Rows with ``nats<hp>_{test_acc,valid_acc,flops_m,params_m,latency_ms}`` from NATS-Bench.
 
-    With no ``benchmark.path`` in ``config`` the rows come back unchanged. ``lookup`` replaces
+    With no ``benchmark.path`` in ``config``, or on a user's data set (``dataset: custom``), the rows
+    come back unchanged. ``lookup`` replaces
     the ``NatsBenchLookup`` of that path (tests).
     """
     path, hp = config.benchmark.path, config.benchmark.hp
-    if path is None and lookup is None:
+    if path is None and lookup is None or config.custom_data:
         return [dict(r) for r in rows]
     lookup = NatsBenchLookup(path) if lookup is None else lookup
     out = []

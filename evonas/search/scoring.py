@@ -7,6 +7,7 @@ from typing import Callable
 from evonas.config.schema import Config
 from evonas.engine.cache import ScoreCache, cache_key
 from evonas.engine.records import ScorerSpec
+from evonas.space.datasets import DatasetSpec
 
 __all__ = ["scorer_spec", "open_caches"]
 
@@ -14,8 +15,13 @@ __all__ = ["scorer_spec", "open_caches"]
 def scorer_spec(config: Config, scores: tuple[str, ...] | None = None) -> ScorerSpec:
     """What every worker needs to compute ``scores`` (default: the config's) under ``config``."""
     names = scores or config.score_names
+    dataset: str | DatasetSpec = config.dataset
+    if config.custom_data:  # the user's data, read and described here (its spec travels to the workers)
+        from evonas.nn.images import dataset_of
+
+        dataset = dataset_of(config)
     return ScorerSpec(scores=names, settings={k: v for k, v in config.scores.items() if k in names},
-                      dataset=config.dataset, data_root=config.data.root, n_images=config.data.n_images,
+                      dataset=dataset, data_root=config.data.root, n_images=config.data.n_images,
                       seed=config.seed, C=config.network.C, N=config.network.N, device=config.device)
 
 

@@ -17,6 +17,7 @@ from evonas.config.strict import to_mapping
 from evonas.errors import RunDirError
 from evonas.files import atomic_write
 from evonas.space.cell import Cell
+from evonas.space.datasets import DatasetSpec, dataset_spec
 
 __all__ = ["fingerprint", "save_checkpoint", "resume_checkpoint", "Resumed"]
 
@@ -28,7 +29,7 @@ _RESUMABLE_KEYS = ("eval_every", "num_workers")
 Resumed = tuple[int, list[dict[str, Any]], float]
 
 
-def fingerprint(cell: Cell, settings: TrainSettings, dataset: str, C: int, N: int, n_train: int,
+def fingerprint(cell: Cell, settings: TrainSettings, dataset: str | DatasetSpec, C: int, N: int, n_train: int,
                 device: torch.device) -> dict[str, Any]:
     """What the weights depend on. CUDA-only switches enter with the value in effect on
     ``device``, and ``channels_last`` only when in effect, so CPU checkpoints written before
@@ -37,7 +38,9 @@ def fingerprint(cell: Cell, settings: TrainSettings, dataset: str, C: int, N: in
     recipe["amp"] = settings.amp if device.type == "cuda" else "none"
     if not (settings.channels_last and device.type == "cuda"):
         recipe.pop("channels_last")
-    return {"arch": cell.arch, "dataset": dataset, "C": C, "N": N, "n_train": n_train, **recipe}
+    spec = dataset_spec(dataset)  # a user's data set: its name and the fingerprint of its images
+    name = f"{spec.name}:{spec.fingerprint}" if spec.custom else spec.name
+    return {"arch": cell.arch, "dataset": name, "C": C, "N": N, "n_train": n_train, **recipe}
 
 
 def _rng_state() -> dict[str, Any]:

@@ -37,7 +37,7 @@ from evonas.nn.images import load_images
 from evonas.nn.network import evaluating, network_for
 from evonas.run.rundir import RunDir
 from evonas.space.cell import Cell
-from evonas.space.datasets import dataset_spec
+from evonas.space.datasets import DatasetSpec, dataset_spec
 from evonas.train.models import load_model_file, read_model_file, save_model
 
 __all__ = ["FORMATS", "ONNX_ATOL", "Deployable", "Exported", "export_arch", "export_onnx", "export_program",
@@ -74,6 +74,7 @@ class Exported:
     files: tuple[Deployable, ...] = ()
     hint: str = ""                # how to get trained weights
     note: str = ""                # the reduction made, or dead edges the cell keeps
+    inputs: str = ""              # what the model takes and what its outputs mean
 
     def describe(self) -> str:
         what = (f"trained weights from {self.source}" if self.trained else
@@ -82,6 +83,8 @@ class Exported:
                  f"  load:    evonas.train.models.load_model_file({str(self.path)!r})"]
         if self.note:
             lines.insert(1, f"  note:    {self.note}")
+        if self.inputs:
+            lines.append(f"  input:   {self.inputs}")
         for f in self.files:
             lines.append(f"  {f.format + ':':8} {f.path}  (load: {f.load})")
             if f.check:
@@ -146,6 +149,7 @@ def export_arch(run: RunDir, out: Path | str, *, id: int | None = None, arch: st
         raise EvonasError(f"this torch ({torch.__version__}) has no TorchScript; export a torch.export "
                           f"program instead (--format program)")
     config = run.config()
+    own = run.dataset_spec()  # a user's data set (dataset.json): its classes, resolution and normalisation
     member, cell = find_member(run.members(), id=id, arch=arch)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -153,15 +157,16 @@ def export_arch(run: RunDir, out: Path | str, *, id: int | None = None, arch: st
     if member is not None and weights.is_file():
         model = load_model_file(weights)
         blob = read_model_file(weights)
-        save_model(out, model, Cell.parse(blob["arch"]), dataset=blob["dataset"], C=blob["C"], N=blob["N"],
+        dataset = own if own is not None and blob["dataset"] == own.name else blob["dataset"]
+        save_model(out, model, Cell.parse(blob["arch"]), dataset=dataset, C=blob["C"], N=blob["N"],
                    metrics=blob.get("metrics"))
-        trained, source, dataset = True, str(weights), blob["dataset"]
+        trained, source = True, str(weights)
         built = Cell.parse(blob["arch"])
         note = reduction_note(cell if cell.canonical == built.canonical else built, built)
     else:
         built = cell.reduced
         note = reduction_note(cell, built)
-        dataset = config.train.dataset or config.dataset
+        dataset = config.train.dataset or own or config.dataset
         model = network_for(built, dataset, C=config.network.C, N=config.network.N, seed=config.seed).eval()
         save_model(out, model, built, dataset=dataset, C=config.network.C, N=config.network.N,
                    metrics={"trained": False})
@@ -183,7 +188,11 @@ def export_arch(run: RunDir, out: Path | str, *, id: int | None = None, arch: st
                                     "TorchScript is deprecated by torch: prefer --format program (torch.export)"))
     hint = (f"train it with python -m evonas train {run.path} --ids {member} and export again" if member is not None
             else "it is not on the front: train it yourself (evonas.train.loop.train_cell)")
-    return Exported(out, built.arch, trained, source, tuple(files), hint, note)
+    spec = dataset_spec(dataset)
+    inputs = (f"float32 (n, 3, {resolution}, {resolution}) RGB in 0..1, minus mean "
+              f"({', '.join(f'{v:.4f}' for v in spec.mean)}), over std ({', '.join(f'{v:.4f}' for v in spec.std)})"
+              + (f"; logits of {spec.num_classes} classes: {', '.join(spec.classes)}" if spec.classes else ""))
+    return Exported(out, built.arch, trained, source, tuple(files), hint, note, inputs)
 
 
 def _example(model: nn.Module, resolution: int) -> torch.Tensor:
@@ -226,7 +235,7 @@ def _quiet_onnx_exporter() -> Iterator[None]:
         registration.setLevel(level)
 
 
-def _check_images(dataset: str, root: str | Path | None) -> tuple[torch.Tensor, str]:
+def _check_images(dataset: str | DatasetSpec, root: str | Path | None) -> tuple[torch.Tensor, str]:
     """Images to check an export on, and what they are: test images of ``dataset`` (the packaged
     sample, else those under ``root``), else seeded random ones."""
     for where in dict.fromkeys((None, root)):

@@ -109,7 +109,8 @@ def _check_sets(train: ImageSet, others: dict[str, ImageSet | None]) -> None:
         if data is None:
             continue
         if data.dataset != train.dataset:
-            raise DataError(f"the {name} images are {data.dataset!r} but the train images are {train.dataset!r}")
+            raise DataError(f"the {name} images are {str(data.dataset)!r} but the train images are "
+                            f"{str(train.dataset)!r}")
         if len(data) == 0:
             raise DataError(f"the {name} set of {data.dataset} ({data.source}) is empty")
         if int(data.labels.min()) < 0 or int(data.labels.max()) >= num_classes:
@@ -224,7 +225,7 @@ def _train(cell: Cell, train: ImageSet, test: ImageSet, valid: ImageSet | None, 
 
     model.eval()
     final = history[-1]
-    return TrainResult(arch=cell.arch, dataset=train.dataset, epochs=s.epochs, train_acc=final["train_acc"],
+    return TrainResult(arch=cell.arch, dataset=str(train.dataset), epochs=s.epochs, train_acc=final["train_acc"],
                        train_loss=final["train_loss"], valid_acc=final["valid_acc"], test_acc=final["test_acc"],
                        wall_time_s=elapsed, device=device_name(device), history=tuple(history), model=model)
 

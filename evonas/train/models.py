@@ -1,7 +1,9 @@
 """The trained-model file format: weights with the arch string and what rebuilding the network needs.
 
-A model file (``evonas-model-1``) is a ``torch.save`` dict: ``format``, ``arch``, ``dataset``,
-``C``, ``N``, ``num_classes``, ``metrics`` and the CPU ``state_dict``; it loads with
+A model file (``evonas-model-1``) is a ``torch.save`` dict: ``format``, ``arch``, ``dataset`` (its
+name), ``C``, ``N``, ``num_classes``, ``metrics`` and the CPU ``state_dict``, and what a user needs to
+feed it: ``resolution``, the per-channel ``mean`` and ``std`` (0..1 scale) its inputs are normalised
+with and the ``classes`` (names, by label; empty for NB201's data sets); it loads with
 ``weights_only=True`` (no pickled code).
 """
 from __future__ import annotations
@@ -17,19 +19,21 @@ from evonas.errors import DataError
 from evonas.files import atomic_write
 from evonas.nn.network import build_network
 from evonas.space.cell import Cell
-from evonas.space.datasets import dataset_spec
+from evonas.space.datasets import DatasetSpec, dataset_spec
 
 __all__ = ["save_model", "read_model_file", "load_model_file"]
 
 _MODEL_FORMAT = "evonas-model-1"
 
 
-def save_model(path: Path | str, model: nn.Module, cell: Cell, *, dataset: str, C: int, N: int,
+def save_model(path: Path | str, model: nn.Module, cell: Cell, *, dataset: str | DatasetSpec, C: int, N: int,
                metrics: dict[str, Any] | None = None) -> Path:
-    """Write the weights with the arch string and what rebuilding the network needs."""
+    """Write the weights with the arch string and what rebuilding the network and feeding it need."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    blob = {"format": _MODEL_FORMAT, "arch": cell.arch, "dataset": dataset, "C": C, "N": N,
-            "num_classes": dataset_spec(dataset).num_classes, "metrics": dict(metrics or {}), "state_dict": state}
+    spec = dataset_spec(dataset)
+    blob = {"format": _MODEL_FORMAT, "arch": cell.arch, "dataset": spec.name, "C": C, "N": N,
+            "num_classes": spec.num_classes, "resolution": spec.resolution, "mean": list(spec.mean),
+            "std": list(spec.std), "classes": list(spec.classes), "metrics": dict(metrics or {}), "state_dict": state}
     return atomic_write(path, lambda tmp: torch.save(blob, tmp))
 
 

@@ -23,14 +23,14 @@ import torch
 from evonas.config.schema import Config, TrainConfig
 from evonas.engine.cluster import start_ray
 from evonas.errors import EvonasError
-from evonas.nn.images import check_available, load_images
+from evonas.nn.images import check_available, load_images, train_dataset_of
 from evonas.nn.network import network_for
 from evonas.nn.placement import gpu_share, per_gpu_from_memory
 from evonas.run.rundir import TRAINED, RunDir
 from evonas.run.tables import read_csv, write_csv
 from evonas.search.shortlist import SHORTLIST_PREFIX, accuracy_front, shortlist_rows, trained_cost
 from evonas.space.cell import Cell
-from evonas.space.datasets import dataset_spec
+from evonas.space.datasets import DatasetSpec, dataset_spec
 from evonas.train.loop import peak_train_memory, train_cell
 from evonas.train.models import load_model_file, save_model
 
@@ -48,7 +48,7 @@ class TrainJob:
 
     id: int
     arch: str
-    dataset: str
+    dataset: str | DatasetSpec  # a name, or the spec of a user's data set
     data_root: str | None
     n_train: int | None
     C: int
@@ -126,7 +126,7 @@ def train_task_gpus(jobs_per_gpu: int | str, *, gpus: float,
     return gpu_share(per_gpu), per_gpu
 
 
-def _peak_task(arch: str, dataset: str, C: int, N: int, settings: Any) -> tuple[int, int] | None:
+def _peak_task(arch: str, dataset: str | DatasetSpec, C: int, N: int, settings: Any) -> tuple[int, int] | None:
     """Runs on a GPU worker: peak memory of one training step of ``arch``, and the GPU's memory."""
     if not torch.cuda.is_available():
         return None
@@ -170,9 +170,11 @@ def train_front(config: Config, run: RunDir, ids: Sequence[int] | None = None) -
     import ray
 
     tc: TrainConfig = config.train
-    dataset = tc.dataset or config.dataset
+    dataset = train_dataset_of(config)  # a user's data set: read and checked here
     root = tc.data_root if tc.data_root is not None else config.data.root
     check_available(dataset, root)
+    if isinstance(dataset, DatasetSpec):
+        run.check_dataset(dataset)  # the images the search scored, unchanged
     rows = _candidates(config, run, ids)
     cost = trained_cost(config)
     done = {int(r["id"]): r for r in run.trained()}
@@ -225,7 +227,7 @@ def train_front(config: Config, run: RunDir, ids: Sequence[int] | None = None) -
                 save_model(run.path / "models" / f"{job.id}.pt", model, Cell.from_string(job.arch),
                            dataset=dataset, C=job.C, N=job.N, metrics={k: v for k, v in m.items() if k != "history"})
                 done[job.id] = {"id": job.id, "arch": job.arch, "index": Cell.from_string(job.arch).index,
-                                "dataset": dataset, "epochs": m["epochs"], "train_acc": m["train_acc"],
+                                "dataset": str(dataset), "epochs": m["epochs"], "train_acc": m["train_acc"],
                                 "test_acc": m["test_acc"],
                                 "wall_time_s": round(m["wall_time_s"], 2), "device": m["device"], "status": "ok",
                                 "error": ""}

@@ -199,13 +199,15 @@ def render_html(view: FrontView, objectives: Sequence[str]) -> str:
                    ("front", _points(view.front, view.x, view.y, rec))], None, shade_note, labels, fills=fills)
     step = (None if view.reference is None
             else (view.reference.cost, view.reference.accuracy, "truth", "true NB201 front"))
-    title = "found front at NB201's 200-epoch accuracy"
+    title = "found front at NB201's 200-epoch accuracy" if view.benchmark else "found front at its trained accuracy"
     if gaps:
         title += f" (median gap {np.median(list(gaps.values())):.2f} pts)"
     middle = _panel(W, title, view.cost, view.accuracy,
                     [("cand", _points(view.candidates, view.cost, view.accuracy, rec)),
                      ("front", _points(view.front, view.cost, view.accuracy, rec))],
-                    step, "" if view.reference is not None else f"no true front: {view.note}", labels)
+                    step, "" if view.reference is not None else (f"no true front: {view.note}" if view.benchmark else
+                                                                 "not trained yet" if not view.trained() else ""),
+                    labels, y_label=None if view.benchmark else trained_label(view.accuracy, view.trained_epochs))
     trained, tfront = view.trained(), view.trained_front()
     tpoints = _points(tfront, view.trained_cost, "trained_test_acc", rec)
     right = _panel(2 * W, f"after training ({len(trained)} trained)" if trained else "after training",
@@ -217,7 +219,7 @@ def render_html(view: FrontView, objectives: Sequence[str]) -> str:
                     "front after training") if trained else None,
                    "" if trained else "not trained yet", labels,
                    y_label=trained_label(view.accuracy, view.trained_epochs), kind="t")
-    columns = list(dict.fromkeys([*objectives, view.accuracy]))
+    columns = list(dict.fromkeys([*objectives, *([view.accuracy] if view.benchmark else [])]))
     shortlist = any("band" in r or "on_front" in r for r in view.members)
     extra = ["band", "on front"] if shortlist else []
     rows_html = "".join(
@@ -225,19 +227,20 @@ def render_html(view: FrontView, objectives: Sequence[str]) -> str:
         f'<td>{html.escape(str(r["id"]))}</td><td class="arch">{html.escape(r["arch"])}</td>'
         + "".join(f"<td>{_fmt(number(r.get(k)))}</td>" if number(r.get(k)) is not None else "<td></td>"
                   for k in columns)
-        + f"<td>{_fmt(gaps[int(r['id'])]) if int(r['id']) in gaps else ''}</td>"
+        + (f"<td>{_fmt(gaps[int(r['id'])]) if int(r['id']) in gaps else ''}</td>" if view.benchmark else "")
         + ("".join(f"<td>{html.escape(str(v))}</td>" for v in (
             r.get("band", ""), {True: "yes", False: "no"}.get(r.get("on_front"), ""))) if shortlist else "")
         + f"<td>{'yes' if r.get('trained_front') else ''}</td>"
         + f"<td>{_fmt(r['trained_test_acc']) if number(r.get('trained_test_acc')) is not None else ''}</td></tr>"
         for r in view.members)
-    head = "".join(f"<th>{html.escape(k)}</th>" for k in ["id", "arch", *columns, "gap to true front", *extra,
+    gap = ["gap to true front"] if view.benchmark else []
+    head = "".join(f"<th>{html.escape(k)}</th>" for k in ["id", "arch", *columns, *gap, *extra,
                                                            "front after training", "trained test acc"])
     data = json.dumps({"records": records, "run": view.run_path, "objectives": list(objectives)})
     data = data.replace("</", "<\\/")
     legend = ('<span class="key cand"></span> scored candidate <span class="key front"></span> front member '
-              '(id) <span class="key truth"></span> true NB201 front (table) <span class="key trained"></span> '
-              'trained here <span class="key tfront"></span> front after training')
+              '(id) ' + ('<span class="key truth"></span> true NB201 front (table) ' if view.benchmark else '')
+              + '<span class="key trained"></span> trained here <span class="key tfront"></span> front after training')
     return _PAGE.format(title=html.escape(view.title), width=3 * W, height=H, svg=left + middle + right,
                         legend=legend, head=head, rows=rows_html, data=data, script=_SCRIPT)
 

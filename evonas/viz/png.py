@@ -5,7 +5,8 @@ front in red with its ids, joined by a line when the run has two objectives; wit
 more it is a projection, drawn without a line and coloured by the first objective off the
 axes (with a colour bar). Middle: the same candidates at their NB201 200-epoch test accuracy
 vs the table's cost, with the table's true (accuracy, cost) front as a reference step line, so
-the distance to optimal is visible. Right, "after training": every trained candidate
+the distance to optimal is visible; on a user's data set, which no table measures, the found
+front at its trained accuracy. Right, "after training": every trained candidate
 (``trained.csv``) at its trained test accuracy vs the same cost, with its id, and the front
 after training as a step line; "not trained yet" before the training stage.
 """
@@ -88,25 +89,30 @@ def _truth_panel(ax: Any, view: FrontView) -> None:
         n = int(np.isfinite(view.all_cells[0] + view.all_cells[1]).sum())
         ax.scatter(*view.all_cells, s=1, c="0.85", lw=0, label=f"all NB201 cells ({n})", zorder=0, rasterized=True)
     cx, cy, _ = _xy(view.candidates, view.cost, view.accuracy)
-    ax.scatter(cx, cy, s=9, c="0.6", lw=0, label=f"scored candidates ({len(cx)})", zorder=1)
+    if view.benchmark:  # a user's data set: only trained members have an accuracy
+        ax.scatter(cx, cy, s=9, c="0.6", lw=0, label=f"scored candidates ({len(cx)})", zorder=1)
     if view.reference is not None:
         ref = view.reference
         end = np.nanmax(view.all_cells[0]) if view.all_cells is not None else ref.cost[-1]
         ax.step([*ref.cost, end], [*ref.accuracy, ref.accuracy[-1]], where="post", c="k", lw=1.2, zorder=2,
                 label=f"true NB201 front ({len(ref.indices)} cells)")
     else:
-        ax.plot([], [], " ", label=textwrap.fill(f"no true front: {view.note}", 48))
+        ax.plot([], [], " ", label=textwrap.fill(f"no true front: {view.note}" if view.benchmark else view.note, 48))
     fx, fy, rows = _xy(view.front, view.cost, view.accuracy)
-    ax.scatter(fx, fy, s=30, c="tab:red", edgecolors="k", linewidths=0.5, label="found front", zorder=3)
+    ax.scatter(fx, fy, s=30, c="tab:red", edgecolors="k", linewidths=0.5,
+               label="found front" if view.benchmark else f"found front, trained ({len(fx)})", zorder=3)
     _label_ids(ax, fx, fy, rows)
     gaps = view.gaps
-    title = "found front at NB201's 200-epoch accuracy"
+    title = ("found front at NB201's 200-epoch accuracy" if view.benchmark else
+             "found front at its trained accuracy" + ("" if fx else "\n(not trained yet)"))
     if gaps:
         g = np.array(list(gaps.values()))
         title += f"\ngap to the true front: median {np.median(g):.2f}, min {g.min():.2f} points"
     ax.set_title(title, fontsize=10)
     ys = cy + fy + ([] if view.reference is None else list(view.reference.accuracy))
     _finish_axis(ax, view.cost, view.accuracy, cx + fx, [max(v, 1e-9) for v in ys])
+    if not view.benchmark:
+        ax.set_ylabel(trained_label(view.accuracy, view.trained_epochs))
     ax.set_yscale("linear")
     lo = np.percentile(cy + fy, 2) if cy + fy else 0.0
     ax.set_ylim(max(0.0, lo - 5), None)

@@ -25,8 +25,8 @@ def default_axes(config: Config) -> tuple[str, str]:
 
 
 def front_table(config: Config, front: Sequence[dict[str, Any]], limit: int = 20) -> str:
-    acc = dataset_spec(config.dataset).test_column
-    cols = ["id", *config.score_names, acc, "index"]
+    accuracy = [] if config.custom_data else [dataset_spec(config.dataset).test_column]
+    cols = ["id", *config.score_names, *accuracy, "index"]
     lines = ["  ".join(f"{c:>14}" for c in cols)]
     for row in front[:limit]:
         lines.append("  ".join(f"{float(row[c]):>14.5g}" if c not in ("id", "index") else f"{row[c]:>14}"
@@ -55,7 +55,8 @@ def finish_run(config: Config, run: RunDir, front: Sequence[dict[str, Any]]) -> 
     png, html = write_plots(load_view(run, config), run)
     cost = next((o.score for o in config.objectives if o.score in ("flops", "params")), None)
     limit = f"   or   --max-{cost} {float(front[len(front) // 2][cost]):.3g}" if cost and front else ""
-    return (f"\nPareto front ({len(front)} architectures; {dataset_spec(config.dataset).test_column} from the shipped "
-            f"table, for reference only):\n{front_table(config, front)}\n\nrun directory: {run.path}\n"
+    about = ("your data: no benchmark table, train the front for its accuracy" if config.custom_data else
+             f"{dataset_spec(config.dataset).test_column} from the shipped table, for reference only")
+    return (f"\nPareto front ({len(front)} architectures; {about}):\n{front_table(config, front)}\n\nrun directory: {run.path}\n"
             f"plots: {png}  {html} (open in a browser: hover for details, click for the pick command)\n"
             f"pick one:  python -m evonas pick {run.path} --id 0{limit}")

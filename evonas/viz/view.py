@@ -40,6 +40,7 @@ AXIS_LABELS = {
     "cifar100_valid_12ep": "CIFAR-100 validation accuracy, 12 epochs (%)",
     "imagenet16_valid_12ep": "ImageNet16-120 validation accuracy, 12 epochs (%)",
     "generation": "generation", "wall_time_s": "scoring time (s)",
+    "trained_test_acc": "test accuracy, trained here (%)",
 }
 #: columns that are never plotted (identifiers and bookkeeping)
 NON_AXIS_COLUMNS = ("id", "index", "attempts", "remeasured", "band", "on_front")
@@ -62,8 +63,8 @@ def axis_label(column: str) -> str:
 
 def trained_label(accuracy: str, epochs: str) -> str:
     """The trained panel's y label: the data set of the 200-epoch ``accuracy`` column, trained here for ``epochs``."""
-    data = axis_label(accuracy).split(" test accuracy")[0]
-    return f"{data} test accuracy, trained here {epochs or '?'} epochs (%)"
+    data = axis_label(accuracy).split(" test accuracy")[0] if accuracy != "trained_test_acc" else ""
+    return f"{data} test accuracy, trained here {epochs or '?'} epochs (%)".lstrip()
 
 
 def flag(value: Any) -> bool | None:
@@ -109,7 +110,7 @@ class FrontView:
     front: list[dict[str, Any]]        # pareto.csv rows (+ band, on_front, trained_test_acc, trained_epochs)
     x: str
     y: str
-    accuracy: str                      # the run's data set's 200-epoch test accuracy column
+    accuracy: str                      # the run's data set's 200-epoch test accuracy column (your data: trained)
     cost: str                          # the x column of the 200-epoch panel
     reference: TrueFront | None
     note: str                          # why there is no reference line
@@ -122,6 +123,7 @@ class FrontView:
     directions: Mapping[str, str] = field(default_factory=dict)  # each search objective -> "min" | "max"
     trained_front_from: str = ""       # "trained.csv" (its trained_front column) or "computed" (trained_front_rows)
     trained_cost: str = ""             # the trained panel's x: the cost the front after training is judged on
+    benchmark: bool = True             # the table measures the run's data set (False: a user's data set)
 
     @property
     def gaps(self) -> dict[int, float]:
@@ -181,7 +183,7 @@ def _default_cost(x: str, y: str, config: Any, table: BenchmarkTable) -> tuple[s
     return fallback, None, "; ".join(dict.fromkeys(notes)) or f"no table column measures {fallback!r}"
 
 
-def _members(front: list[dict[str, Any]], members: Sequence[Mapping[str, Any]], table: BenchmarkTable
+def _members(front: list[dict[str, Any]], members: Sequence[Mapping[str, Any]], table: BenchmarkTable | None
              ) -> list[dict[str, Any]]:
     """The front's rows (with the shortlist's columns, e.g. band and on_front, filled in), then members off it."""
     by_id = {int(r["id"]): r for r in front}
@@ -196,7 +198,8 @@ def _members(front: list[dict[str, Any]], members: Sequence[Mapping[str, Any]], 
     for row in [*front, *extra.values()]:
         if "on_front" in row:
             row["on_front"] = flag(row["on_front"])
-    return front + with_table_columns(list(extra.values()), table)
+    off = list(extra.values())
+    return front + (with_table_columns(off, table) if table is not None else off)
 
 
 def _join_trained(config: Any, members: list[dict[str, Any]], trained: Sequence[Mapping[str, Any]]) -> str:
@@ -235,17 +238,24 @@ def build_view(config: Any, candidates: Sequence[Mapping[str, Any]], front: Sequ
     on the front add their columns to its row, the others are drawn only once trained.
     ``trained``: the rows of trained.csv, joined to the members by ``id``.
     """
-    ok = with_table_columns([r for r in candidates if r.get("status", "ok") == "ok"], table)
-    rows = with_table_columns(front, table)
-    everyone = _members(rows, members, table)
+    benchmark = not getattr(config, "custom_data", False)  # a user's data set: no table column applies
+    add = with_table_columns if benchmark else (lambda rows, table: [dict(r) for r in rows])
+    ok = add([r for r in candidates if r.get("status", "ok") == "ok"], table)
+    rows = add(front, table)
+    everyone = _members(rows, members, table if benchmark else None)
     choices = numeric_columns(ok, rows)
     for flag_name, column in (("--x", x), ("--y", y)):
         if column not in choices:
             raise EvonasError(f"{flag_name} {column!r}: not a numeric column of candidates.csv/pareto.csv; "
                               f"choose from {choices}")
-    cost, reference, note = _default_cost(x, y, config, table)
     source = _join_trained(config, everyone, trained)
-    accuracy = dataset_spec(config.dataset).test_column
+    if benchmark:
+        cost, reference, note = _default_cost(x, y, config, table)
+        accuracy = dataset_spec(config.dataset).test_column
+    else:  # the middle panel: the front at its trained accuracy, on the cost the front after training is judged on
+        mins = [o.score for o in config.objectives if o.direction == "min"]
+        cost, reference, accuracy = trained_cost(config) or (mins[0] if mins else x), None, "trained_test_acc"
+        note = "your data is not in the benchmark table; the front's trained accuracies are shown"
     all_cells = None
     if reference is not None:
         cols = table_columns(table)
@@ -255,4 +265,4 @@ def build_view(config: Any, candidates: Sequence[Mapping[str, Any]], front: Sequ
                      tuple(dict.fromkeys([*config.score_names, x, y])),
                      x in config.score_names and y in config.score_names, all_cells, everyone,
                      {o.score: o.direction for o in config.objectives}, source,
-                     _trained_axis(config, [r for r in everyone if "trained_test_acc" in r], cost))
+                     _trained_axis(config, [r for r in everyone if "trained_test_acc" in r], cost), benchmark)
