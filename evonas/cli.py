@@ -8,13 +8,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from evonas.errors import EvonasError
 
 if TYPE_CHECKING:
     from evonas.config.schema import Config
     from evonas.run.rundir import RunDir
+    from evonas.space.datasets import DatasetSpec
 
 __all__ = ["main"]
 
@@ -56,6 +57,7 @@ def cmd_search(argv: Sequence[str]) -> int:
             raise EvonasError("give --config CFG.yaml (e.g. configs/nb201_pareto.yaml) or --resume RUN_DIR")
         config = load_config(args.config, args.overrides)
     dataset = dataset_of(config)  # a user's data set is read and checked here, before any other work
+    _check_references(config.scores, config.score_names, dataset)
     scorer_spec(config).validate()
     check_available(dataset, config.data.root)
     if config.benchmark.path is not None:
@@ -91,6 +93,23 @@ def cmd_search(argv: Sequence[str]) -> int:
                   + ", ".join(f"id {r['id']} {float(r['test_acc']):.2f}%" for r in answer)
                   + f"\npick one:  python -m evonas pick {run.path} --trained [--id N | --max-flops M]")
     return 0
+
+
+def _check_references(scores: "Mapping[str, Any]", names: Sequence[str], dataset: "DatasetSpec") -> None:
+    """A rank aggregate's reference built on other images than the user's fails now, not on every cell."""
+    if not dataset.custom:
+        return
+    from evonas.scores.reference import load_reference
+    from evonas.scores.registry import make_settings
+
+    want = f"{dataset.name}:{dataset.fingerprint}"
+    for name in names:
+        path = getattr(make_settings(name, scores.get(name)), "reference", "")
+        held = load_reference(path).dataset if path else want
+        if held != want:
+            raise EvonasError(f"scores.{name}.reference: {path} was built on {held}, not on these images ({want}); "
+                              f"build one for them with python -m evonas.data.build_reference --config CONFIG "
+                              f"--out PATH")
 
 
 def _redraw(config: "Config", run: "RunDir") -> tuple[Path, Path]:
@@ -386,6 +405,7 @@ def cmd_score(argv: Sequence[str]) -> int:
 
         data = {"root": args.data_root, "resolution": args.resolution, "val_split": args.val_split}
         dataset = dataset_of(config_from_mapping({"dataset": "custom", "data": data}))
+        _check_references(settings, names, dataset)
     elif args.resolution is not None or args.val_split is not None:
         raise EvonasError("--resolution and --val-split are for --dataset custom (your own images)")
     spec = ScorerSpec(scores=names, settings=settings, dataset=dataset, data_root=args.data_root,

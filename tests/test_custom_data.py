@@ -224,3 +224,30 @@ def test_cache_key_is_the_fingerprint_not_the_name(tmp_path):
     assert key(a) != key(b) and key(a)["data"] == f"fingerprint:{a.fingerprint}"
     moved = userdata.user_spec(DataSource("npz", str(tmp_path / "a" / "d.npz"), None))
     assert key(moved) == key(a)
+
+
+def test_rank_aggregate_reference_built_for_the_data_with_one_command(tmp_path, capsys):
+    from evonas.data.build_reference import main as build_reference
+
+    path = write_npz(tmp_path / "data.npz", per_class=22, per_class_test=2, size=16)
+    config = {"dataset": "custom", "data": {"root": str(path)}, "device": "cpu", "network": {"C": 4, "N": 1},
+              "objectives": [{"score": "gradient_kernel_agg"}, {"score": "flops"}],
+              "search": {"pop_size": 4, "n_gen": 1}, "ray": {"backend": "serial"}}
+    cfg = tmp_path / "agg.yaml"
+    cfg.write_text(yaml.safe_dump(config))
+    code, _, err = _cli(capsys, "--config", str(cfg), "--out", str(tmp_path / "no"))
+    assert code == 2 and "build_reference --config" in err  # no packaged reference for these images
+    ref = tmp_path / "ref.npz"
+    build_reference(["--config", str(cfg), "--out", str(ref), "--n", "6", "--workers", "1"])
+    from evonas.scores.reference import load_reference
+
+    held = load_reference(str(ref))
+    assert held.dataset.startswith("custom:") and (held.C, held.N) == (4, 1)
+    assert set(held.values) == {"gradient_kernel", "naswot", "synflow", "flops"}  # the config's aggregate's members
+    code, out, err = _cli(capsys, "--config", str(cfg), "--out", str(tmp_path / "run"), "--quiet",
+                          "--set", f"scores.gradient_kernel_agg.reference={ref}")
+    assert code == 0, err
+    assert all(r["status"] == "ok" for r in _rows(tmp_path / "run" / "candidates.csv"))
+    code, _, err = _cli(capsys, "--config", str(cfg), "--out", str(tmp_path / "other"), "--quiet",
+                        "--set", f"scores.gradient_kernel_agg.reference={ref}", "--set", "data.resolution=8")
+    assert code == 2 and "not on these images" in err and not (tmp_path / "other").exists()

@@ -241,9 +241,10 @@ class Config:
         for o in self.objectives:
             settings = make_settings(o.score, self.scores.get(o.score))
             if getattr(settings, "reference", None) == "":
-                raise ConfigError(f"objectives: {o.score} ranks cells against a packaged reference sample scored on "
-                                  f"CIFAR, and there is none for custom data; search its members as objectives "
-                                  f"instead (e.g. gradient_kernel, naswot, flops)")
+                raise ConfigError(f"scores.{o.score}.reference: {o.score} ranks cells against a reference sample, and "
+                                  f"the packaged ones are CIFAR's; build one for your data with python -m "
+                                  f"evonas.data.build_reference --config CONFIG --out ref.npz and set "
+                                  f"scores.{o.score}.reference: ref.npz")
 
     @property
     def train_rank_by(self) -> ObjectiveConfig:

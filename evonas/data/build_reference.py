@@ -2,6 +2,7 @@
 
     python -m evonas.data.build_reference [--dataset cifar10] [--n 200] [--seed 20260] [--workers 2]
     python -m evonas.data.build_reference --dataset cifar10 --add az_expressivity,vkdnw   # more members, same cells
+    python -m evonas.data.build_reference --config CFG.yaml --out ref.npz   # your own data (dataset: custom)
 
 Scores ``--n`` random connected cells (sample seed ``--seed``, distinct from the benchmark
 seeds 0 and 1) with every ``--members`` score at its current default settings, on the
@@ -10,7 +11,10 @@ packaged image sample (scoring seed 0, C=16, N=5), and writes
 (JSON: data set, C, N, seeds, image source, each member's settings). The settings are
 recorded so the aggregate computes every member exactly as the reference did. ``--add``
 scores more members on the cells of an existing reference (same seeds and shape) and writes
-it back with them, the members it held unchanged.
+it back with them, the members it held unchanged. ``--config`` scores the cells on the config's own
+data (``dataset: custom``: its training images, at the config's network shape and seed) and records the
+data's fingerprint as the reference's data set (``custom:<fingerprint>``), so the aggregate refuses it
+for any other images; set ``scores.<aggregate>.reference`` to the file written.
 """
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ from evonas.config.strict import to_mapping
 from evonas.scores import make_settings
 from evonas.scores.reference import AZ_NAS_MEMBERS, DEFAULT_MEMBERS, VKDNW_AGG_MEMBERS, reference_path
 from evonas.space.cell import Cell
+from evonas.space.datasets import DatasetSpec, dataset_spec
 from evonas.space.table import sample_connected
 
 #: every member of the aggregates' default member lists, without direction suffixes
@@ -40,8 +45,8 @@ def sample_cells(n: int, seed: int) -> list[str]:
     return [c.arch for c in sample_connected(n, seed)]
 
 
-def score_cells(arches: list[str], dataset: str, members: tuple[str, ...], workers: int, C: int, N: int,
-                scoring_seed: int) -> list[dict[str, float]]:
+def score_cells(arches: list[str], dataset: str | DatasetSpec, members: tuple[str, ...], workers: int, C: int,
+                N: int, scoring_seed: int) -> list[dict[str, float]]:
     """Each cell's member values, through the scorer pool the search uses (Ray with ``workers`` > 1)."""
     spec = ScorerSpec(scores=members, dataset=dataset, seed=scoring_seed, C=C, N=N, device="cpu")
     position = {arch: i for i, arch in enumerate(arches)}
@@ -62,13 +67,16 @@ def _write(out: Path, arches: list[str], meta: dict, values: dict[str, np.ndarra
     return out
 
 
-def build(dataset: str, n: int, seed: int, members: tuple[str, ...], workers: int, out: Path,
+def build(dataset: str | DatasetSpec, n: int, seed: int, members: tuple[str, ...], workers: int, out: Path,
           C: int = 16, N: int = 5, scoring_seed: int = 0) -> Path:
     """Score ``n`` sampled reference cells with every member at its default settings; write the reference."""
     arches = sample_cells(n, seed)
     rows = score_cells(arches, dataset, members, workers, C, N, scoring_seed)
-    meta = {"dataset": dataset, "C": C, "N": N, "sample_seed": seed, "scoring_seed": scoring_seed,
-            "images": f"{dataset} packaged sample", "settings": {m: to_mapping(make_settings(m)) for m in members}}
+    spec = dataset_spec(dataset)
+    name, images = ((f"{spec.name}:{spec.fingerprint}", spec.source.root) if spec.source is not None
+                    else (spec.name, f"{spec.name} packaged sample"))
+    meta = {"dataset": name, "C": C, "N": N, "sample_seed": seed, "scoring_seed": scoring_seed,
+            "images": images, "settings": {m: to_mapping(make_settings(m)) for m in members}}
     return _write(out, arches, meta, {m: [r[m] for r in rows] for m in members})
 
 
@@ -88,24 +96,70 @@ def extend(path: Path, members: tuple[str, ...], workers: int, out: Path | None 
     return _write(out or path, arches, meta, values)
 
 
+def _members_of(raw: dict) -> tuple[str, ...]:
+    """The member scores of a raw config's rank-aggregate objectives (every aggregate's when it has none)."""
+    names: list[str] = []
+    for objective in raw.get("objectives") or ():
+        score = objective.get("score") if isinstance(objective, dict) else None
+        values = {k: v for k, v in ((raw.get("scores") or {}).get(score) or {}).items() if k != "reference"}
+        settings = make_settings(score, values) if score else None
+        names += [m.partition(":")[0] for m in getattr(settings, "members", ())]
+    return tuple(dict.fromkeys(names)) or MEMBERS
+
+
+def _build_for_config(args: argparse.Namespace) -> Path:
+    """``--config``: a reference on the config's own images, network shape and seed."""
+    import yaml
+
+    from evonas.config.load import config_from_mapping
+    from evonas.nn.images import dataset_of
+
+    if not args.out:
+        raise EvonasError("--config needs --out PATH (the packaged references are NB201's)")
+    if args.add:
+        raise EvonasError("--config builds a new reference; --add extends one (give --reference instead)")
+    try:
+        raw = yaml.safe_load(Path(args.config).read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise EvonasError(f"{args.config}: cannot be read ({err})") from None
+    if not isinstance(raw, dict):
+        raise EvonasError(f"{args.config}: expected a YAML mapping")
+    # only the data, the network and the seed: the config may name the aggregate whose reference this builds
+    config = config_from_mapping({k: raw[k] for k in ("dataset", "data", "network", "seed") if k in raw})
+    members = tuple(args.members.split(",")) if args.members else _members_of(raw)
+    return build(dataset_of(config), args.n, args.seed, members, args.workers,
+                 Path(args.out), C=config.network.C, N=config.network.N, scoring_seed=config.seed)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="cifar10")
     parser.add_argument("--n", type=int, default=200)
     parser.add_argument("--seed", type=int, default=20260)
-    parser.add_argument("--members", default=",".join(MEMBERS))
+    parser.add_argument("--members", default=None, help="default: every aggregate's members (with --config: the "
+                                                        "members of the config's aggregate objectives)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--add", default=None, help="members to score on the cells of the existing reference "
                                                      "(--reference, default the packaged one) and add to it")
     parser.add_argument("--reference", default=None, help="with --add: the reference to extend")
     parser.add_argument("--out", default=None, help="default: the packaged evonas/data/rank_reference_<dataset>.npz")
+    parser.add_argument("--config", default=None, help="score the cells on this config's data (dataset: custom), "
+                                                       "network shape and seed; needs --out")
     args = parser.parse_args(argv)
+    if args.config:
+        try:
+            path = _build_for_config(args)
+        except EvonasError as err:
+            sys.exit(f"build_reference: error: {err}")
+        print(f"wrote {path}; use it with scores.<aggregate>.reference: {path}")
+        return
     out = Path(args.out) if args.out else reference_path(args.dataset)
     if args.add:
         source = Path(args.reference) if args.reference else reference_path(args.dataset)
         path = extend(source, tuple(args.add.split(",")), args.workers, Path(args.out) if args.out else source)
     else:
-        path = build(args.dataset, args.n, args.seed, tuple(args.members.split(",")), args.workers, out)
+        members = tuple(args.members.split(",")) if args.members else MEMBERS
+        path = build(args.dataset, args.n, args.seed, members, args.workers, out)
     print(f"wrote {path}")
 
 

@@ -90,9 +90,12 @@ def _reference_for(ctx: ScoreContext, s: RankAggregateSettings, score: str) -> R
                           f"(packaged: {have}); build one with python -m evonas.data.build_reference "
                           f"--dataset {ctx.dataset.name} and pass it as scores.{score}.reference")
     ref = load_reference(path)
-    if ref.dataset != ctx.dataset.name:
+    # a user's data set is named by its images' fingerprint: a reference built on other images never serves
+    name = f"{ctx.dataset.name}:{ctx.dataset.fingerprint}" if ctx.dataset.custom else ctx.dataset.name
+    if ref.dataset != name:
         raise ConfigError(f"{score} reference {path} holds {ref.dataset} values but the scorer's data set "
-                          f"is {ctx.dataset.name}")
+                          f"is {name}" + ("; build one for these images with python -m evonas.data.build_reference "
+                                          "--config CFG --out PATH" if ctx.dataset.custom else ""))
     if (ref.C, ref.N) != (ctx.C, ctx.N):
         warnings.warn(f"{score}: reference {Path(path).name} was built for networks of C={ref.C}, N={ref.N}; "
                       f"these have C={ctx.C}, N={ctx.N}: the members' values are ranked against another shape's",
