@@ -91,6 +91,12 @@ def _check_run(run: Path, tmp_path: Path, resolution: int, classes: tuple[str, .
         logits = model(images)
         assert logits.shape == (3, len(classes))
         assert torch.allclose(program(images), logits, atol=1e-5)
+    import importlib.util
+
+    if all(importlib.util.find_spec(m) for m in ("onnx", "onnxruntime", "onnxscript")):
+        code, out, err = _cli(capsys, "export", str(run), "--id", best["id"], "--out", str(model_file), "--format",
+                              "onnx")
+        assert code == 0 and "onnxruntime equals torch on" in out and " test images" in out, err
 
 
 def test_image_folder_end_to_end(tmp_path, ray_local, capsys):
@@ -251,3 +257,14 @@ def test_rank_aggregate_reference_built_for_the_data_with_one_command(tmp_path, 
     code, _, err = _cli(capsys, "--config", str(cfg), "--out", str(tmp_path / "other"), "--quiet",
                         "--set", f"scores.gradient_kernel_agg.reference={ref}", "--set", "data.resolution=8")
     assert code == 2 and "not on these images" in err and not (tmp_path / "other").exists()
+
+
+def test_too_few_images_for_the_scores_fail_before_any_worker_starts(tmp_path, capsys):
+    root = write_image_folder(tmp_path / "imgs")  # 24 training images; naswot reads 64 by default
+    config = yaml.safe_load(_config(tmp_path / "c.yaml", {"root": str(root), "resolution": 16},
+                                    backend="ray", train=False).read_text())
+    config["scores"] = {}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    code, _, err = _cli(capsys, "--config", str(tmp_path / "c.yaml"), "--out", str(tmp_path / "run"))
+    assert code == 2 and "the scores read 64 training images but" in err and "has 24" in err
+    assert err.count("\n") == 1 and not (tmp_path / "run").exists()

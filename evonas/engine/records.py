@@ -32,7 +32,7 @@ class ScorerSpec:
 
     def validate(self) -> dict[str, Any]:
         """Check score names, settings and data set up front; return the settings objects."""
-        dataset_spec(self.dataset)
+        spec = dataset_spec(self.dataset)
         settings = {name: make_settings(name, self.settings.get(name)) for name in self.scores}
         extra = set(self.settings) - set(self.scores)
         if extra:
@@ -40,6 +40,10 @@ class ScorerSpec:
         need = self.images_needed(settings)
         if self.n_images is not None and self.n_images < need:
             raise ConfigError(f"data.n_images: {self.n_images} is too few; the scores read {need} images")
+        have, read = spec.n_train, self.n_images or need
+        if spec.custom and have and read > have:
+            raise ConfigError(f"the scores read {read} training images but {spec.source.root} has {have}; add images "
+                              f"or lower the scores' image counts (e.g. scores.naswot.batch_size)")
         return settings
 
     def images_needed(self, settings: Mapping[str, Any]) -> int:

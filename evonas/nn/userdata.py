@@ -322,4 +322,5 @@ def _describe(source: DataSource, x_train: np.ndarray, y_train: np.ndarray, x_te
               y_test: np.ndarray, classes: tuple[str, ...]) -> DatasetSpec:
     mean, std = _mean_std(x_train)
     return DatasetSpec(CUSTOM, int(x_train.shape[1]), len(classes), None, None, mean, std, classes=classes,
-                       source=source, fingerprint=_fingerprint((x_train, y_train, x_test, y_test), classes))
+                       source=source, fingerprint=_fingerprint((x_train, y_train, x_test, y_test), classes),
+                       n_train=len(y_train), n_test=len(y_test))

@@ -59,6 +59,8 @@ class DatasetSpec:
     classes: tuple[str, ...] = ()      # class names, by label (a user's data set)
     source: DataSource | None = None   # where a user's images come from; None: an NB201 data set
     fingerprint: str = ""              # hash of a user's decoded images and labels ("" for NB201's)
+    n_train: int = 0                   # a user's training images (0: not counted, NB201's)
+    n_test: int = 0                    # a user's test images
 
     def __str__(self) -> str:
         return self.name
@@ -117,7 +119,7 @@ def spec_record(spec: DatasetSpec) -> dict:
     """A user's data set spec as plain JSON data (a run's ``dataset.json``); ``spec_from_record`` reads it back."""
     return {"name": spec.name, "classes": list(spec.classes), "num_classes": spec.num_classes,
             "resolution": spec.resolution, "mean": list(spec.mean), "std": list(spec.std),
-            "fingerprint": spec.fingerprint, "source": None if spec.source is None else {
+            "fingerprint": spec.fingerprint, "n_train": spec.n_train, "n_test": spec.n_test, "source": None if spec.source is None else {
                 "format": spec.source.format, "root": spec.source.root, "resolution": spec.source.resolution,
                 "val_split": spec.source.val_split, "split_seed": spec.source.split_seed}}
 
@@ -127,4 +129,5 @@ def spec_from_record(record: dict) -> DatasetSpec:
     source = record.get("source")
     return DatasetSpec(record["name"], int(record["resolution"]), int(record["num_classes"]), None, None,
                        tuple(record["mean"]), tuple(record["std"]), classes=tuple(record.get("classes", ())),
-                       source=DataSource(**source) if source else None, fingerprint=record.get("fingerprint", ""))
+                       source=DataSource(**source) if source else None, fingerprint=record.get("fingerprint", ""),
+                       n_train=int(record.get("n_train", 0)), n_test=int(record.get("n_test", 0)))

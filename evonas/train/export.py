@@ -238,9 +238,11 @@ def _quiet_onnx_exporter() -> Iterator[None]:
 def _check_images(dataset: str | DatasetSpec, root: str | Path | None) -> tuple[torch.Tensor, str]:
     """Images to check an export on, and what they are: test images of ``dataset`` (the packaged
     sample, else those under ``root``), else seeded random ones."""
+    have = dataset_spec(dataset).n_test  # a user's data set may hold fewer test images than the check takes
+    n = min(_CHECK_IMAGES, have) if have else _CHECK_IMAGES
     for where in dict.fromkeys((None, root)):
         try:
-            return load_images(dataset, root=where, split="test", n=_CHECK_IMAGES).images, "test images"
+            return load_images(dataset, root=where, split="test", n=n).images, "test images"
         except DataError:
             continue
     size = dataset_spec(dataset).resolution
