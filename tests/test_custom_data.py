@@ -65,6 +65,14 @@ def _check_run(run: Path, tmp_path: Path, resolution: int, classes: tuple[str, .
     _no_table_column(run)
     trained = _rows(run / "trained.csv")
     assert trained and all(r["status"] == "ok" and r["dataset"] == "custom" for r in trained)
+    from evonas.run.rundir import RunDir
+    from evonas.viz.report import load_view
+
+    rundir = RunDir.open(run)
+    view = load_view(rundir, rundir.config())  # the plots' middle panel: the front at its trained accuracy
+    assert not view.benchmark and view.accuracy == "trained_test_acc" and view.reference is None
+    assert not any(c in row for row in view.candidates + view.members for c in TABLE_COLUMNS)
+    assert any(r.get("trained_test_acc") is not None for r in view.front)
     best = next(r for r in trained if r["trained_front"] == "1")
 
     code, out, err = _cli(capsys, "pick", str(run), "--trained")
