@@ -21,7 +21,8 @@ of a short training, and the *trained@k* front is non-dominated on (that accurac
 them (``--train-k``, 20 and 40 by default), for each shortlist rule of the product
 (``evonas.analysis.quality.SHORTLIST_RULES``): rank and crowding (``front``), the best cell by
 ``--rank-by`` in each of k equal-count FLOPs bands of every scored cell (``bands``) or of the
-returned front (``bands-front``). Prints one table (mean and std over seeds), a
+returned front (``bands-front``), and k cells round robin over the distinct FLOPs values
+(``levels``, ``levels-front``). Prints one table (mean and std over seeds), a
 KNAS-style single-objective table, and saves the anytime plot (HV ratio vs evaluations, evaluated
 and returned fronts).
 
@@ -54,7 +55,7 @@ from benchmarks.quality.runs import RunRecord, run_setting  # noqa: E402
 from benchmarks.quality.settings import SETTINGS, SETTINGS_HELP, config_for, resolve_setting  # noqa: E402
 from evonas.analysis.quality import connected_mask, true_objectives  # noqa: E402
 from evonas.config.load import load_config  # noqa: E402
-from evonas.config.schema import Config  # noqa: E402
+from evonas.config.schema import RANKS, Config  # noqa: E402
 from evonas.engine.records import Evaluation  # noqa: E402
 from evonas.errors import ConfigError  # noqa: E402
 from evonas.search.fronts import non_dominated  # noqa: E402
@@ -76,7 +77,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="sizes k of the training-stage fronts (k best candidates, 12-epoch validation accuracy)")
     p.add_argument("--rank-by", default=None,
                    help="the score that picks each cost band's candidate in the bands shortlists (an objective of "
-                        "each setting; default: the setting's first maximised objective)")
+                        "each setting, or 'ranks': the rank sum of every objective but the cost; default: the "
+                        "base config's train.rank_by, else the setting's first maximised objective)")
     p.add_argument("--score-set", action="append", default=[], metavar="SCORE.KEY=VALUE",
                    help="settings of a score in every setting, e.g. ntk_cond.repeats=1")
     p.add_argument("--knas-score", default="knas", choices=["knas", "knas_fast"],
@@ -138,13 +140,16 @@ def _print_single(single: dict[str, list[list[float]]], n_single: int) -> None:
     print_table(["rule", "CIFAR-10", "CIFAR-100", "ImageNet16-120"], srows)
 
 
-def band_columns(config: Config, rank_by: str | None) -> tuple[int, int]:
+def band_columns(config: Config, rank_by: str | None) -> tuple[int, int | None]:
     """(cost column, rank column) of the bands shortlists in a setting's objectives: the product's
-    defaults (``Config.train_band_by``, ``Config.train_rank_by``), or ``rank_by`` when it is one of them."""
+    defaults (the last minimised objective; ``Config.train_rank_by``), or ``rank_by`` when it is one of
+    them; rank column None for ``ranks`` (the rank sum of every objective but the cost)."""
     names = list(config.score_names)
-    rank = rank_by if rank_by in names else config.train_rank_by.score
     cost = next((o.score for o in reversed(config.objectives) if o.direction == "min"), names[-1])
-    return names.index(cost), names.index(rank)
+    if rank_by == RANKS:
+        return names.index(cost), None
+    rank = rank_by if rank_by in names else (config.train_rank_by.score if config.train_rank_by else None)
+    return names.index(cost), (names.index(rank) if rank is not None else None)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -220,11 +220,12 @@ def _pick_bands(args: argparse.Namespace, run: "RunDir", config: "Config") -> in
     sets = ["train.candidates=bands", "train.bands_over=front"] + ([f"train.bands={args.bands}"] if args.bands else [])
     bands_config = config_from_mapping(apply_overrides(to_mapping(config), sets))
     rows = shortlist_rows(bands_config, run.pareto())
-    rank, cost = bands_config.train_rank_by.score, bands_config.train_band_by.score
+    by = bands_config.train_rank_by
+    rank, cost = (by.score if by else "the rank sum of the other objectives"), bands_config.train_band_by.score
     print(f"{len(rows)} band(s) of {cost} over the front, the best by {rank} in each:")
-    print(f"  {'band':>4} {'id':>4} {cost:>12} {rank:>16}")
+    print(f"  {'band':>4} {'id':>4} {cost:>12}" + (f" {rank:>16}" if by else ""))
     for r in rows:
-        print(f"  {r['band']:>4} {r['id']:>4} {float(r[cost]):>12.5g} {float(r[rank]):>16.5g}")
+        print(f"  {r['band']:>4} {r['id']:>4} {float(r[cost]):>12.5g}" + (f" {float(r[rank]):>16.5g}" if by else ""))
     limits = [("flops", args.max_flops), ("params", args.max_params)]
     constraints = [Constraint(c, v) for c, v in limits if v is not None]
     kept = [r for r in rows if all(c.holds(r) for c in constraints)]

@@ -60,7 +60,7 @@ def setting_config(base: Config, setting: Setting, score_settings: dict[str, dic
     names = [rename.get(s, s) for s in setting.scores]
     tree["objectives"] = [{"score": n} for n in names]
     for key in ("rank_by", "band_by"):  # the base config's shortlist scores, where this setting has them
-        if tree["train"].get(key) not in names:
+        if tree["train"].get(key) not in (*names, "ranks"):
             tree["train"][key] = None
     tree["scores"] = {n: {**base.scores.get(s, {}), **score_settings.get(n, {})}
                       for s, n in zip(setting.scores, names) if base.scores.get(s) or score_settings.get(n)}

@@ -21,16 +21,17 @@ from pymoo.indicators.igd_plus import IGDPlus
 from evonas.scores.registry import minimise_sign
 from evonas.errors import DataError
 from evonas.search.fronts import non_dominated, non_dominated_layers
-from evonas.search.shortlist import band_shortlist
+from evonas.search.shortlist import band_shortlist, level_shortlist, rank_sum
 from evonas.space.table import BenchmarkTable, load_table
 from evonas.space.datasets import DATASETS, dataset_spec
 
 __all__ = ["Scaling", "true_objectives", "connected_mask", "scaling", "hv_ratio", "indicators", "prefix_front",
            "true_front_points", "within_bin_tau", "score_front_hv_ratio", "best_k", "shortlist", "trained_front", "SHORTLIST_RULES", "REF_POINT"]
 
-#: the training stage's shortlist rules: NSGA-II's rank and crowding; the best cell of each cost
-#: band over every scored cell; the same over the returned front only
-SHORTLIST_RULES = ("front", "bands", "bands-front")
+#: the training stage's shortlist rules: NSGA-II's rank and crowding; the best cell of each
+#: equal-count cost band over every scored cell, or over the returned front only; the cost levels
+#: taken round robin over every scored cell, or over the returned front only
+SHORTLIST_RULES = ("front", "bands", "bands-front", "levels", "levels-front")
 
 #: hypervolume reference point in each scaled objective
 REF_POINT = 1.1
@@ -183,31 +184,42 @@ def best_k(F: np.ndarray, k: int) -> np.ndarray:
     return np.asarray(chosen, dtype=int)
 
 
-def shortlist(F: np.ndarray, k: int, rule: str = "front", *, cost_col: int = -1, rank_col: int = 0) -> np.ndarray:
+def shortlist(F: np.ndarray, k: int, rule: str = "front", *, cost_col: int = -1,
+              rank_col: int | None = 0) -> np.ndarray:
     """Indices of the ``k`` candidates a training stage gets from the rows ``F`` (the search's objectives, minimised).
 
     ``front``: ``best_k`` (rank and crowding, as ``train.candidates: top_k`` ranks a front);
     ``bands``: ``evonas.search.shortlist.band_shortlist``, the best row by column ``rank_col`` in
     each of ``k`` equal-count bands of column ``cost_col``, over every finite row (the product's
-    ``train.candidates: bands`` with ``bands_over: scored``); ``bands-front``: the same over the
-    rows of the returned front (``bands_over: front``), so at most the front's size.
+    ``train.candidates: bands`` with ``bands_over: scored``); ``levels``: ``level_shortlist``, the
+    distinct values of the cost column round robin (``bands_cut: levels``); ``-front``: the same
+    over the rows of the returned front (``bands_over: front``), so at most the front's size.
+    ``rank_col`` None ranks by ``rank_sum`` of every column but the cost (``rank_by: ranks``).
     """
     F = np.asarray(F, dtype=float)
     if rule == "front":
         return best_k(F, k)
     if rule not in SHORTLIST_RULES:
         raise DataError(f"unknown shortlist rule {rule!r}; choose from {list(SHORTLIST_RULES)}")
-    finite = np.isfinite(F).all(axis=1) if len(F) else np.zeros(0, dtype=bool)
+    if len(F) == 0:
+        return np.zeros(0, dtype=int)
+    finite = np.isfinite(F).all(axis=1)
     eligible = finite
-    if rule == "bands-front":
+    if rule.endswith("-front"):
         eligible = np.zeros(len(F), dtype=bool)
         eligible[non_dominated(F, finite)] = True
-    rows, _ = band_shortlist(F[:, cost_col], F[:, rank_col], k, eligible) if len(F) else (np.zeros(0, int), None)
-    return rows
+    cost = F[:, cost_col]
+    if rank_col is None:
+        others = [j for j in range(F.shape[1]) if j != cost_col % F.shape[1]]
+        value = rank_sum([np.where(eligible, F[:, j], np.nan) for j in others])
+    else:
+        value = F[:, rank_col]
+    cut = level_shortlist if rule.startswith("levels") else band_shortlist
+    return cut(cost, value, k, eligible)[0]
 
 
 def trained_front(F: np.ndarray, accuracy: np.ndarray, cost: np.ndarray, k: int, rule: str = "front", *,
-                  cost_col: int = -1, rank_col: int = 0) -> np.ndarray:
+                  cost_col: int = -1, rank_col: int | None = 0) -> np.ndarray:
     """The front after a training stage: ``shortlist(F, k, rule)`` re-judged on (``accuracy`` max, ``cost`` min).
 
     ``F`` holds the search's own objectives (minimised), ``accuracy`` the accuracy a short training

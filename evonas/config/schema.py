@@ -19,6 +19,9 @@ __all__ = ["Dataset", "Direction", "minimise_sign", "Config", "DataConfig", "Net
            "SearchConfig", "RayConfig", "OutputConfig", "CacheConfig", "BenchmarkConfig", "TrainConfig",
            "TrainSettings"]
 
+#: ``train.rank_by`` value: rank by the sum of log percentile ranks of every objective but the cost
+RANKS = "ranks"
+
 Dataset = Literal["cifar10", "cifar100", "imagenet16-120", "custom"]
 
 
@@ -152,7 +155,11 @@ class TrainConfig:
     bands: int = field(default=4, metadata=check(lambda v: v >= 1, ">= 1"))  # candidates of the bands rule
     #: which cells the bands cut: the front (pareto.csv), or every cell the run scored
     bands_over: Literal["front", "scored"] = "front"
-    #: the score that picks each band's cell (an objective; null: the first maximised objective)
+    #: how the cost axis is cut: ``count``, train.bands equal-count bands; ``levels``, one band per
+    #: distinct cost value, train.bands cells taken round robin (best of every level, then second best, ...)
+    bands_cut: Literal["count", "levels"] = "count"
+    #: the score that picks each band's cell: an objective, or ``ranks`` (the sum of the log percentile
+    #: ranks of every objective but the cost); null: the first maximised objective
     rank_by: str | None = None
     #: the cost the bands cut (a minimised objective; null: the last minimised objective)
     band_by: str | None = None
@@ -201,9 +208,10 @@ class Config:
             make_settings(name, values)
         self._check_data()
         tc = self.train
-        for key, name, want in (("rank_by", tc.rank_by, None), ("band_by", tc.band_by, "min")):
-            if name is not None and name not in names:
-                raise ConfigError(f"train.{key}: {name!r} is not an objective; choose from {names}")
+        for key, name in (("rank_by", tc.rank_by), ("band_by", tc.band_by)):
+            if name is not None and name not in names and (key, name) != ("rank_by", RANKS):
+                extra = f" or {RANKS!r}" if key == "rank_by" else ""
+                raise ConfigError(f"train.{key}: {name!r} is not an objective; choose from {names}{extra}")
         if tc.candidates == "bands":
             self.train_band_by  # noqa: B018  (no minimised objective: an error now, not after the search)
 
@@ -247,9 +255,12 @@ class Config:
                                   f"scores.{o.score}.reference: ref.npz")
 
     @property
-    def train_rank_by(self) -> ObjectiveConfig:
-        """The objective that picks each band's cell: ``train.rank_by``, else the first maximised one."""
+    def train_rank_by(self) -> ObjectiveConfig | None:
+        """The objective that picks each band's cell: ``train.rank_by``, else the first maximised one;
+        None for ``ranks`` (the rank sum of every objective but the bands' cost)."""
         name = self.train.rank_by
+        if name == RANKS:
+            return None
         if name is None:
             return next((o for o in self.objectives if o.direction == "max"), self.objectives[0])
         return next(o for o in self.objectives if o.score == name)

@@ -4,6 +4,10 @@ A front of a training-free score and FLOPs can crowd one end of the cost axis; t
 stage then trains candidates of similar cost and the trained front misses the rest. The
 ``bands`` rule cuts the cells into ``k`` equal-count bands of a cost column and takes, from
 each band, the cell that a named score ranks best, so the candidates cover the whole cost axis.
+With ``cut: levels`` every distinct cost value is a band of its own (NB201's FLOPs take a few
+dozen values), taken round robin: the best cell of every level, then the second best, ..., the
+levels holding more scored cells first, until ``k`` are chosen. The score may be ``ranks``: the
+sum of the log percentile ranks of every objective but the cost, over the cells the bands cut.
 
 Everything here is minimised: a caller flips the sign of a maximised score first (``minimise_sign``).
 No torch, no scipy.
@@ -19,7 +23,7 @@ from evonas.errors import DataError, EvonasError
 from evonas.search.fronts import non_dominated
 from evonas.space.table import load_table
 
-__all__ = ["average_ranks", "cost_bands", "band_shortlist", "accuracy_front", "shortlist_rows", "trained_cost",
+__all__ = ["average_ranks", "cost_bands", "band_shortlist", "level_shortlist", "rank_sum", "accuracy_front", "shortlist_rows", "trained_cost",
            "trained_front_rows", "SHORTLIST_PREFIX"]
 
 #: columns shortlist.csv puts before the front's own
@@ -80,6 +84,58 @@ def band_shortlist(cost: np.ndarray, value: np.ndarray, k: int, eligible: np.nda
     return np.asarray(chosen, dtype=int), np.asarray(chosen_bands, dtype=int)
 
 
+def level_shortlist(cost: np.ndarray, value: np.ndarray, k: int, eligible: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, levels): ``k`` rows taken round robin over the distinct values of ``cost`` (its levels).
+
+    Each level's rows are ranked by ``value`` (lower is better; ties to the earlier row); the
+    best row of every level is taken, then the second best of every level, and so on, levels
+    with more eligible rows first (ties: the cheaper level first), until ``k`` rows are taken
+    or none are left. ``levels`` numbers each row's level from the cheapest (0). Non-finite and
+    non-``eligible`` rows take no part.
+    """
+    if k < 1:
+        raise DataError(f"the number of candidates must be >= 1, got {k}")
+    cost, value = np.asarray(cost, dtype=float), np.asarray(value, dtype=float)
+    if cost.shape != value.shape or cost.ndim != 1:
+        raise DataError(f"cost and value must be two columns of equal length, got shapes {cost.shape} "
+                        f"and {value.shape}")
+    ok = np.isfinite(cost) & np.isfinite(value)
+    if eligible is not None:
+        ok &= np.asarray(eligible, dtype=bool)
+    rows = np.flatnonzero(ok)
+    if len(rows) == 0:
+        return np.zeros(0, dtype=int), np.zeros(0, dtype=int)
+    levels, level_of = np.unique(cost[rows], return_inverse=True)
+    ranked = [rows[level_of == j][np.lexsort((rows[level_of == j], value[rows[level_of == j]]))]
+              for j in range(len(levels))]
+    order = sorted(range(len(levels)), key=lambda j: (-len(ranked[j]), j))
+    chosen, chosen_levels = [], []
+    depth = 0
+    while len(chosen) < k and depth < max(len(r) for r in ranked):
+        for j in order:
+            if depth < len(ranked[j]) and len(chosen) < k:
+                chosen.append(int(ranked[j][depth]))
+                chosen_levels.append(j)
+        depth += 1
+    return np.asarray(chosen, dtype=int), np.asarray(chosen_levels, dtype=int)
+
+
+def rank_sum(columns: Sequence[np.ndarray]) -> np.ndarray:
+    """Minus the sum of log percentile ranks of the columns (each minimised: lower is better), lower is better.
+
+    The percentile of a row in a column is its average rank from the worst, over the rows where
+    every column is finite, divided by their count; other rows get inf.
+    """
+    X = np.stack([np.asarray(c, dtype=float) for c in columns], axis=1)
+    ok = np.isfinite(X).all(axis=1)
+    out = np.full(len(X), np.inf)
+    n = int(ok.sum())
+    if n:
+        out[ok] = -sum(np.log((average_ranks(-X[ok, j]) + 1) / n) for j in range(X.shape[1]))
+    return out
+
+
 def accuracy_front(accuracy: np.ndarray, cost: np.ndarray) -> np.ndarray:
     """Rows non-dominated on (``accuracy`` maximised, ``cost`` minimised), ascending; non-finite rows never.
 
@@ -112,8 +168,9 @@ def shortlist_rows(config: Config, front: Sequence[Mapping[str, Any]],
     Explicit ``ids`` (front ids), else ``train.candidates``: ``front`` (every member), ``top_k``
     (the best ``top_k`` of each objective), ``ids`` (``train.ids``) or ``bands``: the best cell by
     ``rank_by`` in each of ``train.bands`` equal-count bands of ``band_by`` (``band_shortlist``),
-    over the front or, with ``bands_over: scored``, over every successfully scored cell
-    (``scored``: candidates.csv rows). A shortlisted cell off the front gets an id after the
+    or with ``bands_cut: levels`` ``train.bands`` cells round robin over its distinct values
+    (``level_shortlist``), over the front or, with ``bands_over: scored``, over every successfully
+    scored cell (``scored``: candidates.csv rows). A shortlisted cell off the front gets an id after the
     front's, in band order, so ids stay unique in the run.
     """
     tc = config.train
@@ -141,8 +198,13 @@ def shortlist_rows(config: Config, front: Sequence[Mapping[str, Any]],
         pool = [on_front.get(r["canonical"]) or {"id": "", "band": "", "on_front": False, **_off_front_row(r, config)}
                 for r in scored if r.get("status", "ok") == "ok"]
     cost = np.array([_number(r.get(band.score)) for r in pool])
-    value = np.array([_number(r.get(rank.score)) * rank.sign for r in pool])
-    rows, bands = band_shortlist(cost, value, tc.bands)
+    if rank is None:  # ranks: every objective but the cost, each in its direction
+        value = rank_sum([np.array([_number(r.get(o.score)) * o.sign for r in pool])
+                          for o in config.objectives if o.score != band.score])
+    else:
+        value = np.array([_number(r.get(rank.score)) * rank.sign for r in pool])
+    cut = band_shortlist if tc.bands_cut == "count" else level_shortlist
+    rows, bands = cut(cost, value, tc.bands)
     out, next_id = [], len(front)
     for i, b in zip(rows, bands):
         row = {**pool[i], "band": int(b)}

@@ -115,3 +115,43 @@ def test_rank_by_and_band_by_are_checked_before_any_work():
     with pytest.raises(ConfigError, match="needs a minimised objective"):
         config_from_mapping({"objectives": [{"score": "gradient_kernel"}, {"score": "synflow"}],
                              "train": {"candidates": "bands"}})
+
+
+def test_levels_are_taken_round_robin_the_fuller_levels_first():
+    from evonas.search.shortlist import level_shortlist
+
+    cost = np.array([5.0, 5.0, 5.0, 1.0, 1.0, 9.0, NAN])
+    value = np.array([3.0, 1.0, 2.0, 7.0, 6.0, 0.0, -9.0])  # the failed row (nan cost) is never taken
+    rows, levels = level_shortlist(cost, value, 4)
+    # best of the fullest level (cost 5: 3 cells), then cost 1 (2 cells), then cost 9; then the second round
+    assert rows.tolist() == [1, 4, 5, 2] and levels.tolist() == [1, 0, 2, 1]
+    assert sorted(level_shortlist(cost, value, 99)[0].tolist()) == [0, 1, 2, 3, 4, 5]
+    assert level_shortlist(cost, value, 2, eligible=cost != 5.0)[0].tolist() == [4, 5]
+
+
+def test_rank_sum_adds_log_percentiles_and_keeps_failures_last():
+    from evonas.search.shortlist import rank_sum
+
+    a = np.array([1.0, 2.0, 3.0, NAN])   # minimised: row 0 best
+    b = np.array([3.0, 2.0, 1.0, 0.0])   # row 2 best
+    v = rank_sum([a, b])
+    # percentiles (rank from the worst / 3): row 0 (3/3, 1/3), row 1 (2/3, 2/3), row 2 (1/3, 3/3)
+    assert v[:3] == pytest.approx([-np.log(1 / 3), -2 * np.log(2 / 3), -np.log(1 / 3)])
+    assert v[3] == np.inf and np.argmin(v[:3]) == 1
+
+
+def test_shortlist_rows_by_levels_and_ranks():
+    front = _rows()
+    config = config_from_mapping({"objectives": [{"score": "gradient_kernel"}, {"score": "synflow"},
+                                                 {"score": "flops"}],
+                                  "train": {"candidates": "bands", "bands_cut": "levels", "rank_by": "ranks",
+                                            "bands": 3}})
+    for r, s in zip(front, (4.0, 1.0, 3.0, 2.0)):
+        r["synflow"] = s
+    front.append({**front[1], "id": 4, "canonical": "c4", "gradient_kernel": 5.5, "synflow": 9.0})  # flops 2 again
+    rows = shortlist_rows(config, front)
+    # level flops 2 holds ids 1 and 4: id 4 ranks better (5.5 vs 6.0 on the kernel, 9 vs 1 on synflow); the other
+    # levels hold one cell each and go cheapest first
+    assert [r["id"] for r in rows] == [4, 0, 2]
+    with pytest.raises(ConfigError, match="'flops', 'ranks'|or 'ranks'"):
+        _config(rank_by="naswot")
