@@ -13,7 +13,7 @@ Prints, per data set, for every score and every ``--sets`` aggregate, Kendall ta
 Spearman rho with 200-epoch test accuracy, tau within FLOPs quintiles, the HV ratio of the
 sample's (score, FLOPs) front on true (test error, FLOPs), and s/cell (median per score; an
 aggregate sums its members'; the three AZ-NAS terms share one pass, timed on
-``az_expressivity``, and ``vkdnw`` shares ``vkdnw_entropy``'s). Each aggregate is formed two
+``az_expressivity`` and counted once, and ``vkdnw`` costs ``vkdnw_entropy``'s). Each aggregate is formed two
 ways: against the packaged reference (``evonas.scores.aggregate.aggregate_of``, the registered
 score's value) and, as the papers do, from ranks within the sample itself (``pop``).
 ``--ref-from`` another run's ``--json`` (other cells, same scoring seed) also forms them
@@ -62,6 +62,16 @@ SETS = ";".join([
     "gk + az_nas=gradient_kernel,az_expressivity,az_progressivity,az_trainability,flops:max",
     "gk + az + layers=gradient_kernel,trainable_layers,az_expressivity,az_trainability,flops:max",
 ])
+
+
+#: scores computed in another score's pass (the same cell right after it costs nothing more): their cost is the owner's
+SHARED = {"az_progressivity": "az_expressivity", "az_trainability": "az_expressivity", "vkdnw": "vkdnw_entropy"}
+
+
+def cost(names: list[str], seconds: dict[str, float]) -> float:
+    """Seconds per cell of computing ``names`` together: each shared pass counted once."""
+    owners = {SHARED.get(n, n) for n in names}
+    return float(sum(seconds.get(o, np.nan) for o in owners) + sum(seconds[n] for n in names if n in SHARED))
 
 
 def _settings(dataset: str, scores: list[str]) -> dict[str, Any]:
@@ -170,7 +180,7 @@ def analyse(data: dict[str, Any], sets: list[tuple[str, tuple[str, ...]]], other
         rows: dict[str, dict[str, float]] = {}
         for s, v in p["values"].items():
             rows[s] = {**measures(np.asarray(v, dtype=float), SCORES[s].direction, idx, dataset),
-                       "sec": p["seconds"][s]}
+                       "sec": cost([s], p["seconds"])}
         path = reference_path(dataset)
         ref = load_reference(str(path)) if path.is_file() else None
         samples = {m: sample_reference(other, dataset, m) for m in sizes} if other else {}
@@ -178,7 +188,7 @@ def analyse(data: dict[str, Any], sets: list[tuple[str, tuple[str, ...]]], other
             names = [parse_member(m)[0] for m in members]
             if not set(names) <= set(p["values"]):
                 continue
-            sec = float(sum(p["seconds"][n] for n in names))
+            sec = cost(names, p["seconds"])
             pop = population_aggregate(p["values"], members)
             rows[f"{label} [pop]"] = {**measures(pop, "max", idx, dataset), "sec": sec}
             if ref is not None and set(names) <= set(ref.values):
