@@ -26,9 +26,13 @@ def test_every_config_loads_and_round_trips(path: Path):
     assert again == config
 
 
-def test_main_config_is_synflow_and_flops_and_the_paper_config_is_knas():
+def test_main_config_searches_the_gradient_kernel_and_the_paper_config_is_knas():
     config = load_config(REPO / "configs" / "nb201_pareto.yaml")
-    assert [(o.score, o.direction) for o in config.objectives] == [("synflow", "max"), ("flops", "min")]
+    assert [(o.score, o.direction) for o in config.objectives] == [
+        ("gradient_kernel", "max"), ("synflow", "max"), ("flops", "min")]
+    tc = config.train
+    assert (tc.candidates, tc.bands_cut, tc.bands_over, tc.rank_by) == ("bands", "levels", "scored", "ranks")
+    assert config.train_band_by.score == "flops" and config.train_rank_by is None
     assert (config.network.C, config.network.N) == (16, 5)
     assert config.data.root is None
     paper = load_config(REPO / "configs" / "knas_paper.yaml")
