@@ -41,7 +41,8 @@ class Progress(Callback):
         gen, n_gen = algorithm.n_gen, self.config.search.n_gen
         self.evaluator.generation = gen  # offspring scored from now on belong to the next generation
         ok = [ev for ev in self.evaluator.memo.values() if ev.ok]
-        F = np.array([to_minimised(ev.values, self.config.objectives) for ev in ok]).reshape(len(ok), -1)
+        n_obj = len(self.config.objectives)  # also the shape when every cell so far failed
+        F = np.array([to_minimised(ev.values, self.config.objectives) for ev in ok]).reshape(len(ok), n_obj)
         front = len(non_dominated(F))
         elapsed = time.perf_counter() - self.t0
         eta = elapsed / gen * (n_gen - gen) if gen else float("nan")

@@ -50,3 +50,28 @@ def test_the_progress_line_counts_values_from_the_cache_and_failed_cells(tmp_pat
             log.removeHandler(handler)
             handler.close()
         log.propagate = True
+
+
+def test_the_progress_line_of_a_search_where_every_cell_fails(tmp_path):
+    from evonas.scores import SCORES, register_score
+
+    @register_score("test_always_fails", direction="min")
+    def always_fails(ctx, settings):
+        raise RuntimeError("this score always fails")
+
+    try:
+        config = config_from_mapping({"ray": {"backend": "serial"}, "search": {"pop_size": 4, "n_gen": 2},
+                                      "objectives": [{"score": "flops"}, {"score": "test_always_fails"}]})
+        run = RunDir.create(tmp_path / "run", config)
+        setup_logging(run, quiet=True)
+        result = run_search(config, run)  # raised a reshape error in the progress line before
+        assert result.front == []
+        lines = [line for line in run.file("run.log").read_text().splitlines() if " | evals " in line]
+        assert lines and "front   0" in lines[-1] and "| failed " in lines[-1]
+    finally:
+        del SCORES["test_always_fails"]
+        log = logging.getLogger("evonas")
+        for handler in list(log.handlers):
+            log.removeHandler(handler)
+            handler.close()
+        log.propagate = True
