@@ -59,3 +59,14 @@ def test_registered_aggregate_is_the_sum_of_log_percentiles(small_reference, sco
         assert value == pytest.approx(ref.values[name][1], rel=1e-9)  # the reference cell scores as it did
         by_hand += math.log(percentile(sign * value, sign * ref.values[name]))
     assert SCORES[score](ctx, settings) == pytest.approx(by_hand)
+
+
+@pytest.mark.parametrize("score", ["az_nas", "vkdnw_agg"])
+def test_packaged_cifar10_reference_holds_the_members_at_their_defaults(score: str) -> None:
+    from evonas.scores.reference import reference_path
+
+    ref = load_reference(str(reference_path("cifar10")))
+    for member in make_settings(score).members:
+        name = parse_member(member)[0]
+        assert np.isfinite(ref.values[name]).all()
+        assert ref.settings_of(name) == make_settings(name), f"{name}: rebuild the reference"
