@@ -56,9 +56,9 @@ SCORES_DEFAULT = ("az_expressivity,az_progressivity,az_trainability,vkdnw_entrop
 SETS = ";".join([
     "az_nas=" + ",".join(AZ_NAS_MEMBERS),
     "vkdnw_agg=" + ",".join(VKDNW_AGG_MEMBERS),
-    "vkdnw_agg (entropy)=vkdnw_entropy,az_expressivity,az_trainability,flops:max,jacob_cov",
+    "vkdnw_agg (lexicographic vkdnw)=vkdnw,az_expressivity,az_trainability,flops:max,jacob_cov",
     "gradient_kernel_agg=" + ",".join(DEFAULT_MEMBERS),
-    "gk + vkdnw_agg=gradient_kernel,vkdnw,az_expressivity,az_trainability,flops:max,jacob_cov",
+    "gk + vkdnw_agg=gradient_kernel,vkdnw_entropy,az_expressivity,az_trainability,flops:max,jacob_cov",
     "gk + az_nas=gradient_kernel,az_expressivity,az_progressivity,az_trainability,flops:max",
     "gk + az + layers=gradient_kernel,trainable_layers,az_expressivity,az_trainability,flops:max",
 ])

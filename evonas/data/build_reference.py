@@ -1,4 +1,4 @@
-"""Build the reference sample the rank aggregates (``gradient_kernel_agg``, ``az_nas``, ``vkdnw_agg``) rank against.
+"""Build the reference sample the rank aggregates (``gradient_kernel_agg``, ``az_nas``, ...) rank against.
 
     python -m evonas.data.build_reference [--dataset cifar10] [--n 200] [--seed 20260] [--workers 2]
     python -m evonas.data.build_reference --dataset cifar10 --add az_expressivity,vkdnw   # more members, same cells
@@ -31,13 +31,15 @@ from evonas.engine.pool import make_pool
 from evonas.engine.records import ScorerSpec
 from evonas.config.strict import to_mapping
 from evonas.scores import make_settings
-from evonas.scores.reference import AZ_NAS_MEMBERS, DEFAULT_MEMBERS, VKDNW_AGG_MEMBERS, reference_path
+from evonas.scores.reference import (AZ_NAS_GK_MEMBERS, AZ_NAS_MEMBERS, DEFAULT_MEMBERS, VKDNW_AGG_MEMBERS,
+                                     reference_path)
 from evonas.space.cell import Cell
 from evonas.space.datasets import DatasetSpec, dataset_spec
 from evonas.space.table import sample_connected
 
 #: every member of the aggregates' default member lists, without direction suffixes
-MEMBERS = tuple(dict.fromkeys(m.partition(":")[0] for m in DEFAULT_MEMBERS + AZ_NAS_MEMBERS + VKDNW_AGG_MEMBERS))
+MEMBERS = tuple(dict.fromkeys(m.partition(":")[0] for m in DEFAULT_MEMBERS + AZ_NAS_MEMBERS + VKDNW_AGG_MEMBERS
+                              + AZ_NAS_GK_MEMBERS))
 
 
 def sample_cells(n: int, seed: int) -> list[str]:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import math
 
 from evonas.scores.registry import NoSettings, register_score
-from evonas.scores.settings import (AzNasAggregateSettings, AzNasSettings, GradientKernelSettings, KnasSettings,
-                                    LatencySettings, LatencyTableSettings, NtkSettings, RankAggregateSettings,
-                                    RegionSettings, SynflowSettings, VkdnwAggregateSettings, VkdnwSettings,
-                                    ZeroCostSettings)
+from evonas.scores.settings import (AzNasAggregateSettings, AzNasGkAggregateSettings, AzNasSettings,
+                                    GradientKernelSettings, KnasSettings, LatencySettings, LatencyTableSettings,
+                                    NtkSettings, RankAggregateSettings, RegionSettings, SynflowSettings,
+                                    VkdnwAggregateSettings, VkdnwSettings, ZeroCostSettings)
 
 __all__: list[str] = []
 
@@ -114,6 +114,10 @@ _builtin("az_nas", "aggregate", "max",
          "AZ-NAS: sum of log percentile ranks of its expressivity, progressivity, trainability and FLOPs.",
          settings=AzNasAggregateSettings, reference=_AZ + "; ranks against a fixed reference sample")
 _builtin("vkdnw_agg", "aggregate", "max",
-         "VKDNW_agg: sum of log percentile ranks of vkdnw, AZ-NAS expressivity and trainability, FLOPs, jacob_cov.",
+         "VKDNW_agg: sum of log percentile ranks of vkdnw_entropy, az_expressivity, az_trainability, FLOPs, jacob_cov.",
          needs=("data",), settings=VkdnwAggregateSettings,
          reference=_VKDNW + "; ranks against a fixed reference sample")
+_builtin("az_nas_gk", "aggregate", "max",
+         "Sum of log percentile ranks of gradient_kernel and AZ-NAS's four terms against the packaged reference.",
+         needs=_DATA_LABELS, settings=AzNasGkAggregateSettings,
+         reference=_AZ + " (its terms and rank aggregation); " + _KNAS + " (the gradient kernel)")

@@ -13,14 +13,15 @@ from typing import Literal
 
 from evonas.config.strict import check, suggest
 from evonas.errors import ConfigError
-from evonas.scores.reference import (AZ_NAS_MEMBERS, DEFAULT_MEMBERS, VKDNW_AGG_MEMBERS, load_reference, parse_member,
-                                     reference_path)
+from evonas.scores.reference import (AZ_NAS_GK_MEMBERS, AZ_NAS_MEMBERS, DEFAULT_MEMBERS, VKDNW_AGG_MEMBERS,
+                                     load_reference, parse_member, reference_path)
 from evonas.scores.registry import get_score
 from evonas.space.latency_table import DEFAULT_TABLE_DEVICE, latency_columns
 
 __all__ = ["KnasSettings", "ZeroCostSettings", "SynflowSettings", "NtkSettings", "RegionSettings", "Statistic",
            "GradientKernelSettings", "AzNasSettings", "VkdnwSettings", "LatencySettings", "LatencyTableSettings",
-           "RankAggregateSettings", "AzNasAggregateSettings", "VkdnwAggregateSettings", "AGGREGATES"]
+           "RankAggregateSettings", "AzNasAggregateSettings", "VkdnwAggregateSettings", "AzNasGkAggregateSettings",
+           "AGGREGATES"]
 
 
 # -- knas ----------------------------------------------------------------------------
@@ -193,7 +194,7 @@ class LatencyTableSettings:
 
 # -- aggregate -----------------------------------------------------------------------
 #: the rank aggregates: none of them can be a member of one
-AGGREGATES = ("gradient_kernel_agg", "az_nas", "vkdnw_agg")
+AGGREGATES = ("gradient_kernel_agg", "az_nas", "vkdnw_agg", "az_nas_gk")
 
 
 @dataclass(frozen=True)
@@ -231,7 +232,15 @@ class AzNasAggregateSettings(RankAggregateSettings):
 
 @dataclass(frozen=True)
 class VkdnwAggregateSettings(RankAggregateSettings):
-    """``vkdnw_agg``: VKDNW with AZ-NAS's expressivity and trainability, FLOPs and jacob_cov."""
+    """``vkdnw_agg``: VKDNW's entropy with AZ-NAS's expressivity and trainability, FLOPs and jacob_cov."""
 
     members: tuple[str, ...] = field(default=VKDNW_AGG_MEMBERS,
+                                     metadata=check(lambda v: len(v) >= 1, "at least one member"))
+
+
+@dataclass(frozen=True)
+class AzNasGkAggregateSettings(RankAggregateSettings):
+    """``az_nas_gk``: the gradient kernel with AZ-NAS's four terms."""
+
+    members: tuple[str, ...] = field(default=AZ_NAS_GK_MEMBERS,
                                      metadata=check(lambda v: len(v) >= 1, "at least one member"))

@@ -19,11 +19,12 @@ from evonas.space.datasets import dataset_spec
 
 def test_default_members_are_the_papers() -> None:
     assert make_settings("az_nas").members == ("az_expressivity", "az_progressivity", "az_trainability", "flops:max")
-    assert make_settings("vkdnw_agg").members == ("vkdnw", "az_expressivity", "az_trainability", "flops:max",
-                                                  "jacob_cov")
+    assert make_settings("vkdnw_agg").members == ("vkdnw_entropy", "az_expressivity", "az_trainability",
+                                                  "flops:max", "jacob_cov")
+    assert make_settings("az_nas_gk").members == ("gradient_kernel",) + AZ_NAS_MEMBERS
     assert {parse_member(m)[0] for m in AZ_NAS_MEMBERS + VKDNW_AGG_MEMBERS} <= set(MEMBERS)
-    for outer in ("az_nas", "vkdnw_agg", "gradient_kernel_agg"):
-        for inner in ("az_nas", "vkdnw_agg", "gradient_kernel_agg"):
+    for outer in ("az_nas", "vkdnw_agg", "gradient_kernel_agg", "az_nas_gk"):
+        for inner in ("az_nas", "vkdnw_agg", "gradient_kernel_agg", "az_nas_gk"):
             with pytest.raises(ConfigError, match="aggregate"):
                 make_settings(outer, {"members": ["flops", inner]})
 
@@ -32,15 +33,15 @@ def test_default_members_are_the_papers() -> None:
 def small_reference(tmp_path_factory) -> str:
     out = tmp_path_factory.mktemp("ref") / "ref.npz"
     build("cifar10", 5, 3, ("az_expressivity", "az_progressivity", "az_trainability", "flops"), 1, out, C=8, N=1)
-    return str(extend(out, ("vkdnw", "jacob_cov"), 1))
+    return str(extend(out, ("vkdnw_entropy", "jacob_cov"), 1))
 
 
 def test_extend_adds_members_and_keeps_the_cells_and_values(small_reference, tmp_path) -> None:
     ref = load_reference(small_reference)
-    assert set(ref.values) == {"az_expressivity", "az_progressivity", "az_trainability", "flops", "vkdnw",
+    assert set(ref.values) == {"az_expressivity", "az_progressivity", "az_trainability", "flops", "vkdnw_entropy",
                                "jacob_cov"}
     assert len(ref.arches) == 5 and all(np.isfinite(v).all() for v in ref.values.values())
-    assert ref.settings_of("vkdnw") == make_settings("vkdnw")
+    assert ref.settings_of("vkdnw_entropy") == make_settings("vkdnw_entropy")
     with pytest.raises(EvonasError, match="already holds"):
         extend(small_reference, ("flops",), 1, tmp_path / "x.npz")
 
@@ -61,7 +62,7 @@ def test_registered_aggregate_is_the_sum_of_log_percentiles(small_reference, sco
     assert SCORES[score](ctx, settings) == pytest.approx(by_hand)
 
 
-@pytest.mark.parametrize("score", ["az_nas", "vkdnw_agg"])
+@pytest.mark.parametrize("score", ["az_nas", "vkdnw_agg", "az_nas_gk"])
 def test_packaged_cifar10_reference_holds_the_members_at_their_defaults(score: str) -> None:
     from evonas.scores.reference import reference_path
 
