@@ -62,11 +62,12 @@ def test_registered_aggregate_is_the_sum_of_log_percentiles(small_reference, sco
     assert SCORES[score](ctx, settings) == pytest.approx(by_hand)
 
 
-@pytest.mark.parametrize("score", ["az_nas", "vkdnw_agg", "az_nas_gk"])
-def test_packaged_cifar10_reference_holds_the_members_at_their_defaults(score: str) -> None:
+@pytest.mark.parametrize("dataset, score", [("cifar10", "az_nas"), ("cifar10", "vkdnw_agg"), ("cifar10", "az_nas_gk"),
+                                            ("cifar100", "az_nas"), ("cifar100", "az_nas_gk")])
+def test_packaged_reference_holds_the_members_at_their_defaults(dataset: str, score: str) -> None:
     from evonas.scores.reference import reference_path
 
-    ref = load_reference(str(reference_path("cifar10")))
+    ref = load_reference(str(reference_path(dataset)))
     for member in make_settings(score).members:
         name = parse_member(member)[0]
         assert np.isfinite(ref.values[name]).all()
