@@ -23,7 +23,8 @@ from evonas.errors import DataError, EvonasError
 from evonas.search.fronts import non_dominated
 from evonas.space.table import load_table
 
-__all__ = ["average_ranks", "cost_bands", "band_shortlist", "level_shortlist", "rank_sum", "accuracy_front", "shortlist_rows", "trained_cost",
+__all__ = ["average_ranks", "cost_bands", "band_shortlist", "level_shortlist", "rank_sum", "accuracy_front",
+           "mark_trained_front", "shortlist_rows", "trained_cost",
            "trained_front_rows", "SHORTLIST_PREFIX"]
 
 #: columns shortlist.csv puts before the front's own
@@ -55,6 +56,20 @@ def cost_bands(cost: np.ndarray, k: int) -> np.ndarray:
     return np.minimum((average_ranks(cost) * k / len(cost)).astype(int), k - 1)
 
 
+def _eligible_rows(cost: np.ndarray, value: np.ndarray, eligible: np.ndarray | None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``cost`` and ``value`` as float columns, and the rows that take part in a shortlist:
+    ``eligible`` ones (all by default) with a finite cost and value."""
+    cost, value = np.asarray(cost, dtype=float), np.asarray(value, dtype=float)
+    if cost.shape != value.shape or cost.ndim != 1:
+        raise DataError(f"cost and value must be two columns of equal length, got shapes {cost.shape} "
+                        f"and {value.shape}")
+    ok = np.isfinite(cost) & np.isfinite(value)
+    if eligible is not None:
+        ok &= np.asarray(eligible, dtype=bool)
+    return cost, value, np.flatnonzero(ok)
+
+
 def band_shortlist(cost: np.ndarray, value: np.ndarray, k: int, eligible: np.ndarray | None = None
                    ) -> tuple[np.ndarray, np.ndarray]:
     """(rows, bands): the best row of each of ``k`` cost bands, cheapest band first.
@@ -64,14 +79,7 @@ def band_shortlist(cost: np.ndarray, value: np.ndarray, k: int, eligible: np.nda
     chosen nor counted when the bands are cut, so a band is never all failures. Fewer than
     ``k`` rows come back when fewer are eligible, or when ties in cost leave a band empty.
     """
-    cost, value = np.asarray(cost, dtype=float), np.asarray(value, dtype=float)
-    if cost.shape != value.shape or cost.ndim != 1:
-        raise DataError(f"cost and value must be two columns of equal length, got shapes {cost.shape} "
-                        f"and {value.shape}")
-    ok = np.isfinite(cost) & np.isfinite(value)
-    if eligible is not None:
-        ok &= np.asarray(eligible, dtype=bool)
-    rows = np.flatnonzero(ok)
+    cost, value, rows = _eligible_rows(cost, value, eligible)
     if len(rows) == 0:
         return np.zeros(0, dtype=int), np.zeros(0, dtype=int)
     bands = cost_bands(cost[rows], k)
@@ -96,19 +104,12 @@ def level_shortlist(cost: np.ndarray, value: np.ndarray, k: int, eligible: np.nd
     """
     if k < 1:
         raise DataError(f"the number of candidates must be >= 1, got {k}")
-    cost, value = np.asarray(cost, dtype=float), np.asarray(value, dtype=float)
-    if cost.shape != value.shape or cost.ndim != 1:
-        raise DataError(f"cost and value must be two columns of equal length, got shapes {cost.shape} "
-                        f"and {value.shape}")
-    ok = np.isfinite(cost) & np.isfinite(value)
-    if eligible is not None:
-        ok &= np.asarray(eligible, dtype=bool)
-    rows = np.flatnonzero(ok)
+    cost, value, rows = _eligible_rows(cost, value, eligible)
     if len(rows) == 0:
         return np.zeros(0, dtype=int), np.zeros(0, dtype=int)
     levels, level_of = np.unique(cost[rows], return_inverse=True)
-    ranked = [rows[level_of == j][np.lexsort((rows[level_of == j], value[rows[level_of == j]]))]
-              for j in range(len(levels))]
+    members = [rows[level_of == j] for j in range(len(levels))]
+    ranked = [m[np.lexsort((m, value[m]))] for m in members]
     order = sorted(range(len(levels)), key=lambda j: (-len(ranked[j]), j))
     chosen, chosen_levels = [], []
     depth = 0
@@ -222,6 +223,27 @@ def trained_cost(config: Config) -> str | None:
     return mins[-1] if mins else None
 
 
+def mark_trained_front(rows: Sequence[Mapping[str, Any]], members: Sequence[Mapping[str, Any]],
+                       cost: str | None) -> list[dict[str, Any]]:
+    """trained.csv rows with ``cost`` (the member's value) and ``trained_front``: non-dominated on
+    (trained test accuracy, cost) among the finished trainings; with no cost, the most accurate."""
+    by_id = {str(m["id"]): m for m in members}
+    out = [dict(r) for r in rows]
+    acc, costs = [], []
+    for r in out:
+        member = by_id.get(str(r["id"]), {})
+        if cost is not None:
+            r[cost] = member.get(cost, r.get(cost, ""))
+        ok = r.get("status") == "ok"
+        acc.append(float(r["test_acc"]) if ok else float("nan"))
+        costs.append(float(r[cost]) if ok and cost is not None and r.get(cost) not in (None, "") else
+                     (0.0 if cost is None else float("nan")))
+    front = set(accuracy_front(np.array(acc), np.array(costs)).tolist()) if out else set()
+    for i, r in enumerate(out):
+        r["trained_front"] = int(i in front)
+    return out
+
+
 def trained_front_rows(config: Config, members: Sequence[Mapping[str, Any]],
                        trained: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The members (front and shortlist rows) on the front after training, most accurate first.
@@ -236,10 +258,7 @@ def trained_front_rows(config: Config, members: Sequence[Mapping[str, Any]],
     if ok and "trained_front" in ok[0]:
         keep = [t for t in ok if str(t["trained_front"]).strip().lower() in ("1", "true")]
     else:
-        cost = trained_cost(config)
-        acc = np.array([_number(t["test_acc"]) for t in ok])
-        costs = np.array([_number(by_id[str(t["id"])].get(cost)) if cost else 0.0 for t in ok])
-        keep = [ok[i] for i in accuracy_front(acc, costs)] if ok else []
+        keep = [t for t in mark_trained_front(ok, members, trained_cost(config)) if t["trained_front"]]
     rows = [{**by_id[str(t["id"])], "trained_test_acc": _number(t["test_acc"]), "trained_epochs": t.get("epochs", "")}
             for t in keep]
     return sorted(rows, key=lambda r: -r["trained_test_acc"])

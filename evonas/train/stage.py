@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import numpy as np
 import torch
 
 from evonas.config.schema import Config, TrainConfig
@@ -28,7 +27,7 @@ from evonas.nn.network import network_for
 from evonas.nn.placement import gpu_share, per_gpu_from_memory
 from evonas.run.rundir import TRAINED, RunDir
 from evonas.run.tables import read_csv, write_csv
-from evonas.search.shortlist import SHORTLIST_PREFIX, accuracy_front, shortlist_rows, trained_cost
+from evonas.search.shortlist import SHORTLIST_PREFIX, mark_trained_front, shortlist_rows, trained_cost
 from evonas.space.cell import Cell
 from evonas.space.datasets import DatasetSpec, dataset_spec
 from evonas.train.loop import peak_train_memory, train_cell
@@ -62,27 +61,6 @@ def select_candidates(front: Sequence[dict[str, Any]], config: Config, ids: Sequ
                       scored: Sequence[dict[str, Any]] = ()) -> list[dict[str, Any]]:
     """Rows to train: explicit front ``ids``, else ``train.candidates`` (``evonas.search.shortlist.shortlist_rows``)."""
     return shortlist_rows(config, front, scored, ids)
-
-
-def mark_trained_front(rows: Sequence[dict[str, Any]], members: Sequence[dict[str, Any]],
-                       cost: str | None) -> list[dict[str, Any]]:
-    """trained.csv rows with ``cost`` (the member's value) and ``trained_front``: non-dominated on
-    (trained test accuracy, cost) among the finished trainings; with no cost, the most accurate."""
-    by_id = {str(m["id"]): m for m in members}
-    out = [dict(r) for r in rows]
-    acc, costs = [], []
-    for r in out:
-        member = by_id.get(str(r["id"]), {})
-        if cost is not None:
-            r[cost] = member.get(cost, r.get(cost, ""))
-        ok = r.get("status") == "ok"
-        acc.append(float(r["test_acc"]) if ok else float("nan"))
-        costs.append(float(r[cost]) if ok and cost is not None and r.get(cost) not in (None, "") else
-                     (0.0 if cost is None else float("nan")))
-    front = set(accuracy_front(np.array(acc), np.array(costs)).tolist()) if out else set()
-    for i, r in enumerate(out):
-        r["trained_front"] = int(i in front)
-    return out
 
 
 def _needs_training(row: dict[str, Any] | None, epochs: int) -> bool:
@@ -176,6 +154,7 @@ def train_front(config: Config, run: RunDir, ids: Sequence[int] | None = None) -
     if isinstance(dataset, DatasetSpec):
         run.check_dataset(dataset)  # the images the search scored, unchanged
     rows = _candidates(config, run, ids)
+    members = run.members()  # the front and the shortlist just written: every id a training can have
     cost = trained_cost(config)
     done = {int(r["id"]): r for r in run.trained()}
     (run.path / "checkpoints").mkdir(exist_ok=True)
@@ -233,11 +212,11 @@ def train_front(config: Config, run: RunDir, ids: Sequence[int] | None = None) -
                                 "error": ""}
                 log.info(f"train id {job.id}: done, test acc {m['test_acc']:.2f}% after {m['epochs']} epochs "
                          f"({m['wall_time_s']:.0f} s on {m['device']})")
-                _write_trained(run, done, cost)
+                _write_trained(run, done, members, cost)
     finally:
         if started:
             ray.shutdown()
-    out = _write_trained(run, done, cost)
+    out = _write_trained(run, done, members, cost)
     answer = [r for r in out if r["trained_front"]]
     if answer:
         log.info(f"front after training ({len(answer)} of {len(out)} trained, test accuracy vs {cost or 'nothing'}): "
@@ -268,9 +247,10 @@ def _candidates(config: Config, run: RunDir, ids: Sequence[int] | None) -> list[
     return rows
 
 
-def _write_trained(run: RunDir, done: dict[int, dict[str, Any]], cost: str | None) -> list[dict[str, Any]]:
+def _write_trained(run: RunDir, done: dict[int, dict[str, Any]], members: Sequence[dict[str, Any]],
+                   cost: str | None) -> list[dict[str, Any]]:
     """trained.csv with each row's cost and the trained front marked; the rows written."""
-    rows = mark_trained_front([done[k] for k in sorted(done)], run.members(), cost)
+    rows = mark_trained_front([done[k] for k in sorted(done)], members, cost)
     write_csv(run.file(TRAINED), rows, [*TRAINED_COLUMNS, *([cost] if cost else []), "trained_front"])
     return rows
 

@@ -68,10 +68,5 @@ def test_the_progress_line_of_a_search_where_every_cell_fails(tmp_path):
         assert result.front == []
         lines = [line for line in run.file("run.log").read_text().splitlines() if " | evals " in line]
         assert lines and "front   0" in lines[-1] and "| failed " in lines[-1]
-    finally:
+    finally:  # the "evonas" logger is restored by the autouse fixture of conftest.py
         del SCORES["test_always_fails"]
-        log = logging.getLogger("evonas")
-        for handler in list(log.handlers):
-            log.removeHandler(handler)
-            handler.close()
-        log.propagate = True
