@@ -30,7 +30,7 @@ from evonas.errors import EvonasError
 from evonas.engine.pool import make_pool
 from evonas.engine.records import ScorerSpec
 from evonas.config.strict import to_mapping
-from evonas.scores import make_settings
+from evonas.scores import SCORES, make_settings
 from evonas.scores.reference import (AZ_NAS_GK_MEMBERS, AZ_NAS_MEMBERS, DEFAULT_MEMBERS, VKDNW_AGG_MEMBERS,
                                      reference_path)
 from evonas.space.cell import Cell
@@ -77,6 +77,8 @@ def build(dataset: str | DatasetSpec, n: int, seed: int, members: tuple[str, ...
     spec = dataset_spec(dataset)
     name, images = ((f"{spec.name}:{spec.fingerprint}", spec.source.root) if spec.source is not None
                     else (spec.name, f"{spec.name} packaged sample"))
+    if not any("data" in SCORES[m].needs for m in members):
+        images = "none (every member is data-free)"
     meta = {"dataset": name, "C": C, "N": N, "sample_seed": seed, "scoring_seed": scoring_seed,
             "images": images, "settings": {m: to_mapping(make_settings(m)) for m in members}}
     return _write(out, arches, meta, {m: [r[m] for r in rows] for m in members})

@@ -1,6 +1,7 @@
 """az_nas and vkdnw_agg: their members, the sum of log percentiles against a stored reference, extending one."""
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -63,7 +64,8 @@ def test_registered_aggregate_is_the_sum_of_log_percentiles(small_reference, sco
 
 
 @pytest.mark.parametrize("dataset, score", [("cifar10", "az_nas"), ("cifar10", "vkdnw_agg"), ("cifar10", "az_nas_gk"),
-                                            ("cifar100", "az_nas"), ("cifar100", "az_nas_gk")])
+                                            ("cifar100", "az_nas"), ("cifar100", "az_nas_gk"),
+                                            ("imagenet16-120", "az_nas")])
 def test_packaged_reference_holds_the_members_at_their_defaults(dataset: str, score: str) -> None:
     from evonas.scores.reference import reference_path
 
@@ -72,3 +74,17 @@ def test_packaged_reference_holds_the_members_at_their_defaults(dataset: str, sc
         name = parse_member(member)[0]
         assert np.isfinite(ref.values[name]).all()
         assert ref.settings_of(name) == make_settings(name), f"{name}: rebuild the reference"
+
+
+def test_imagenet16_reference_is_data_free_and_rescores_its_cell() -> None:
+    """az_nas on ImageNet16-120 needs no images (no sample ships): a reference cell scores as it did."""
+    from evonas.scores.reference import reference_path
+
+    ref = load_reference(str(reference_path("imagenet16-120")))
+    with np.load(reference_path("imagenet16-120")) as f:
+        assert json.loads(str(f["meta"]))["images"].startswith("none")
+    ctx = ScoreContext(Cell.parse(ref.arches[0]), torch.device("cpu"), dataset_spec("imagenet16-120"), None, seed=0,
+                       C=16, N=5)
+    for name in ("az_expressivity", "az_trainability"):
+        assert SCORES[name](ctx, ref.settings_of(name)) == pytest.approx(ref.values[name][0], rel=1e-9)
+    assert math.isfinite(SCORES["az_nas"](ctx, make_settings("az_nas")))
