@@ -49,7 +49,7 @@ QUICK = Plan(C=8, N=1, score_cells=1, score_settings={"ntk_cond": {"repeats": 1,
              latency_repeats=2, pool_cells=6, pool_per_gpu=(1, 2), pool_cpu_actors=2,
              main_overrides=("network.C=8", "network.N=1", "search.pop_size=4", "search.n_gen=1",
                              "train.after_search=false"),
-             budgets={"env": 20, "scores": 40, "objective": 20, "latency": 20, "pool": 60, "main": 90}, total_s=240.0,
+             budgets={"env": 20, "scores": 40, "objective": 20, "latency": 20, "pool": 60, "main": 150}, total_s=300.0,
              quick=True)
 
 

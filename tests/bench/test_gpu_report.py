@@ -126,7 +126,7 @@ def test_pool_and_main_job_sections_in_a_child_process(tmp_path) -> None:
     """The sections the other tests leave out, run as the GPU machine runs them (Ray, a child process)."""
     out = tmp_path / "report.json"
     proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "gpu_report.py"), "--quick", "--json", str(out),
-                           "--sections", "env,pool,main"], cwd=REPO, capture_output=True, text=True, timeout=300)
+                           "--sections", "env,pool,main"], cwd=REPO, capture_output=True, text=True, timeout=420)
     assert proc.returncode == 0, proc.stderr[-2000:]
     s = _load(out)["sections"]
     assert all(s[n]["status"] == "done" for n in ("env", "pool", "main")), {n: s[n].get("error") for n in s}
