@@ -13,7 +13,7 @@ from evonas.errors import ConfigError, EvonasError
 from evonas.nn.images import load_images
 from evonas.scores import SCORES, ScoreContext, make_settings
 from evonas.scores.aggregate import percentile
-from evonas.scores.reference import AZ_NAS_MEMBERS, VKDNW_AGG_MEMBERS, load_reference, parse_member
+from evonas.scores.reference import AZ_NAS_MEMBERS, VKDNW_AGG_MEMBERS, load_reference, parse_member, reference_path
 from evonas.space.cell import Cell
 from evonas.space.datasets import dataset_spec
 
@@ -67,8 +67,6 @@ def test_registered_aggregate_is_the_sum_of_log_percentiles(small_reference, sco
                                             ("cifar100", "az_nas"), ("cifar100", "az_nas_gk"),
                                             ("imagenet16-120", "az_nas")])
 def test_packaged_reference_holds_the_members_at_their_defaults(dataset: str, score: str) -> None:
-    from evonas.scores.reference import reference_path
-
     ref = load_reference(str(reference_path(dataset)))
     for member in make_settings(score).members:
         name = parse_member(member)[0]
@@ -78,8 +76,6 @@ def test_packaged_reference_holds_the_members_at_their_defaults(dataset: str, sc
 
 def test_imagenet16_reference_is_data_free_and_rescores_its_cell() -> None:
     """az_nas on ImageNet16-120 needs no images (no sample ships): a reference cell scores as it did."""
-    from evonas.scores.reference import reference_path
-
     ref = load_reference(str(reference_path("imagenet16-120")))
     with np.load(reference_path("imagenet16-120")) as f:
         assert json.loads(str(f["meta"]))["images"].startswith("none")
