@@ -32,10 +32,10 @@ from benchmarks.quality.settings import SETTINGS_HELP, config_for, resolve_setti
 from evonas.config.schema import Config  # noqa: E402
 from evonas.config.load import load_config  # noqa: E402
 from evonas.errors import ConfigError  # noqa: E402
+from evonas.engine.cache import open_caches  # noqa: E402
 from evonas.engine.evaluator import Evaluator  # noqa: E402
 from evonas.engine.pool import make_pool  # noqa: E402
-from evonas.engine.records import Evaluation  # noqa: E402
-from evonas.search.scoring import open_caches, scorer_spec  # noqa: E402
+from evonas.engine.records import Evaluation, ScorerSpec  # noqa: E402
 from evonas.space.table import load_table  # noqa: E402
 
 CHUNK = 64
@@ -81,10 +81,9 @@ def fill(config: Config, score: str, indices: list[int]) -> dict:
     if score not in config.score_names:
         raise ConfigError(f"--score {score!r} is not an objective of this search ({list(config.score_names)}); "
                           f"choose one of them or a --setting whose objectives include it")
-    spec = scorer_spec(config)
+    spec = ScorerSpec.from_config(config)
     table = load_table()
     cells = [c for c in (table.cell(i) for i in indices) if c.is_connected]
-    rc = config.ray
     times: list[float] = []
     devices: set[str] = set()
 
@@ -94,10 +93,8 @@ def fill(config: Config, score: str, indices: list[int]) -> dict:
             devices.add(ev.device)
 
     t0 = time.perf_counter()
-    with make_pool(spec, backend=rc.backend, num_actors=rc.num_actors, address=rc.address,
-                   max_retries=rc.max_retries, actors_per_gpu=rc.actors_per_gpu, cpu_actors=rc.cpu_actors,
-                   connect_timeout_s=rc.connect_timeout_s) as pool:
-        caches = {score: open_caches(config, spec, pool.device_for)[score]}
+    with make_pool(spec, config.ray) as pool:
+        caches = {score: open_caches(config.cache.dir, spec, pool.device_for)[score]}
         evaluator = Evaluator(pool, (score,), caches=caches, on_result=on_result)
         failed = 0
         for start in range(0, len(cells), CHUNK):

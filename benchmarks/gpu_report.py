@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # _common and the gpu 
 
 from evonas.nn.devices import configure_scoring, resolve_device  # noqa: E402
 from evonas.scores import SCORES  # noqa: E402
-from evonas.space.datasets import dataset_spec  # noqa: E402
+from evonas.datasets import dataset_spec  # noqa: E402
 from gpu.env import section_env  # noqa: E402
 from gpu.latency import section_latency  # noqa: E402
 from gpu.main import section_main  # noqa: E402

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import SHORT, print_table, write_json  # noqa: E402
 from gradient_kernel_variants import measures  # noqa: E402
 
-from evonas.space.datasets import DATASETS, dataset_spec  # noqa: E402
+from evonas.datasets import DATASETS, dataset_spec  # noqa: E402
 from evonas.nn.images import load_images  # noqa: E402
 from evonas.scores import SCORES, ScoreContext, make_settings  # noqa: E402
 from evonas.scores.aggregate import aggregate_of  # noqa: E402

@@ -37,7 +37,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import SHORT, print_table, rank_correlations, write_json  # noqa: E402
 
-from evonas.space.datasets import DATASETS, dataset_spec  # noqa: E402
+from evonas.datasets import DATASETS, dataset_spec  # noqa: E402
 from evonas.nn.images import load_images  # noqa: E402
 from evonas.errors import ConfigError  # noqa: E402
 from evonas.nn.network import build_network  # noqa: E402

@@ -24,7 +24,7 @@ import torch
 from scipy.stats import spearmanr
 
 from evonas.nn.flops import count_flops
-from evonas.space.datasets import dataset_spec
+from evonas.datasets import dataset_spec
 from evonas.nn.devices import device_name, resolve_device
 from evonas.nn.timing import cpu_threads, measure_latency
 from evonas.scores import ScoreContext, make_settings

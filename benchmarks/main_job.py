@@ -24,7 +24,6 @@ from scipy.stats import kendalltau, spearmanr
 from evonas.nn.devices import device_name
 from evonas.run.rundir import RunDir
 from evonas.space.table import load_table
-from evonas.space.datasets import dataset_spec
 
 
 def analyse(run_dir: Path, wall_s: float | None) -> dict:
@@ -34,7 +33,7 @@ def analyse(run_dir: Path, wall_s: float | None) -> dict:
     state = run.state()
     rows = [r for r in run.candidates() if r["status"] == "ok"]
     front = run.pareto()
-    acc = load_table().column(dataset_spec(config.dataset).test_column)
+    acc = load_table().column(config.dataset_spec.test_column)
     truth = [acc[int(r["index"])] for r in rows]
     wall = wall_s if wall_s is not None else state.get("wall_time_s", float("nan"))
     out = {"config": config.name, "device": device_name("cpu"), "machine": platform.machine(),

@@ -85,7 +85,7 @@ def _score_chunk(job: tuple[list[str], str, list[str], int, int, int]) -> list[d
 
     from evonas.nn.images import load_images
     from evonas.scores import ScoreContext
-    from evonas.space.datasets import dataset_spec
+    from evonas.datasets import dataset_spec
 
     arches, dataset, scores, seed, C, N = job
     torch.set_num_threads(1)

@@ -43,7 +43,7 @@ from _common import SHORT, machine, parse_score_settings, print_table, rank_corr
 
 from evonas.analysis.quality import score_front_hv_ratio, true_front_points, true_objectives, within_bin_tau  # noqa: E402
 from evonas.scores.registry import minimise_sign  # noqa: E402
-from evonas.space.datasets import DATASETS  # noqa: E402
+from evonas.datasets import DATASETS  # noqa: E402
 from evonas.space.table import load_table, sample_connected  # noqa: E402
 
 DEFAULT_SCORES = "knas,ntk_cond,linear_regions,synflow,naswot,params,flops"
@@ -51,16 +51,17 @@ DEFAULT_SCORES = "knas,ntk_cond,linear_regions,synflow,naswot,params,flops"
 
 def score_all(cells, scores, settings, dataset, root, args) -> dict[str, Any]:
     """Per score, the value and seconds of each cell (nan where it failed), and the failure count."""
+    from evonas.config.schema import RayConfig
     from evonas.engine.pool import make_pool
     from evonas.engine.records import ScorerSpec
 
-    spec = ScorerSpec(scores=tuple(scores), settings=settings, dataset=dataset, data_root=root, seed=args.seed,
+    spec = ScorerSpec(scores=tuple(scores), settings=settings, dataset=DATASETS[dataset], data_root=root, seed=args.seed,
                       C=args.C, N=args.N, device=args.device)
     position = {c.arch: i for i, c in enumerate(cells)}
     values = {s: np.full(len(cells), np.nan) for s in scores}
     times = {s: np.full(len(cells), np.nan) for s in scores}
     failures = 0
-    with make_pool(spec, backend=args.backend, num_actors=args.actors) as pool:
+    with make_pool(spec, RayConfig(backend=args.backend, num_actors=args.actors)) as pool:
         for ev in tqdm(pool.map_unordered(cells), total=len(cells), desc=f"scoring on {dataset}", unit="cell"):
             i = position[ev.arch]
             failures += not ev.ok

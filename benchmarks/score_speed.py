@@ -21,8 +21,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, print_table, write_json  # noqa: E402
 
-from evonas.space.datasets import dataset_spec  # noqa: E402
+from evonas.datasets import dataset_spec  # noqa: E402
 from evonas.nn.images import load_images  # noqa: E402
+from evonas.config.schema import RayConfig  # noqa: E402
 from evonas.engine.pool import make_pool  # noqa: E402
 from evonas.engine.records import ScorerSpec  # noqa: E402
 from evonas.scores import SCORES, ScoreContext, make_settings  # noqa: E402
@@ -46,8 +47,8 @@ def per_score_seconds(names, cells, seed: int) -> dict[str, list[float]]:
 
 
 def pool_rate(score: str, cells, actors: int, seed: int) -> float:
-    spec = ScorerSpec(scores=(score,), dataset="cifar10", seed=seed, device="cpu")
-    with make_pool(spec, backend="ray", num_actors=actors) as pool:
+    spec = ScorerSpec(scores=(score,), dataset=dataset_spec("cifar10"), seed=seed, device="cpu")
+    with make_pool(spec, RayConfig(num_actors=actors)) as pool:
         list(pool.map_unordered(cells[:actors]))  # warm the actors
         start = time.perf_counter()
         done = sum(ev.ok for ev in pool.map_unordered(cells))

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 from pymoo.core.sampling import Sampling
 
-from evonas.space.cell import N_EDGES, N_OPS, Cell
+from evonas.errors import ConfigError
+from evonas.space.cell import N_EDGES, N_OPS, Cell, all_cells
 
 __all__ = ["CellSampling"]
 
@@ -28,6 +29,12 @@ class CellSampling(Sampling):
                 continue
             seen.add(cell.canonical)
             rows.append(ops)
-        else:
-            raise RuntimeError(f"could not draw {n_samples} distinct cells in {self.max_draws} draws")
+        if len(rows) < n_samples:
+            kind = "connected cells" if self.connected_only else "cells"
+            exist = len({c.canonical for c in all_cells() if c.is_connected or not self.connected_only})
+            fix = (f"lower search.pop_size to at most {exist}" if n_samples > exist else
+                   f"lower search.pop_size (rare classes take many draws) or give CellSampling more than "
+                   f"max_draws={self.max_draws}")
+            raise ConfigError(f"could not draw {n_samples} {kind} distinct up to isomorphism in {self.max_draws} "
+                              f"draws (found {len(rows)}; the space holds {exist}): {fix}")
         return np.asarray(rows, dtype=int)

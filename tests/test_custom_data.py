@@ -219,24 +219,23 @@ def test_same_named_data_sets_never_share_a_cached_value(tmp_path):
 
 def test_cache_key_is_the_fingerprint_not_the_name(tmp_path):
     from evonas.engine.cache import cache_key
-    from evonas.nn import userdata
-    from evonas.space.datasets import DataSource
+    from evonas.datasets import DataSource, read_user_data
 
-    a = userdata.user_spec(DataSource("npz", str(write_npz(tmp_path / "a" / "d.npz")), None))
+    a = read_user_data(DataSource("npz", str(write_npz(tmp_path / "a" / "d.npz")), None)).spec
     x = np.load(tmp_path / "a" / "d.npz")
     arrays = {k: x[k] for k in x.files}
     arrays["x_train"] = arrays["x_train"].copy()
     arrays["x_train"][0, 0, 0, 0] ^= 1  # one pixel's lowest bit
     (tmp_path / "b").mkdir()
     np.savez(tmp_path / "b" / "d.npz", **arrays)
-    b = userdata.user_spec(DataSource("npz", str(tmp_path / "b" / "d.npz"), None))
+    b = read_user_data(DataSource("npz", str(tmp_path / "b" / "d.npz"), None)).spec
     assert a.name == b.name == "custom" and a.fingerprint != b.fingerprint
 
     def key(spec):
         return cache_key("naswot", {}, seed=0, dataset=spec, data_root=spec.source.root, C=4, N=1, device_kind="cpu")
 
     assert key(a) != key(b) and key(a)["data"] == f"fingerprint:{a.fingerprint}"
-    moved = userdata.user_spec(DataSource("npz", str(tmp_path / "a" / "d.npz"), None))
+    moved = read_user_data(DataSource("npz", str(tmp_path / "a" / "d.npz"), None)).spec
     assert key(moved) == key(a)
 
 

@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 #: objectives and score settings through it; the scores themselves sit above nn.
 LAYERS = (
     ("evonas.errors", "evonas.files", "evonas.data"),
-    ("evonas.space",),
+    ("evonas.space", "evonas.datasets"),
     ("evonas.config.strict",),
     ("=evonas.scores", "=evonas.scores.registry", "=evonas.scores.catalog", "=evonas.scores.settings",
      "=evonas.scores.reference"),
@@ -38,9 +38,10 @@ LAYERS = (
     ("evonas.cli", "evonas.__main__", "evonas.data.build", "evonas.data.build_cost", "evonas.data.build_reference"),
 )
 #: what `evonas pick` and `evonas plot` load: none of it may import torch, fvcore or ray
-LIGHT = ("evonas.errors", "evonas.files", "evonas.space", "evonas.config", "evonas.scores.registry",
-         "evonas.scores.catalog", "evonas.scores.settings", "evonas.engine.records", "evonas.run",
-         "evonas.search.fronts", "evonas.search.shortlist", "evonas.analysis", "evonas.viz")
+LIGHT = ("evonas.errors", "evonas.files", "evonas.space", "evonas.datasets", "evonas.config",
+         "evonas.scores.registry", "evonas.scores.catalog", "evonas.scores.settings", "evonas.engine.records",
+         "evonas.engine.placement", "evonas.run", "evonas.search.fronts", "evonas.search.shortlist", "evonas.analysis",
+         "evonas.viz")
 HEAVY = ("torch", "fvcore", "ray")
 
 
@@ -114,8 +115,23 @@ def test_imports_point_down_the_layers(module: str) -> None:
 
 
 def test_the_public_api_names_modules_that_exist() -> None:
+    import importlib
+    import inspect
+
+    assert sorted(evonas._EXPORTS) == evonas.__all__
     for name in evonas.__all__:
-        assert getattr(evonas, name) is not None
+        home = evonas._EXPORTS[name]
+        assert home.startswith("evonas."), (name, home)
+        value = getattr(evonas, name)
+        assert not inspect.ismodule(value), f"evonas.{name} is a module, not the object {home}.{name}"
+        assert value is getattr(importlib.import_module(home), name), f"evonas.{name} is not {home}.{name}"
+        if hasattr(value, "__module__") and not isinstance(value, dict):  # classes, functions (SCORES is a dict)
+            defined_in = sys.modules[value.__module__]
+            assert defined_in.__name__.split(".")[0] == "evonas", (name, value.__module__)
+            assert defined_in.__name__ == home or defined_in.__name__.startswith(home + "."), (name, value.__module__)
+            assert getattr(defined_in, value.__name__) is value
+    with pytest.raises(AttributeError, match="no_such_name"):
+        evonas.no_such_name  # noqa: B018
 
 
 def test_every_module_imports_on_its_own() -> None:

@@ -44,13 +44,15 @@ def stop_ray(started: bool) -> None:
 def make_plan_pool(ctx: Context, scores: str | tuple[str, ...], *, device: str, actors: int, per_gpu: int = 1,
                    backend: str = "ray", cpu_actors: int | str = 0):
     """A scorer pool for ``scores`` with the plan's network shape and score settings."""
+    from evonas.config.schema import RayConfig
     from evonas.engine.pool import make_pool
     from evonas.engine.records import ScorerSpec
+    from evonas.datasets import dataset_spec
 
     scores = (scores,) if isinstance(scores, str) else scores
     settings = {n: ctx.plan.score_settings[n] for n in scores if n in ctx.plan.score_settings}
-    spec = ScorerSpec(scores=scores, settings=settings, dataset=ctx.dataset, seed=ctx.seed,
+    spec = ScorerSpec(scores=scores, settings=settings, dataset=dataset_spec(ctx.dataset), seed=ctx.seed,
                       C=ctx.plan.C, N=ctx.plan.N, device=device)
     if backend == "serial":
-        return make_pool(spec, backend="serial")
-    return make_pool(spec, backend="ray", num_actors=actors, actors_per_gpu=per_gpu, cpu_actors=cpu_actors)
+        return make_pool(spec, RayConfig(backend="serial"))
+    return make_pool(spec, RayConfig(num_actors=actors, actors_per_gpu=per_gpu, cpu_actors=cpu_actors))

@@ -10,7 +10,7 @@ from _common import rank_correlations
 from evonas.nn.devices import device_name
 from evonas.nn.timing import measure_latency
 from evonas.scores import ScoreContext
-from evonas.space.datasets import dataset_spec
+from evonas.datasets import dataset_spec
 from evonas.space.latency_table import latency_columns
 from evonas.space.table import load_table, sample_connected
 from gpu.plan import Budget, Context, Plan

@@ -10,7 +10,7 @@ from typing import Any
 
 from evonas.run.rundir import CANDIDATES, PARETO, RunDir
 from evonas.run.tables import read_csv
-from evonas.space.datasets import dataset_spec
+from evonas.datasets import dataset_spec
 from evonas.space.table import load_table
 from gpu.actors import ray_available
 from gpu.plan import REPO, Budget, Context

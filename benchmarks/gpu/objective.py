@@ -10,7 +10,7 @@ import torch
 from _common import rank_correlations
 from evonas.analysis.quality import within_bin_tau
 from evonas.scores import SCORES
-from evonas.space.datasets import dataset_spec
+from evonas.datasets import dataset_spec
 from evonas.space.table import load_table, sample_connected
 from gpu.actors import make_plan_pool, ray_available, start_local_ray, stop_ray
 from gpu.plan import Budget, Context, Skip, error_text

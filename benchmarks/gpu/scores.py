@@ -11,7 +11,7 @@ import torch
 from evonas.nn.devices import device_name
 from evonas.nn.images import load_images
 from evonas.scores import SCORES, ScoreContext, make_settings
-from evonas.space.datasets import dataset_spec
+from evonas.datasets import dataset_spec
 from evonas.space.table import sample_connected
 from gpu.plan import Budget, Context, error_text
 

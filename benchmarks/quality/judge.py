@@ -9,7 +9,7 @@ import numpy as np
 from benchmarks.quality.runs import RunRecord
 from evonas.analysis.quality import SHORTLIST_RULES, indicators, prefix_front, trained_front
 from evonas.config.schema import Config
-from evonas.space.datasets import DATASETS, dataset_spec
+from evonas.datasets import DATASETS, dataset_spec
 from evonas.space.table import load_table
 
 #: published test accuracies (%) on CIFAR-10 / CIFAR-100 / ImageNet16-120
@@ -57,7 +57,7 @@ def single_objective(records: dict[str, list[RunRecord]], config: Config, n: int
     """Test accuracies (C10, C100, IN16) of the cell chosen by KNAS-style rules, per seed."""
     table = load_table()
     acc = np.stack([table.column(dataset_spec(d).test_column) for d in DATASETS], axis=1)
-    valid = table.column(dataset_spec(config.dataset).valid_column)
+    valid = table.column(config.dataset_spec.valid_column)
     out: dict[str, list[list[float]]] = defaultdict(list)
     for rec in records.get("random", []):
         idx = np.asarray(rec.indices[:n])

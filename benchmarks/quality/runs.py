@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -11,11 +11,11 @@ from pymoo.optimize import minimize
 
 from benchmarks.quality.settings import resolve_setting
 from evonas.config.schema import Config
+from evonas.engine.cache import open_caches
 from evonas.engine.evaluator import Evaluator
 from evonas.engine.pool import make_pool
-from evonas.engine.records import Evaluation
+from evonas.engine.records import Evaluation, ScorerSpec
 from evonas.search.nsga2 import make_algorithm
-from evonas.search.scoring import open_caches, scorer_spec
 from evonas.space.cell import Cell
 from evonas.space.table import sample_connected
 from problems import NB201Problem, to_minimised
@@ -90,12 +90,10 @@ def run_setting(name: str, config: Config, seeds: Sequence[int], budget: int,
     NSGA-II stops at ``budget`` distinct cells or after ``generations`` generations (default: a
     cap, ``max_generations``); random sampling takes ``budget`` cells.
     """
-    setting, spec, rc = resolve_setting(name), scorer_spec(config), config.ray
+    setting, spec = resolve_setting(name), ScorerSpec.from_config(config)
     records = []
-    with make_pool(spec, backend=rc.backend, num_actors=rc.num_actors, address=rc.address,
-                   max_retries=rc.max_retries, actors_per_gpu=rc.actors_per_gpu,
-                   connect_timeout_s=rc.connect_timeout_s) as pool:
-        caches = open_caches(config, spec, pool.device_kind)
+    with make_pool(spec, replace(config.ray, cpu_actors=0)) as pool:  # one kind of actor: caches by device_kind
+        caches = open_caches(config.cache.dir, spec, pool.device_kind)
         for seed in seeds:
             t0 = time.perf_counter()
             evaluator = Evaluator(pool, spec.scores, caches=caches, on_result=on_result)

@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence
 from evonas.config.schema import Config, ObjectiveConfig
 from evonas.errors import EvonasError
 from evonas.space.table import ACCURACY_COLUMNS
-from evonas.space.datasets import CUSTOM, dataset_spec
+from evonas.datasets import CUSTOM, dataset_spec
 from evonas.space.latency_table import DEFAULT_TABLE_DEVICE, latency_columns
 
 __all__ = ["Constraint", "pick", "pick_trained", "pick_columns", "describe_pick", "LATENCY_SOURCES",

@@ -23,7 +23,7 @@ from evonas.errors import DataError
 from evonas.search.fronts import non_dominated, non_dominated_layers
 from evonas.search.shortlist import band_shortlist, level_shortlist, rank_sum
 from evonas.space.table import BenchmarkTable, load_table
-from evonas.space.datasets import DATASETS, dataset_spec
+from evonas.datasets import DATASETS, dataset_spec
 
 __all__ = ["Scaling", "true_objectives", "connected_mask", "scaling", "hv_ratio", "indicators", "prefix_front",
            "true_front_points", "within_bin_tau", "score_front_hv_ratio", "best_k", "shortlist", "trained_front", "SHORTLIST_RULES", "REF_POINT"]

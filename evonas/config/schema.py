@@ -8,33 +8,35 @@ mapping; ``evonas.config.load`` reads YAML and applies ``--set`` overrides). Sco
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 from evonas.config.strict import check, suggest
 from evonas.errors import ConfigError
 from evonas.scores.registry import SCORES, Direction, get_score, make_settings, minimise_sign
-from evonas.space.datasets import CUSTOM, check_resolution, dataset_spec
+from evonas.datasets import AUTO, CUSTOM, DATASETS, DatasetSpec, check_data, data_formats, resolve
 
-__all__ = ["Dataset", "Direction", "minimise_sign", "Config", "DataConfig", "NetworkConfig", "ObjectiveConfig",
+__all__ = ["DATASET_NAMES", "Direction", "minimise_sign", "Config", "DataConfig", "NetworkConfig", "ObjectiveConfig",
            "SearchConfig", "RayConfig", "OutputConfig", "CacheConfig", "BenchmarkConfig", "TrainConfig",
            "TrainSettings"]
 
 #: ``train.rank_by`` value: rank by the sum of log percentile ranks of every objective but the cost
 RANKS = "ranks"
 
-Dataset = Literal["cifar10", "cifar100", "imagenet16-120", "custom"]
+#: the values ``dataset`` and ``train.dataset`` take: NB201's data sets (``evonas.datasets.DATASETS``) and custom
+DATASET_NAMES = (*DATASETS, CUSTOM)
 
 
 @dataclass(frozen=True)
 class DataConfig:
     """Where the images are. NB201 data sets: ``root`` holds their python pickles (None: the packaged
-    sample). ``dataset: custom``: ``root`` is an image folder or an ``.npz`` (``evonas.nn.userdata``)."""
+    sample). ``dataset: custom``: ``root`` is an image folder or an ``.npz`` (``evonas.datasets.formats``)."""
 
     root: str | None = None          # None: the images packaged with evonas
     n_images: int | None = field(default=None, metadata=check(lambda v: v >= 1, ">= 1 or null"))
     #: dataset custom: folder (train/<class>/, val/<class>/) or npz (x_train, y_train, x_test, y_test);
-    #: auto: npz when root ends in .npz
-    format: Literal["auto", "folder", "npz"] = "auto"
+    #: auto: told by root (npz when it ends in .npz, else folder); the formats: evonas.datasets.formats
+    format: str = AUTO
     #: dataset custom: side of the square network input (shorter side resized, centre-cropped);
     #: null: an .npz's own size (an image folder needs it)
     resolution: int | None = field(default=None, metadata=check(lambda v: v >= 1, ">= 1 or null"))
@@ -67,7 +69,6 @@ class ObjectiveConfig:
 
 @dataclass(frozen=True)
 class SearchConfig:
-    algorithm: Literal["nsga2"] = "nsga2"
     pop_size: int = field(default=50, metadata=check(lambda v: v >= 4, ">= 4"))
     n_gen: int = field(default=20, metadata=check(lambda v: v >= 1, ">= 1"))
     n_offsprings: int | None = field(default=None, metadata=check(lambda v: v >= 1, ">= 1 or null"))
@@ -161,9 +162,10 @@ class TrainConfig:
     #: the score that picks each band's cell: an objective, or ``ranks`` (the sum of the log percentile
     #: ranks of every objective but the cost); null: the first maximised objective
     rank_by: str | None = None
-    #: the cost the bands cut (a minimised objective; null: the last minimised objective)
+    #: the run's cost (``Config.cost_objective``): what the bands cut, the front after training is judged on
+    #: and the plots put on their x axis; a minimised objective (null: the last minimised objective)
     band_by: str | None = None
-    dataset: Dataset | None = None   # None: the search's data set (dataset custom: always)
+    dataset: str | None = None       # None: the search's data set (dataset custom: always)
     data_root: str | None = None     # None: the search's data.root (dataset custom: always)
     n_train: int | None = field(default=None, metadata=check(lambda v: v >= 1, ">= 1 or null"))
     recipe: TrainSettings = field(default_factory=TrainSettings)  # NB201's recipe: 200 epochs
@@ -181,7 +183,7 @@ def _default_objectives() -> tuple[ObjectiveConfig, ...]:
 class Config:
     name: str = "evonas"
     seed: int = 0
-    dataset: Dataset = "cifar10"
+    dataset: str = "cifar10"         # a name of DATASET_NAMES
     device: Literal["auto", "cpu", "cuda"] = "auto"
     data: DataConfig = field(default_factory=DataConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
@@ -195,6 +197,7 @@ class Config:
     benchmark: BenchmarkConfig = field(default_factory=BenchmarkConfig)
 
     def __post_init__(self) -> None:
+        self._check_names()
         if len(self.objectives) < 2:
             raise ConfigError(f"objectives: a multi-objective search needs at least 2, got {len(self.objectives)}")
         names = [o.score for o in self.objectives]
@@ -212,34 +215,40 @@ class Config:
             if name is not None and name not in names and (key, name) != ("rank_by", RANKS):
                 extra = f" or {RANKS!r}" if key == "rank_by" else ""
                 raise ConfigError(f"train.{key}: {name!r} is not an objective; choose from {names}{extra}")
+        cost = self.cost_objective
+        if tc.band_by is not None and cost is not None and cost.direction != "min":
+            raise ConfigError(f"train.band_by: {tc.band_by!r} is maximised; the cost (what the bands cut, the front "
+                              f"after training is judged on, the plots' x axis) is a minimised objective")
         if tc.candidates == "bands":
             self.train_band_by  # noqa: B018  (no minimised objective: an error now, not after the search)
 
+    def _check_names(self) -> None:
+        """``dataset`` and ``train.dataset`` name known data sets, ``data.format`` a known format."""
+        for key, name in (("dataset", self.dataset), ("train.dataset", self.train.dataset)):
+            if name is not None and name not in DATASET_NAMES:
+                raise ConfigError(f"{key}: unknown data set {name!r}{suggest(str(name), DATASET_NAMES)}; "
+                                  f"choose from {list(DATASET_NAMES)}")
+        formats = data_formats()
+        if self.data.format not in formats:
+            raise ConfigError(f"data.format: unknown data format {self.data.format!r}"
+                              f"{suggest(str(self.data.format), formats)}; choose from {formats}")
+
     def _check_data(self) -> None:
-        """The ``data`` keys fit the data set: a user's needs a root (and a folder its resolution)."""
+        """The ``data`` keys fit the data set: a user's needs a root and what its format needs
+        (``evonas.datasets.check_data``: a folder its resolution, an .npz no val_split)."""
         d, tc = self.data, self.train
         if self.dataset != CUSTOM:
-            for key, value, unset in (("format", d.format, "auto"), ("resolution", d.resolution, None),
+            for key, value, unset in (("format", d.format, AUTO), ("resolution", d.resolution, None),
                                       ("val_split", d.val_split, None)):
                 if value != unset:
-                    side = dataset_spec(self.dataset).resolution
+                    side = self.dataset_spec.resolution
                     raise ConfigError(f"data.{key}: only for dataset: custom ({self.dataset} has its own format and "
                                       f"{side}x{side} images)")
             if tc.dataset == CUSTOM:
                 raise ConfigError("train.dataset: custom data is the search's (dataset: custom with a data section), "
                                   "not a training-only data set")
             return
-        if d.root is None:
-            raise ConfigError("data.root: dataset custom needs the path of an image folder (train/<class>/, "
-                              "val/<class>/) or of an .npz file")
-        fmt = d.format if d.format != "auto" else ("npz" if d.root.lower().endswith(".npz") else "folder")
-        if fmt == "folder" and d.resolution is None:
-            raise ConfigError("data.resolution: an image folder needs the network's input size, e.g. 32 (images "
-                              "are resized and centre-cropped to it)")
-        if d.resolution is not None:
-            check_resolution(d.resolution, "data.resolution")
-        if fmt == "npz" and d.val_split is not None:
-            raise ConfigError("data.val_split: an .npz has its own test split (x_test, y_test); drop val_split")
+        check_data(d)
         if self.benchmark.path is not None:
             raise ConfigError("benchmark.path: NATS-Bench has figures for NB201's data sets only, none for custom "
                               "data; drop it")
@@ -266,19 +275,33 @@ class Config:
         return next(o for o in self.objectives if o.score == name)
 
     @property
-    def train_band_by(self) -> ObjectiveConfig:
-        """The cost the bands cut: ``train.band_by``, else the last minimised objective."""
+    def cost_objective(self) -> ObjectiveConfig | None:
+        """The run's cost, by one rule: ``train.band_by`` when set, else the last minimised objective, else None
+        (every objective is maximised).
+
+        Everything that speaks of "the cost" reads it here: the bands shortlist cuts it
+        (``train_band_by``), the front after training is judged on it (``search.shortlist.trained_cost``),
+        the plots put it on their x axis (``viz.report.default_axes``) and ``pick --select bands`` lists it.
+        """
         name = self.train.band_by
-        mins = [o for o in self.objectives if o.direction == "min"]
         if name is not None:
-            chosen = next(o for o in self.objectives if o.score == name)
-            if chosen.direction != "min":
-                raise ConfigError(f"train.band_by: {name!r} is maximised; bands cut a cost (a minimised objective)")
-            return chosen
-        if not mins:
+            return next(o for o in self.objectives if o.score == name)
+        return next((o for o in reversed(self.objectives) if o.direction == "min"), None)
+
+    @property
+    def train_band_by(self) -> ObjectiveConfig:
+        """The cost the bands cut: ``cost_objective``; an error when there is none."""
+        cost = self.cost_objective
+        if cost is None:
             raise ConfigError("train.candidates: bands needs a minimised objective (a cost such as flops) to cut "
                               "into bands; set train.band_by or choose another train.candidates")
-        return mins[-1]
+        return cost
+
+    @cached_property
+    def dataset_spec(self) -> DatasetSpec:
+        """The search's data set as a spec, made once per config (``evonas.datasets.resolve``): NB201's from the
+        registry; a user's (``dataset: custom``) read, checked and described from ``data`` on first use."""
+        return resolve(self)
 
     @property
     def custom_data(self) -> bool:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from evonas.nn.flops import count_flops, count_parameters
-from evonas.space.datasets import DATASETS
+from evonas.datasets import DATASETS
 from evonas.data import DATA_DIR
 from evonas.files import atomic_write
 from evonas.nn.network import build_network

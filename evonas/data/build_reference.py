@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from evonas.config.schema import RayConfig
 from evonas.errors import EvonasError
 from evonas.engine.pool import make_pool
 from evonas.engine.records import ScorerSpec
@@ -34,7 +35,7 @@ from evonas.scores import SCORES, make_settings
 from evonas.scores.reference import (AZ_NAS_GK_MEMBERS, AZ_NAS_MEMBERS, DEFAULT_MEMBERS, VKDNW_AGG_MEMBERS,
                                      reference_path)
 from evonas.space.cell import Cell
-from evonas.space.datasets import DatasetSpec, dataset_spec
+from evonas.datasets import DatasetSpec, dataset_spec
 from evonas.space.table import sample_connected
 
 #: every member of the aggregates' default member lists, without direction suffixes
@@ -50,11 +51,11 @@ def sample_cells(n: int, seed: int) -> list[str]:
 def score_cells(arches: list[str], dataset: str | DatasetSpec, members: tuple[str, ...], workers: int, C: int,
                 N: int, scoring_seed: int) -> list[dict[str, float]]:
     """Each cell's member values, through the scorer pool the search uses (Ray with ``workers`` > 1)."""
-    spec = ScorerSpec(scores=members, dataset=dataset, seed=scoring_seed, C=C, N=N, device="cpu")
+    spec = ScorerSpec(scores=members, dataset=dataset_spec(dataset), seed=scoring_seed, C=C, N=N, device="cpu")
     position = {arch: i for i, arch in enumerate(arches)}
     rows: list[dict[str, float]] = [{} for _ in arches]
     start = time.time()
-    with make_pool(spec, backend="ray" if workers > 1 else "serial", num_actors=workers) as pool:
+    with make_pool(spec, RayConfig(backend="ray" if workers > 1 else "serial", num_actors=workers)) as pool:
         for done, ev in enumerate(pool.map_unordered([Cell.from_string(a) for a in arches]), start=1):
             if not ev.ok:
                 raise EvonasError(f"reference cell {ev.arch} failed: {ev.error}")
@@ -116,7 +117,6 @@ def _build_for_config(args: argparse.Namespace) -> Path:
     import yaml
 
     from evonas.config.load import config_from_mapping
-    from evonas.nn.images import dataset_of
 
     if not args.out:
         raise EvonasError("--config needs --out PATH (the packaged references are NB201's)")
@@ -131,7 +131,7 @@ def _build_for_config(args: argparse.Namespace) -> Path:
     # only the data, the network and the seed: the config may name the aggregate whose reference this builds
     config = config_from_mapping({k: raw[k] for k in ("dataset", "data", "network", "seed") if k in raw})
     members = tuple(args.members.split(",")) if args.members else _members_of(raw)
-    return build(dataset_of(config), args.n, args.seed, members, args.workers,
+    return build(config.dataset_spec, args.n, args.seed, members, args.workers,
                  Path(args.out), C=config.network.C, N=config.network.N, scoring_seed=config.seed)
 
 

@@ -13,13 +13,15 @@ import json
 import logging
 import math
 import os
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
+from evonas.engine.records import ScorerSpec
 from evonas.scores import get_score
-from evonas.space.datasets import DatasetSpec, dataset_spec
+from evonas.datasets import DatasetSpec, dataset_spec
 
-__all__ = ["ScoreCache", "cache_key", "library_versions"]
+__all__ = ["ScoreCache", "cache_key", "library_versions", "open_caches"]
 
 log = logging.getLogger("evonas")
 MAGIC = "evonas-score-cache-v3"  # v2: lines keyed by the (reduced) arch string; v3: versions in the key
@@ -113,6 +115,19 @@ class ScoreCache:
             f.write(f"{arch}\t{value!r}\n" if math.isfinite(value) else f"{arch}\t{value}\n")
             f.flush()
             os.fsync(f.fileno())
+
+
+def open_caches(directory: str | Path | None, spec: ScorerSpec,
+                device_kind: str | Callable[[str], str]) -> dict[str, ScoreCache]:
+    """One cache per score of ``spec`` under ``directory`` (a config's ``cache.dir``; none when it is None),
+    keyed by the spec's settings and by the device that computes the score (``device_kind``: one name,
+    or a pool's ``device_for``)."""
+    if directory is None:
+        return {}
+    device = device_kind if callable(device_kind) else (lambda name: device_kind)
+    return {name: ScoreCache(directory, cache_key(
+        name, asdict(spec.settings[name]), seed=spec.seed, dataset=spec.dataset, data_root=spec.data_root,
+        C=spec.C, N=spec.N, device_kind=device(name))) for name in spec.scores}
 
 
 def _ends_with_newline(path: Path) -> bool:

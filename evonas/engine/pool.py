@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator, Mapping, Protocol
 
+from evonas.config.schema import RayConfig
 from evonas.engine.ray_pool import RayPool
 from evonas.engine.records import Evaluation, ScorerSpec
 from evonas.engine.scorer import Scorer
@@ -92,19 +93,11 @@ def map_phased(pool: Pool, cells: Iterable[Cell], only: Mapping[str, tuple[str, 
         yield held.pop(ev.arch).merge(ev) if ev.arch in held else ev
 
 
-def make_pool(spec: ScorerSpec, *, backend: str = "ray", num_actors: int | None = None,
-              address: str | None = None, max_retries: int = 2, actors_per_gpu: int = 1,
-              cpu_actors: int | str = 0, connect_timeout_s: float = 10.0, task_timeout_s: float = 600.0,
-              start_timeout_s: float = 120.0) -> SerialPool | RayPool:
-    """A pool by backend name: ``ray`` (local or cluster) or ``serial`` (in process).
-
-    ``cpu_actors`` (GPU clusters only): CPU actors beside the GPU actors for the scores
-    ``runs_beside_gpu`` names; ``"auto"``: every CPU slot the GPU actors leave free.
-    """
-    if backend == "serial":
+def make_pool(spec: ScorerSpec, ray_config: RayConfig = RayConfig()) -> SerialPool | RayPool:
+    """The pool ``ray_config.backend`` names (a config's ``ray`` section): ``ray`` (local or cluster,
+    ``RayPool`` under the rest of ``ray_config``) or ``serial`` (in process)."""
+    if ray_config.backend == "serial":
         return SerialPool(spec)
-    if backend == "ray":
-        return RayPool(spec, num_actors=num_actors, address=address, max_retries=max_retries,
-                       actors_per_gpu=actors_per_gpu, cpu_actors=cpu_actors, connect_timeout_s=connect_timeout_s,
-                       task_timeout_s=task_timeout_s, start_timeout_s=start_timeout_s)
-    raise ConfigError(f"ray.backend: unknown backend {backend!r}; choose from ['ray', 'serial']")
+    if ray_config.backend == "ray":
+        return RayPool(spec, ray_config)
+    raise ConfigError(f"ray.backend: unknown backend {ray_config.backend!r}; choose from ['ray', 'serial']")

@@ -4,37 +4,21 @@ A cell is never silently dropped and the run never waits without bound (see ``Ra
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Mapping
 
+from evonas.config.schema import RayConfig
 from evonas.engine.cluster import start_ray
+from evonas.engine.ray_start import actor_classes, await_start, first_line, plan_pool, runs_beside_gpu
 from evonas.engine.records import Evaluation, ScorerSpec, failed
-from evonas.engine.scorer import Scorer
-from evonas.errors import EvonasError
-from evonas.nn.placement import plan_actors
-from evonas.scores import get_score
 from evonas.space.cell import Cell
 
 __all__ = ["RayPool", "runs_beside_gpu"]
 
 log = logging.getLogger("evonas")
-
-
-def runs_beside_gpu(name: str) -> bool:
-    """Whether CPU actors beside GPU actors take score ``name``: it runs no network on the scoring
-    images (``needs`` neither data, labels nor gpu) and times nothing (not ``exclusive``),
-    e.g. FLOPs and parameter counts, table look-ups, synflow."""
-    return not (get_score(name).needs & {"data", "labels", "gpu"}) and not get_score(name).exclusive
-
-
-def _first_line(err: BaseException) -> str:
-    """The root cause of a Ray error in one line (its last non-empty line)."""
-    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
-    return lines[-1] if lines else type(err).__name__
 
 
 @dataclass
@@ -57,8 +41,10 @@ class _Task:
 
 
 class RayPool:
-    """Persistent Ray actors placed by ``evonas.nn.placement.plan_actors``: GPU actors (``actors_per_gpu``
-    per GPU) and CPU actors beside them for the scores ``runs_beside_gpu`` names, or CPU actors only.
+    """Persistent Ray actors placed by ``evonas.engine.placement.plan_actors`` under ``ray_config`` (a
+    config's ``ray`` section; its ``backend`` is not read here): GPU actors (``actors_per_gpu`` per GPU)
+    and CPU actors beside them for the scores ``runs_beside_gpu`` names, or CPU actors only; each asks
+    Ray for its plan's ``ray_options``.
 
     A cell's scores are split between the two kinds and its evaluation merged; a failure of either
     part fails the cell. ``map_exclusive`` scores one cell at a time on one actor of the target
@@ -68,42 +54,33 @@ class RayPool:
     killed and replaced and is retried up to ``max_retries`` times, then reported failed.
     """
 
-    def __init__(self, spec: ScorerSpec, *, num_actors: int | None = None, address: str | None = None,
-                 max_retries: int = 2, actors_per_gpu: int = 1, cpu_actors: int | str = 0,
-                 connect_timeout_s: float = 10.0, task_timeout_s: float = 600.0,
-                 start_timeout_s: float = 120.0) -> None:
-        spec.validate()
-        started = start_ray(address, connect_timeout_s)
+    def __init__(self, spec: ScorerSpec, ray_config: RayConfig = RayConfig()) -> None:
+        rc = ray_config
+        started = start_ray(rc.address, rc.connect_timeout_s)
         import ray
 
-        self.spec, self.max_retries = spec, max_retries
-        self.task_timeout_s, self.start_timeout_s = task_timeout_s, start_timeout_s
-        self._started_ray = started and address is None
+        self.spec, self.max_retries = spec, rc.max_retries
+        self.task_timeout_s, self.start_timeout_s = rc.task_timeout_s, rc.start_timeout_s
+        self._started_ray = started and rc.address is None
         self.actors: list[Any] = []
         self.kind: dict[Any, str] = {}    # actor -> "gpu" | "cpu"
         self.kind_names: dict[str, set[str]] = {}  # "gpu" | "cpu" -> the device names of those actors
         self._starting: dict[Any, Any] = {}  # start-up ping -> replacement actor not yet ready
+        self._cls: dict[str, Any] = {}
         try:
             resources = ray.cluster_resources()
-            plan = plan_actors(spec.device, cpus=resources.get("CPU", 0), gpus=resources.get("GPU", 0),
-                               actors_per_gpu=actors_per_gpu, cpu_actors=cpu_actors, num_actors=num_actors,
-                               cpu_work=any(map(runs_beside_gpu, spec.scores)))
-            for warning in plan.warnings:
-                log.warning(warning)
-            self.plan = plan
-            self._cls = {}
-            self._specs = {}
-            if plan.gpu_actors:
-                self._cls["gpu"] = ray.remote(num_cpus=1, num_gpus=plan.gpu_fraction)(Scorer)
-                self._specs["gpu"] = spec
-            if plan.cpu_actors:
-                self._cls["cpu"] = ray.remote(num_cpus=1, num_gpus=0)(Scorer)
-                self._specs["cpu"] = dataclasses.replace(spec, device="cpu")
-            for kind, n in (("gpu", plan.gpu_actors), ("cpu", plan.cpu_actors)):
+            self.plan = plan_pool(spec, rc, resources)
+            self._cls, self._specs = actor_classes(self.plan, spec)
+            for kind, n in (("gpu", self.plan.gpu_actors), ("cpu", self.plan.cpu_actors)):
                 for _ in range(n):
                     self._new_actor(kind)
-            self.device_names = self._await_start(f"{resources.get('CPU', 0):g} CPU(s), "
-                                                  f"{resources.get('GPU', 0):g} GPU(s)")
+            where = f"{resources.get('CPU', 0):g} CPU(s), {resources.get('GPU', 0):g} GPU(s)"
+            ready = await_start(self.actors, self.start_timeout_s, where)
+            for actor in [a for a in self.actors if a not in ready]:
+                self._drop(actor)
+            for actor, name in ready.items():
+                self.kind_names.setdefault(self.kind[actor], set()).add(name)
+            self.device_names = list(ready.values())
         except BaseException:
             self.close()
             raise
@@ -122,33 +99,6 @@ class RayPool:
         self.actors.append(actor)
         self.kind[actor] = kind
         return actor
-
-    def _await_start(self, where: str) -> list[str]:
-        """Wait up to ``start_timeout_s`` for every actor; keep those ready, kill the rest."""
-        import ray
-        from ray.exceptions import RayActorError
-
-        pings = {a.ping.remote(): a for a in self.actors}
-        ready, _ = ray.wait(list(pings), num_returns=len(pings), timeout=self.start_timeout_s)
-        names = []
-        for ref in ready:
-            try:
-                names.append(ray.get(ref))
-                self.kind_names.setdefault(self.kind[pings[ref]], set()).add(names[-1])
-            except RayActorError as err:
-                raise EvonasError(f"a Ray scoring worker could not start: {_first_line(err)}") from None
-        if not ready:
-            raise EvonasError(f"no Ray worker started within {self.start_timeout_s:g} s (ray.start_timeout_s): "
-                              f"the cluster ({where}) has no free slot for one, or starting it takes longer")
-        if len(ready) < len(pings):
-            live = {pings[r] for r in ready}
-            for actor in list(self.actors):
-                if actor not in live:
-                    self._drop(actor)
-            log.warning(f"only {len(ready)} of {len(pings)} Ray workers started within {self.start_timeout_s:g} s "
-                        f"(ray.start_timeout_s; the cluster has {where}, some may be in use); going on with "
-                        f"{len(ready)}")
-        return names
 
     def _drop(self, actor: Any) -> None:
         import ray
@@ -286,7 +236,7 @@ class RayPool:
             except RayActorError as err:
                 if task.job is None:  # a replacement died while starting: the pool shrinks
                     self._drop(task.actor)
-                    log.warning(f"a replacement Ray worker could not start: {_first_line(err)}")
+                    log.warning(f"a replacement Ray worker could not start: {first_line(err)}")
                     continue
                 replace(task)  # the worker died: replace it, retry the cell
                 ev = retry_or_fail(task, f"worker died {task.job.attempt} times: {type(err).__name__}: {err}")

@@ -6,23 +6,33 @@ loading the scoring stack, and both types travel to Ray actors as they are.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from evonas.errors import ConfigError
 from evonas.scores.registry import get_score, make_settings
 from evonas.space.cell import Cell
-from evonas.space.datasets import DatasetSpec, dataset_spec
+from evonas.datasets import DatasetSpec, dataset_spec
+
+if TYPE_CHECKING:
+    from evonas.config.schema import Config
 
 __all__ = ["ScorerSpec", "Evaluation", "failed"]
 
 
 @dataclass(frozen=True)
 class ScorerSpec:
-    """What every worker needs to score cells (plain data: it travels to Ray actors)."""
+    """What every worker needs to score cells (plain data: it travels to Ray actors as it is).
+
+    Checked once, when it is made: ``settings`` (a plain mapping per score, as in a config's
+    ``scores``; a score without one gets its defaults) become each score's settings object, one per
+    score of ``scores`` and in that order; ``dataset`` is a resolved ``DatasetSpec`` (``dataset_spec(name)``
+    gives NB201's, ``Config.dataset_spec`` a config's). Workers use both as they are. A spec
+    copied with ``dataclasses.replace`` keeps its settings objects, so it is not checked again in full.
+    """
 
     scores: tuple[str, ...]
-    settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    dataset: str | DatasetSpec = "cifar10"  # a name, or the spec of a user's data set (``dataset_of``)
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    dataset: DatasetSpec = dataset_spec("cifar10")
     data_root: str | None = None
     n_images: int | None = None  # None: as many as the scores read
     seed: int = 0
@@ -30,25 +40,48 @@ class ScorerSpec:
     N: int = 5
     device: str = "auto"
 
-    def validate(self) -> dict[str, Any]:
-        """Check score names, settings and data set up front; return the settings objects."""
-        spec = dataset_spec(self.dataset)
-        settings = {name: make_settings(name, self.settings.get(name)) for name in self.scores}
-        extra = set(self.settings) - set(self.scores)
+    def __post_init__(self) -> None:
+        if not isinstance(self.dataset, DatasetSpec):
+            raise TypeError(f"ScorerSpec.dataset: give a DatasetSpec (dataset_spec({self.dataset!r})), "
+                            f"not {type(self.dataset).__name__}")
+        scores = tuple(self.scores)
+        settings = {name: _settings_of(name, self.settings.get(name)) for name in scores}
+        extra = set(self.settings) - set(scores)
         if extra:
             raise ConfigError(f"scores: settings given for {sorted(extra)}, which no objective or score list uses")
-        need = self.images_needed(settings)
+        object.__setattr__(self, "scores", scores)
+        object.__setattr__(self, "settings", settings)
+        need = self.images_needed()
         if self.n_images is not None and self.n_images < need:
             raise ConfigError(f"data.n_images: {self.n_images} is too few; the scores read {need} images")
+        spec = self.dataset
         have, read = spec.n_train, self.n_images or need
         if spec.custom and have and read > have:
             raise ConfigError(f"the scores read {read} training images but {spec.source.root} has {have}; add images "
                               f"or lower the scores' image counts (e.g. scores.naswot.batch_size)")
-        return settings
 
-    def images_needed(self, settings: Mapping[str, Any]) -> int:
-        """The most scoring images any of the scores reads under ``settings``."""
-        return max([get_score(n).images_needed(s) for n, s in settings.items()] + [0])
+    @classmethod
+    def from_config(cls, config: "Config", scores: tuple[str, ...] | None = None) -> "ScorerSpec":
+        """What every worker needs to compute ``scores`` (default: the config's objectives) under ``config``.
+
+        The data set is the config's resolved one (``Config.dataset_spec``: a user's is read and described
+        once per config); its spec travels to the workers.
+        """
+        names = tuple(scores or config.score_names)
+        return cls(scores=names, settings={k: v for k, v in config.scores.items() if k in names},
+                   dataset=config.dataset_spec, data_root=config.data.root, n_images=config.data.n_images,
+                   seed=config.seed, C=config.network.C, N=config.network.N, device=config.device)
+
+    def images_needed(self) -> int:
+        """The most scoring images any of the scores reads under its settings."""
+        return max([get_score(n).images_needed(s) for n, s in self.settings.items()] + [0])
+
+
+def _settings_of(name: str, given: Any) -> Any:
+    """Score ``name``'s settings object: ``given`` when it is one already (a copied spec), else made
+    (and checked) from the plain mapping ``given`` (None: the defaults)."""
+    cls = get_score(name).settings
+    return given if type(given) is cls else make_settings(name, given)
 
 
 @dataclass

@@ -12,7 +12,6 @@ from evonas.nn.devices import configure_scoring, device_name, resolve_device
 from evonas.nn.images import load_images
 from evonas.scores import ScoreContext, get_score, invalid_value
 from evonas.space.cell import Cell
-from evonas.space.datasets import dataset_spec
 
 __all__ = ["Scorer"]
 
@@ -23,12 +22,12 @@ class Scorer:
     def __init__(self, spec: ScorerSpec) -> None:
         torch.set_num_threads(1)  # one thread per worker: workers share the machine's cores
         self.spec = spec
-        self.settings = spec.validate()
+        self.settings = spec.settings  # made and checked with the spec: one object per score
         self.device = resolve_device(spec.device)
         configure_scoring(self.device)  # TF32 off, deterministic cuDNN: a GPU score matches its CPU value
         self.device_name = device_name(self.device)
-        self.dataset = dataset_spec(spec.dataset)
-        n = spec.n_images or spec.images_needed(self.settings)
+        self.dataset = spec.dataset
+        n = spec.n_images or spec.images_needed()
         self.data = (load_images(spec.dataset, root=spec.data_root, split="train", n=n, seed=spec.seed)
                      .to(self.device) if n > 0 else None)
 

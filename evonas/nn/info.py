@@ -6,7 +6,7 @@ from typing import Any
 from evonas.nn.flops import count_flops, count_parameters
 from evonas.nn.network import network_for
 from evonas.space.cell import Cell
-from evonas.space.datasets import dataset_spec
+from evonas.datasets import dataset_spec
 from evonas.space.table import ACCURACY_COLUMNS, load_table
 
 __all__ = ["arch_info", "format_info"]

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from evonas.space.cell import EDGES, OPS, Cell
-from evonas.space.datasets import dataset_spec
+from evonas.datasets import dataset_spec
 
 __all__ = ["TinyNetwork", "InferCell", "build_network", "network_for", "evaluating"]
 

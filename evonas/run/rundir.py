@@ -33,7 +33,7 @@ from evonas.files import atomic_write_text
 from evonas.engine.records import Evaluation
 from evonas.run.tables import csv_value, read_csv, write_csv
 from evonas.space.cell import Cell
-from evonas.space.datasets import DatasetSpec, spec_from_record, spec_record
+from evonas.datasets import DatasetSpec, spec_from_record, spec_record
 
 __all__ = ["RunDir", "CandidateLog", "candidate_columns", "default_run_dir"]
 

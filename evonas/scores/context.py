@@ -11,7 +11,7 @@ from evonas.nn.images import ImageSet
 from evonas.nn.network import TinyNetwork, build_network
 from evonas.scores._grad import kaiming_normal_init
 from evonas.space.cell import Cell
-from evonas.space.datasets import DatasetSpec
+from evonas.datasets import DatasetSpec
 
 __all__ = ["ScoreContext"]
 

@@ -14,9 +14,10 @@ a freshly initialised network in train mode, and follows the zero-cost-proxies r
 - ``synflow``: ``sum |w * dR/dw|`` where ``R`` is the summed output of the network with every
   batch norm removed and every parameter replaced by its absolute value, on an all-ones
   input, in double precision (the reference's ``bn=False`` mode).
-- ``naswot``: log-determinant (``slogdet``) of ``K = C C^T + (1-C)(1-C)^T`` with ``C`` the binary
-  ReLU codes of the batch. It is ``-inf`` when two images share one code (never seen on a
-  connected cell with the default batch).
+- ``naswot``: log-determinant (``slogdet``) of ``K = sum_l C_l C_l^T + (1-C_l)(1-C_l)^T`` over every
+  ReLU call ``l`` of the forward pass, with ``C_l`` the batch's binary codes (output > 0) there.
+  It is ``-inf`` when two images share one code (never seen on a connected cell with the
+  default batch).
 
 All are larger-is-better and deterministic for a fixed seed (grasp follows the reference's
 sign, under which it correlates positively with accuracy on NB201).
@@ -33,7 +34,7 @@ from evonas.scores.settings import SynflowSettings, ZeroCostSettings
 
 __all__ = ["grad_norm", "snip", "fisher", "grasp", "grasp_of", "jacob_cov",
            "synflow",
-           "naswot", "naswot_from_codes", "code_kernel", "jacob_cov_from_jacobians", "synflow_of"]
+           "naswot", "code_kernel", "jacob_cov_from_jacobians", "synflow_of"]
 
 def _loss_backward(ctx: ScoreContext, s: ZeroCostSettings) -> nn.Module:
     """A seeded network in train mode after one backward pass of the batch's cross-entropy."""
@@ -146,11 +147,6 @@ def code_kernel(codes: torch.Tensor) -> torch.Tensor:
     agree = (c @ c.T).double()
     ones = c.sum(dim=1).double()
     return codes.shape[1] + 2.0 * agree - ones[:, None] - ones[None, :]
-
-
-def naswot_from_codes(codes: torch.Tensor) -> float:
-    """log|K| for binary codes (batch, units), ``K = code_kernel(codes)``; -inf when K is singular."""
-    return _logdet(code_kernel(codes))
 
 
 def _logdet(k: torch.Tensor) -> float:

@@ -16,13 +16,14 @@ from pymoo.algorithms.moo.nsga2 import NSGA2
 from pymoo.optimize import minimize
 
 from evonas.config.schema import Config
+from evonas.engine.cache import open_caches
 from evonas.engine.evaluator import Evaluator
 from evonas.engine.pool import make_pool
+from evonas.engine.records import ScorerSpec
 from evonas.run.rundir import CANDIDATES, PARETO, CandidateLog, RunDir
 from evonas.search.pareto import benchmark_columns, front_rows
 from evonas.search.progress import Progress, fmt_duration
 from evonas.search.remeasure import remeasure_front
-from evonas.search.scoring import open_caches, scorer_spec
 from operators import CanonicalDuplicateElimination, CellSampling, EdgeCrossover, EdgeMutation
 from problems import NB201Problem
 
@@ -50,26 +51,23 @@ def make_algorithm(config: Config) -> NSGA2:
                  eliminate_duplicates=CanonicalDuplicateElimination())
 
 
-def run_search(config: Config, run: RunDir, *, resume: bool = False) -> SearchResult:
-    """Run (or continue) the search described by ``config`` in ``run``."""
+def run_search(config: Config, run: RunDir, *, resume: bool = False, spec: ScorerSpec | None = None) -> SearchResult:
+    """Run (or continue) the search described by ``config`` in ``run``; ``spec``: the config's scorer spec
+    when the caller has made it already (``ScorerSpec.from_config(config)``), else it is made here."""
     t0 = time.perf_counter()
-    spec = scorer_spec(config)
-    spec.validate()
+    spec = ScorerSpec.from_config(config) if spec is None else spec
     resumed, proposed = CandidateLog.load(run.file(CANDIDATES), spec.scores) if resume else ({}, {})
     if resumed:
         log.info(f"resuming {run.path}: {len(resumed)} cells already scored are read back, not rescored")
     candidates = CandidateLog(run.file(CANDIDATES), spec.scores)
     rc = config.ray
     try:
-        with make_pool(spec, backend=rc.backend, num_actors=rc.num_actors, address=rc.address,
-                       max_retries=rc.max_retries, actors_per_gpu=rc.actors_per_gpu, cpu_actors=rc.cpu_actors,
-                       connect_timeout_s=rc.connect_timeout_s, task_timeout_s=rc.task_timeout_s,
-                       start_timeout_s=rc.start_timeout_s) as pool:
+        with make_pool(spec, rc) as pool:
             placed = f" ({pool.plan.describe()})" if hasattr(pool, "plan") else ""
             log.info(f"scoring {list(spec.scores)} on {config.dataset} with {pool.num_workers} "
                      f"{rc.backend} worker(s){placed}; objectives "
                      + ", ".join(f"{o.direction} {o.score}" for o in config.objectives))
-            caches = open_caches(config, spec, pool.device_for)
+            caches = open_caches(config.cache.dir, spec, pool.device_for)
             evaluator = Evaluator(pool, spec.scores, log=candidates, resumed=resumed, caches=caches,
                                   proposed=proposed)
             problem = NB201Problem(config.objectives, evaluator)

@@ -8,7 +8,7 @@ import numpy as np
 from evonas.config.schema import Config
 from evonas.engine.records import Evaluation
 from evonas.search.fronts import non_dominated, rank_front
-from evonas.search.remeasure import NOISY_SCORES
+from evonas.search.remeasure import noisy_scores
 from evonas.space.cell import Cell
 from evonas.space.natsbench import NatsBenchLookup
 from evonas.space.table import load_table
@@ -16,9 +16,8 @@ from problems import to_minimised
 
 __all__ = ["front_rows", "benchmark_columns", "NATS_FIELDS"]
 
-#: NATS-Bench lookup field -> pareto.csv column suffix
-NATS_FIELDS = {"test_acc": "test_acc", "valid_acc": "valid_acc", "flops_m": "flops_m", "params_m": "params_m",
-               "latency_ms": "latency_ms"}
+#: the NATS-Bench lookup's fields written to pareto.csv, each as the column ``nats<hp>_<field>``
+NATS_FIELDS = ("test_acc", "valid_acc", "flops_m", "params_m", "latency_ms")
 
 
 def front_rows(config: Config, evaluations: list[Evaluation],
@@ -36,6 +35,8 @@ def front_rows(config: Config, evaluations: list[Evaluation],
     F = np.array([to_minimised(ev.values, config.objectives) for ev in ok])
     order = rank_front(F, non_dominated(F))
     table = load_table()
+    noisy = noisy_scores()
+    show_remeasured = remeasured is not None and any(o.score in noisy for o in config.objectives)
     rows = []
     for rank, i in enumerate(order):
         ev = ok[i]
@@ -44,7 +45,7 @@ def front_rows(config: Config, evaluations: list[Evaluation],
                                "proposed": (proposed or {}).get(cell.canonical, ev.arch),
                                "dead_edges": cell.dead_edges_text}
         row.update(ev.values)
-        if remeasured is not None and any(o.score in NOISY_SCORES for o in config.objectives):
+        if show_remeasured:
             row["remeasured"] = cell.canonical in remeasured
             row.update({f"{s}_first": v for s, v in remeasured.get(cell.canonical, {}).items()})
         if not config.custom_data:  # the table's accuracies are NB201's data sets', not the user's
@@ -69,6 +70,6 @@ def benchmark_columns(rows: Sequence[Mapping[str, Any]], config: Config, *,
     for row in rows:
         found = lookup.lookup(int(row["index"]), config.dataset, hp=hp)
         new = dict(row)
-        new.update({f"nats{hp}_{suffix}": found.get(key) for key, suffix in NATS_FIELDS.items()})
+        new.update({f"nats{hp}_{field}": found.get(field) for field in NATS_FIELDS})
         out.append(new)
     return out

@@ -13,14 +13,19 @@ from evonas.search.fronts import non_dominated
 from evonas.space.cell import Cell
 from problems import to_minimised
 
-__all__ = ["NOISY_SCORES", "REMEASURE_REPEATS", "MAX_REMEASURE_ROUNDS", "remeasure_front"]
+__all__ = ["noisy_scores", "REMEASURE_REPEATS", "MAX_REMEASURE_ROUNDS", "remeasure_front"]
 
 log = logging.getLogger("evonas")
 
-#: measured (noisy) scores whose front values are re-measured at the end of a search: those timing the device
-NOISY_SCORES = exclusive_scores()
 REMEASURE_REPEATS = 2
 MAX_REMEASURE_ROUNDS = 5
+
+
+def noisy_scores() -> tuple[str, ...]:
+    """The measured (noisy) scores whose front values are re-measured at the end of a search: those
+    timing the device (registered ``exclusive``), read from the registry now, so a score registered
+    after this module was imported counts too."""
+    return exclusive_scores()
 
 
 def remeasure_front(config: Config, evaluator: Evaluator, pool: Any) -> dict[str, dict[str, float]]:
@@ -30,7 +35,8 @@ def remeasure_front(config: Config, evaluator: Evaluator, pool: Any) -> dict[str
     ones, so one lucky measurement cannot put a cell on the front. Returns, by canonical form,
     each re-measured score's first value.
     """
-    noisy = tuple(o.score for o in config.objectives if o.score in NOISY_SCORES)
+    noisy_now = noisy_scores()
+    noisy = tuple(o.score for o in config.objectives if o.score in noisy_now)
     first: dict[str, dict[str, float]] = {}
     if not noisy:
         return first

@@ -216,11 +216,9 @@ def shortlist_rows(config: Config, front: Sequence[Mapping[str, Any]],
 
 
 def trained_cost(config: Config) -> str | None:
-    """The cost the front after training is judged on: the bands' cost, else the last minimised objective."""
-    if config.train.candidates == "bands":
-        return config.train_band_by.score
-    mins = [o.score for o in config.objectives if o.direction == "min"]
-    return mins[-1] if mins else None
+    """The cost the front after training is judged on: the run's cost (``Config.cost_objective``), or None."""
+    cost = config.cost_objective
+    return cost.score if cost is not None else None
 
 
 def mark_trained_front(rows: Sequence[Mapping[str, Any]], members: Sequence[Mapping[str, Any]],

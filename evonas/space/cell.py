@@ -158,10 +158,6 @@ class Cell:
         return Cell(_cheapest_of_class()[self.canonical])
 
     @property
-    def is_reduced(self) -> bool:
-        return self.reduced == self
-
-    @property
     def dead_edges_text(self) -> str:
         """The dead edges as ``"3<-2 nor_conv_3x3, 2<-0 skip_connect"`` ("" when there are none)."""
         return ", ".join(f"{EDGES[e][0]}<-{EDGES[e][1]} {OPS[self.ops[e]]}" for e in self.dead_edges)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from evonas.space.datasets import dataset_spec
+from evonas.datasets import dataset_spec
 from evonas.errors import ConfigError, DataError, EvonasError
 from evonas.space.cell import Cell
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from evonas.space.datasets import dataset_spec
+from evonas.datasets import dataset_spec
 
 __all__ = ["padding_fill", "augment", "apply_draws", "Draws", "EpochPlan", "epoch_plan", "epoch_generator"]
 

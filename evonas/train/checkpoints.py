@@ -17,7 +17,7 @@ from evonas.config.strict import to_mapping
 from evonas.errors import RunDirError
 from evonas.files import atomic_write
 from evonas.space.cell import Cell
-from evonas.space.datasets import DatasetSpec, dataset_spec
+from evonas.datasets import DatasetSpec, dataset_spec
 
 __all__ = ["fingerprint", "save_checkpoint", "resume_checkpoint", "Resumed"]
 

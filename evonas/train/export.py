@@ -37,7 +37,7 @@ from evonas.nn.images import load_images
 from evonas.nn.network import evaluating, network_for
 from evonas.run.rundir import RunDir
 from evonas.space.cell import Cell
-from evonas.space.datasets import DatasetSpec, dataset_spec
+from evonas.datasets import DatasetSpec, dataset_spec
 from evonas.train.models import load_model_file, read_model_file, save_model
 
 __all__ = ["FORMATS", "ONNX_ATOL", "Deployable", "Exported", "export_arch", "export_onnx", "export_program",

@@ -32,7 +32,7 @@ from evonas.nn.devices import device_name, resolve_device, training_numerics
 from evonas.nn.images import ImageSet
 from evonas.nn.network import build_network, evaluating, network_for
 from evonas.space.cell import Cell
-from evonas.space.datasets import dataset_spec
+from evonas.datasets import dataset_spec
 from evonas.train.augment import apply_draws, epoch_generator, epoch_plan, padding_fill
 from evonas.train.checkpoints import fingerprint, resume_checkpoint, save_checkpoint
 
@@ -234,7 +234,7 @@ def peak_train_memory(cell: Cell, *, num_classes: int, resolution: int, batch_si
                       device: torch.device | str = "cuda", amp: str = "bf16", channels_last: bool = True) -> int | None:
     """Peak GPU memory (bytes) of one training step of ``cell`` at ``batch_size``; None off CUDA.
 
-    The basis for how many training tasks share a GPU (``evonas.nn.placement.per_gpu_from_memory``):
+    The basis for how many training tasks share a GPU (``evonas.engine.placement.per_gpu_from_memory``):
     measure the largest candidate once.
     """
     device = torch.device(device)

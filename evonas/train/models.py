@@ -19,7 +19,7 @@ from evonas.errors import DataError
 from evonas.files import atomic_write
 from evonas.nn.network import build_network
 from evonas.space.cell import Cell
-from evonas.space.datasets import DatasetSpec, dataset_spec
+from evonas.datasets import DatasetSpec, dataset_spec
 
 __all__ = ["save_model", "read_model_file", "load_model_file"]
 

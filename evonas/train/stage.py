@@ -21,15 +21,15 @@ import torch
 
 from evonas.config.schema import Config, TrainConfig
 from evonas.engine.cluster import start_ray
+from evonas.engine.placement import gpu_share, per_gpu_from_memory
 from evonas.errors import EvonasError
-from evonas.nn.images import check_available, load_images, train_dataset_of
+from evonas.nn.images import load_images
 from evonas.nn.network import network_for
-from evonas.nn.placement import gpu_share, per_gpu_from_memory
 from evonas.run.rundir import TRAINED, RunDir
 from evonas.run.tables import read_csv, write_csv
 from evonas.search.shortlist import SHORTLIST_PREFIX, mark_trained_front, shortlist_rows, trained_cost
 from evonas.space.cell import Cell
-from evonas.space.datasets import DatasetSpec, dataset_spec
+from evonas.datasets import DatasetSpec, check_available, dataset_spec, train_root, train_spec
 from evonas.train.loop import peak_train_memory, train_cell
 from evonas.train.models import load_model_file, save_model
 
@@ -148,11 +148,10 @@ def train_front(config: Config, run: RunDir, ids: Sequence[int] | None = None) -
     import ray
 
     tc: TrainConfig = config.train
-    dataset = train_dataset_of(config)  # a user's data set: read and checked here
-    root = tc.data_root if tc.data_root is not None else config.data.root
+    dataset = train_spec(config)  # a user's data set: read and checked here
+    root = train_root(config)
     check_available(dataset, root)
-    if isinstance(dataset, DatasetSpec):
-        run.check_dataset(dataset)  # the images the search scored, unchanged
+    run.check_dataset(dataset)  # a user's data set: the images the search scored, unchanged
     rows = _candidates(config, run, ids)
     members = run.members()  # the front and the shortlist just written: every id a training can have
     cost = trained_cost(config)

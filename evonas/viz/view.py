@@ -3,10 +3,10 @@
 ``build_view`` makes a ``FrontView`` from rows (``viz.report.load_view`` reads them from a
 run directory); ``viz.png`` and ``viz.html`` draw the same view in three panels: the search's
 objectives, the table's 200-epoch accuracy against a cost, and the front after training
-(trained test accuracy against the cost that front is judged on, ``search.shortlist.trained_cost``,
-so the drawn front is the one ``pick --trained`` reads). Axis labels, the log-scale rule, the
-200-epoch panel's cost column (the first of x, y and the minimised objectives that the table
-measures, with its true front), whether the search front is joined by a line (two objectives
+(trained test accuracy against the run's cost, ``Config.cost_objective``, the one that front is judged
+on, so the drawn front is the one ``pick --trained`` reads). Axis labels, the log-scale rule, the
+200-epoch panel's cost column (the first of x, y, the run's cost and the other minimised objectives
+that the table measures, with its true front), whether the search front is joined by a line (two objectives
 only) or coloured by an objective off the axes (three or more), and which trained candidates
 form the front after training are decided here, so both drawings agree. No matplotlib, no file
 access.
@@ -22,7 +22,6 @@ from evonas.analysis.views import (TrueFront, front_gap, reference_cost, table_c
                                    with_table_columns)
 from evonas.errors import EvonasError
 from evonas.search.shortlist import trained_cost, trained_front_rows
-from evonas.space.datasets import dataset_spec
 from evonas.space.latency_table import latency_columns
 from evonas.space.table import BenchmarkTable
 
@@ -169,18 +168,25 @@ class FrontView:
         return "/".join(sorted(counts, key=lambda e: (len(e), e)))
 
 
+def _run_cost(config: Any, x: str) -> str:
+    """The run's cost (``Config.cost_objective``), or ``x`` when every objective is maximised."""
+    cost = config.cost_objective
+    return cost.score if cost is not None else x
+
+
 def _default_cost(x: str, y: str, config: Any, table: BenchmarkTable) -> tuple[str, TrueFront | None, str]:
-    """The right panel's cost column: the first of x, y and the minimised objectives the table has."""
-    mins = [o.score for o in config.objectives if o.direction == "min"]
+    """The 200-epoch panel's cost column: the first of x, y, the run's cost and the other minimised
+    objectives that the table measures; else the run's cost, without a true front."""
+    cost = _run_cost(config, x)
+    mins = [cost] + [o.score for o in config.objectives if o.direction == "min"]
     notes = []
     for column in dict.fromkeys([x, y, *mins]):
         name, note = reference_cost(column, config, table)
         if name is not None and not name.startswith(("cifar", "imagenet")):
-            return name, true_front_of_table(table, name, dataset_spec(config.dataset).test_column), ""
+            return name, true_front_of_table(table, name, config.dataset_spec.test_column), ""
         if note and column in mins:
             notes.append(note)
-    fallback = mins[0] if mins else x
-    return fallback, None, "; ".join(dict.fromkeys(notes)) or f"no table column measures {fallback!r}"
+    return cost, None, "; ".join(dict.fromkeys(notes)) or f"no table column measures {cost!r}"
 
 
 def _members(front: list[dict[str, Any]], members: Sequence[Mapping[str, Any]], table: BenchmarkTable | None
@@ -251,10 +257,9 @@ def build_view(config: Any, candidates: Sequence[Mapping[str, Any]], front: Sequ
     source = _join_trained(config, everyone, trained)
     if benchmark:
         cost, reference, note = _default_cost(x, y, config, table)
-        accuracy = dataset_spec(config.dataset).test_column
+        accuracy = config.dataset_spec.test_column
     else:  # the middle panel: the front at its trained accuracy, on the cost the front after training is judged on
-        mins = [o.score for o in config.objectives if o.direction == "min"]
-        cost, reference, accuracy = trained_cost(config) or (mins[0] if mins else x), None, "trained_test_acc"
+        cost, reference, accuracy = _run_cost(config, x), None, "trained_test_acc"
         note = "your data is not in the benchmark table; the front's trained accuracies are shown"
     all_cells = None
     if reference is not None:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from evonas.space.datasets import dataset_spec
+from evonas.datasets import dataset_spec
 from evonas.errors import DataError
 from evonas.analysis.quality import (best_k, connected_mask, hv_ratio, indicators, prefix_front, scaling,
                                      score_front_hv_ratio, trained_front, true_front_points, true_objectives,
@@ -217,7 +217,7 @@ def test_fill_cache_stores_what_the_search_computes_and_resumes(tmp_path) -> Non
     import benchmarks.fill_cache as fc
     from evonas.config.load import load_config
     from evonas.engine.scorer import Scorer
-    from evonas.search.scoring import scorer_spec
+    from evonas.engine.records import ScorerSpec
 
     table = load_table()
     empty = table.index(Cell((0,) * 6))  # all edges none: disconnected, never scored
@@ -229,7 +229,7 @@ def test_fill_cache_stores_what_the_search_computes_and_resumes(tmp_path) -> Non
     assert (again["computed"], again["cached"]) == (0, 2)
     config = load_config(ROOT / "configs/smoke.yaml", ["cache.dir=" + str(tmp_path)])
     stored = dict(line.split("\t") for line in Path(first["cache_file"]).read_text().splitlines()[1:])
-    expected = Scorer(scorer_spec(config)).score(table.cell(6111).arch, only=("knas",)).values["knas"]
+    expected = Scorer(ScorerSpec.from_config(config)).score(table.cell(6111).arch, only=("knas",)).values["knas"]
     assert float(stored[table.cell(6111).reduced.arch]) == expected  # lines are keyed by the reduced arch
     with pytest.raises(fc.ConfigError, match="not an objective"):
         fc.main(args[:-4] + ["--score", "synflow", "--indices", "6111"])

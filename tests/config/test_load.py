@@ -56,7 +56,8 @@ def test_overrides_apply_and_are_validated():
     ({"search": {"pop_sise": 3}}, r"search.pop_sise: unknown key \(did you mean 'pop_size'\?\)"),
     ({"search": {"pop_size": 2}}, r"search.pop_size: 2 is out of range; allowed: >= 4"),
     ({"search": {"pop_size": True}}, r"search.pop_size: expected an integer, got True"),
-    ({"dataset": "cifar"}, r"dataset: 'cifar' is not allowed; choose from \['cifar10', 'cifar100', 'imagenet16-120', 'custom'\]"),
+    ({"dataset": "cifar"}, r"dataset: unknown data set 'cifar' \(did you mean 'cifar10'\?\); choose from \['cifar10', "
+                           r"'cifar100', 'imagenet16-120', 'custom'\]"),
     ({"device": "tpu"}, r"device: 'tpu' is not allowed"),
     ({"objectives": [{"score": "knsa"}, {"score": "flops"}]}, r"objectives\[0\]: unknown score 'knsa' \(did you mean 'knas'\?\)"),
     ({"objectives": [{"score": "knas"}]}, r"at least 2"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from evonas.config.schema import RayConfig
 from evonas.engine.pool import SerialPool, make_pool
 from evonas.engine.records import ScorerSpec
 from evonas.errors import ConfigError
@@ -19,7 +20,7 @@ CELLS = [Cell.from_index(i) for i in (0, 1, 2, 6111)]
 def test_ray_pool_scores_four_cells_like_the_serial_backend(ray_local):
     with SerialPool(SPEC) as serial:
         expected = {ev.arch: ev.values for ev in serial.map_unordered(CELLS)}
-    with make_pool(SPEC, backend="ray", num_actors=2) as pool:
+    with make_pool(SPEC, RayConfig(num_actors=2)) as pool:
         got = list(pool.map_unordered(CELLS))
     assert sorted(ev.arch for ev in got) == sorted(c.arch for c in CELLS)
     assert all(ev.ok and ev.attempts == 1 for ev in got)
@@ -35,7 +36,7 @@ def test_bad_specs_fail_before_any_work():
     with pytest.raises(ConfigError, match="too few"):
         SerialPool(ScorerSpec(scores=("knas",), n_images=10))
     with pytest.raises(ConfigError, match="unknown backend"):
-        make_pool(SPEC, backend="dask")
+        make_pool(SPEC, RayConfig(backend="dask"))
 
 
 def _connected(n: int, start: int = 1) -> list[Cell]:
@@ -50,7 +51,7 @@ def test_latency_is_timed_with_no_other_task_running(ray_local):
 
     spec = ScorerSpec(scores=(SLEEP, "latency"), settings={SLEEP: {"seconds": 0.3},
                                                             "latency": {"warmup": 1, "repeats": 20}}, C=8, N=1)
-    with make_pool(spec, backend="ray", num_actors=2) as pool:
+    with make_pool(spec, RayConfig(num_actors=2)) as pool:
         evaluator = Evaluator(pool, spec.scores)
         generations = [evaluator(_connected(5)), evaluator(_connected(5, start=3))]
     evs = [ev for gen in generations for ev in gen if ev is not None]

@@ -8,10 +8,11 @@ import time
 
 import pytest
 
+from evonas.config.schema import RayConfig
 from evonas.engine.ray_pool import RayPool, runs_beside_gpu
 from evonas.engine.records import ScorerSpec
 from evonas.errors import EvonasError
-from evonas.nn.placement import ActorPlan
+from evonas.engine.placement import ActorPlan
 from evonas.space.cell import Cell
 from fixture_scores import BLOCK, started
 
@@ -34,7 +35,7 @@ def _blocking_spec(index: int, signal_dir, times: int = -1) -> ScorerSpec:
 
 def test_a_killed_worker_is_replaced_and_its_cell_retried(ray_local, tmp_path):
     cell = Cell.from_index(6111)
-    with RayPool(_blocking_spec(cell.index, tmp_path, times=1), num_actors=1, max_retries=2) as pool:
+    with RayPool(_blocking_spec(cell.index, tmp_path, times=1), RayConfig(num_actors=1, max_retries=2)) as pool:
         victim = pool.actors[0]
 
         def kill_once_scoring():  # the first attempt blocks until this kill: no race with a fast machine
@@ -55,7 +56,7 @@ def test_a_killed_worker_is_replaced_and_its_cell_retried(ray_local, tmp_path):
 
 def test_a_cell_whose_workers_keep_dying_is_marked_failed_not_dropped(ray_local, tmp_path):
     cell = Cell.from_index(6111)
-    with RayPool(_blocking_spec(cell.index, tmp_path), num_actors=1, max_retries=1) as pool:
+    with RayPool(_blocking_spec(cell.index, tmp_path), RayConfig(num_actors=1, max_retries=1)) as pool:
         def kill_every_attempt():
             for attempt in (1, 2):
                 _wait_for(lambda: started(tmp_path, cell.index) >= attempt)
@@ -74,7 +75,8 @@ def test_a_cell_whose_workers_keep_dying_is_marked_failed_not_dropped(ray_local,
 
 def test_a_hanging_cell_times_out_is_retried_on_a_fresh_worker_then_failed(ray_local, tmp_path):
     hang, others = Cell.from_index(6111), [Cell.from_index(i) for i in (1, 2, 3)]
-    with RayPool(_blocking_spec(hang.index, tmp_path), num_actors=2, max_retries=1, task_timeout_s=3) as pool:
+    rc = RayConfig(num_actors=2, max_retries=1, task_timeout_s=3)
+    with RayPool(_blocking_spec(hang.index, tmp_path), rc) as pool:
         first = list(pool.actors)
         t0 = time.monotonic()
         results = {ev.index: ev for ev in pool.map_unordered([hang, *others])}
@@ -93,7 +95,7 @@ def test_more_actors_than_the_cluster_can_place_are_capped_with_a_warning(ray_lo
     t0 = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="evonas"):
         logging.getLogger("evonas").propagate = True
-        with RayPool(SPEC, num_actors=16) as pool:
+        with RayPool(SPEC, RayConfig(num_actors=16)) as pool:
             assert pool.num_workers == 2 and len(pool.actors) == 2
             assert all(ev.ok for ev in pool.map_unordered(CELLS[:2]))
     assert time.monotonic() - t0 < 120
@@ -102,9 +104,12 @@ def test_more_actors_than_the_cluster_can_place_are_capped_with_a_warning(ray_lo
 
 
 def test_the_pool_places_its_actors_by_the_plan_on_a_cpu_cluster(ray_local):
-    """One capacity rule: the pool's actors are plan_actors' plan for the cluster's resources."""
-    with RayPool(SPEC, num_actors=1, cpu_actors=5) as pool:  # no GPU: cpu_actors does not apply
+    """One capacity rule: the pool's actors are plan_actors' plan for the cluster's resources, and each
+    holds what the plan's ray_options ask of Ray (an actor made without them holds no CPU while it runs)."""
+    with RayPool(SPEC, RayConfig(num_actors=1, cpu_actors=5)) as pool:  # no GPU: cpu_actors does not apply
         assert pool.plan == ActorPlan(0, 0.0, 1) and pool.num_workers == 1
+        assert pool.plan.ray_options("cpu") == {"num_cpus": 1, "num_gpus": 0}
+        _wait_for(lambda: ray_local.available_resources().get("CPU", 0) == 2 - 1, timeout_s=30)
         assert set(pool.kind.values()) == {"cpu"} and pool.target_kind == "cpu"
         assert pool.device_for("knas") == pool.device_for("flops") == pool.device_kind
         assert all(ev.ok for ev in pool.map_unordered(CELLS[:2]))
@@ -113,7 +118,7 @@ def test_the_pool_places_its_actors_by_the_plan_on_a_cpu_cluster(ray_local):
 def test_a_worker_that_cannot_start_fails_the_pool_and_leaks_no_actor(ray_local, tmp_path):
     spec = ScorerSpec(scores=("knas",), settings={"knas": {"n_batches": 2}}, C=8, N=1, data_root=str(tmp_path / "no"))
     with pytest.raises(EvonasError, match="could not start.*is not a directory"):
-        RayPool(spec, num_actors=2)
+        RayPool(spec, RayConfig(num_actors=2))
     _wait_for(lambda: ray_local.available_resources().get("CPU", 0) == 2, timeout_s=30)
 
 
@@ -129,7 +134,7 @@ def test_workers_that_never_get_a_slot_are_given_up_and_killed(ray_local, caplog
     try:
         with caplog.at_level(logging.WARNING, logger="evonas"):
             logging.getLogger("evonas").propagate = True
-            with RayPool(SPEC, num_actors=2, start_timeout_s=15) as pool:
+            with RayPool(SPEC, RayConfig(num_actors=2, start_timeout_s=15)) as pool:
                 assert pool.num_workers == 1 and len(pool.actors) == 1
                 ray_local.kill(holder, no_restart=True)
                 holder = None
@@ -154,7 +159,7 @@ def test_nothing_starts_within_the_time_limit_is_one_clear_error(ray_local):
     try:
         t0 = time.monotonic()
         with pytest.raises(EvonasError, match="no Ray worker started within 3 s"):
-            RayPool(SPEC, num_actors=1, start_timeout_s=3)
+            RayPool(SPEC, RayConfig(num_actors=1, start_timeout_s=3))
         assert time.monotonic() - t0 < 30
     finally:
         ray_local.kill(holder, no_restart=True)
@@ -188,20 +193,31 @@ def test_cheap_scores_run_on_cpu_actors_beside_gpu_actors():
 
 
 _MIXED = r'''
-import json, os, sys
+import json, os, sys, time
 import ray
+from evonas.config.schema import RayConfig
 from evonas.engine.ray_pool import RayPool
 from evonas.engine.records import ScorerSpec
 from evonas.space.cell import Cell
 from fixture_scores import BESIDE_GPU, ON_GPU_ACTOR
+
+def free(want, timeout_s=30.0):  # what the actors left of the cluster, once Ray's view has settled on want
+    deadline = time.monotonic() + timeout_s
+    while True:
+        got = {k: ray.available_resources().get(k, 0.0) for k in ("CPU", "GPU")}
+        if got == want or time.monotonic() > deadline:
+            return got
+        time.sleep(0.1)
+
 
 ray.init(num_cpus=3, num_gpus=1, include_dashboard=False, logging_level="ERROR",
          runtime_env={"env_vars": {"PYTHONPATH": os.environ["PYTHONPATH"]},
                       "worker_process_setup_hook": "fixture_scores.register"})
 spec = ScorerSpec(scores=(ON_GPU_ACTOR, BESIDE_GPU, "params"), C=8, N=1)
 cells = [Cell.from_index(i) for i in (6111, 1, 2, 3)]
-with RayPool(spec, actors_per_gpu=1, cpu_actors="auto", start_timeout_s=60) as pool:
+with RayPool(spec, RayConfig(actors_per_gpu=1, cpu_actors="auto", start_timeout_s=60)) as pool:
     out = {"plan": [pool.plan.gpu_actors, pool.plan.cpu_actors], "kinds": sorted(pool.kind.values()),
+           "free": free({"CPU": 0.0, "GPU": 0.0}),
            "shared": [[ev.ok, ev.values] for ev in pool.map_unordered(cells)],
            "exclusive": [ev.values for ev in pool.map_exclusive(cells[:2], {c.arch: (BESIDE_GPU,) for c in cells})]}
 print("RESULT" + json.dumps(out))
@@ -222,6 +238,7 @@ def test_cpu_actors_beside_a_gpu_actor_take_the_cheap_scores(tmp_path, subproces
     assert line, proc.stderr[-3000:]
     out = json.loads(line[0][len("RESULT"):])
     assert out["plan"] == [1, 2] and out["kinds"] == ["cpu", "cpu", "gpu"]
+    assert out["free"] == {"CPU": 0.0, "GPU": 0.0}  # each actor holds what ActorPlan.ray_options asks for
     assert len(out["shared"]) == 4
     for ok, values in out["shared"]:
         assert ok and values["test_on_gpu_actor"] == 1.0 and values["test_beside_gpu"] == 0.0 and "params" in values

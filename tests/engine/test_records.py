@@ -30,3 +30,33 @@ def test_the_records_import_no_torch_ray_or_pymoo(subprocess_env):
     out = subprocess.run([sys.executable, "-c", code], env=subprocess_env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "[]"
+
+
+def test_a_spec_holds_settings_objects_and_a_resolved_data_set_checked_once_when_made(monkeypatch):
+    import dataclasses
+    import pickle
+
+    import evonas.engine.records as records
+    from evonas.engine.records import ScorerSpec
+    from evonas.errors import ConfigError
+    from evonas.scores.settings import KnasSettings
+    from evonas.datasets import dataset_spec
+
+    calls = []
+    make = records.make_settings
+    monkeypatch.setattr(records, "make_settings", lambda name, values=None: calls.append(name) or make(name, values))
+    spec = ScorerSpec(scores=["knas", "flops"], settings={"knas": {"n_batches": 6}}, dataset=dataset_spec("cifar100"))
+    assert calls == ["knas", "flops"]  # every score's settings made once, defaults included
+    assert spec.scores == ("knas", "flops") and spec.settings["knas"] == KnasSettings(n_batches=6)
+    assert spec.dataset.name == "cifar100" and spec.images_needed() == 6
+    assert pickle.loads(pickle.dumps(spec)) == spec  # plain data for Ray; unpickling checks nothing again
+    cpu = dataclasses.replace(spec, device="cpu")  # the pool's CPU actors: the settings objects are kept
+    assert cpu.settings == spec.settings and calls == ["knas", "flops"]
+    with pytest.raises(TypeError, match="give a DatasetSpec"):
+        ScorerSpec(scores=("flops",), dataset="cifar10")
+    with pytest.raises(ConfigError, match="settings given for \\['knas'\\]"):
+        ScorerSpec(scores=("flops",), settings={"knas": {}})
+    with pytest.raises(ConfigError, match="data.n_images: 2 is too few; the scores read 6 images"):
+        ScorerSpec(scores=("knas",), settings={"knas": {"n_batches": 6}}, n_images=2)
+    with pytest.raises(ConfigError, match="n_batches"):
+        ScorerSpec(scores=("knas",), settings={"knas": {"n_batches": "many"}})

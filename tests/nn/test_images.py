@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from evonas.nn.images import load_images
-from evonas.space.datasets import dataset_spec
+from evonas.datasets import dataset_spec
 from evonas.errors import ConfigError, DataError
 from fixtures_data import write_cifar10, write_cifar100, write_imagenet16
 

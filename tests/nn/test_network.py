@@ -7,7 +7,7 @@ import torch
 from evonas.nn.flops import count_flops, count_parameters
 from evonas.nn.network import build_network, evaluating, network_for
 from evonas.space.cell import Cell
-from evonas.space.datasets import dataset_spec
+from evonas.datasets import dataset_spec
 
 
 def test_index0_has_the_reference_parameter_count():

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from evonas.space.datasets import dataset_spec
+from evonas.datasets import dataset_spec
 from evonas.data.build_reference import build, sample_cells
 from evonas.nn.images import load_images
 from evonas.errors import ConfigError

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from evonas.scores import SCORES, ScoreContext, make_settings
 from evonas.scores.aznas import IDENTITY_BLOCK, _LAST, az_terms, block_trainability, feature_entropy
 from evonas.space.cell import Cell
-from evonas.space.datasets import dataset_spec
+from evonas.datasets import dataset_spec
 
 HADAMARD = torch.tensor([[1.0, 1, 1, 1], [1, -1, 1, -1], [1, 1, -1, -1], [1, -1, -1, 1]])
 

@@ -9,7 +9,7 @@ from evonas.nn.network import build_network
 from evonas.scores import ScoreContext
 from evonas.scores._grad import kaiming_normal_init
 from evonas.space.cell import Cell
-from evonas.space.datasets import dataset_spec
+from evonas.datasets import dataset_spec
 
 CELL = Cell.from_index(857)
 

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from evonas.space.datasets import dataset_spec
+from evonas.datasets import dataset_spec
 from evonas.nn.images import load_images
 from evonas.errors import ConfigError
 from evonas.scores import SCORES, ScoreContext, make_settings

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from evonas.space.datasets import dataset_spec
+from evonas.datasets import dataset_spec
 from evonas.nn.images import load_images
 from evonas.nn.network import build_network
 from evonas.scores import ScoreContext, get_score, make_settings

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from evonas.space.datasets import dataset_spec
+from evonas.datasets import dataset_spec
 from evonas.nn.images import load_images
 from evonas.scores import SCORES, ScoreContext
 from evonas.scores._grad import GroupStatNorm

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import math
 from pathlib import Path
 
@@ -12,9 +13,11 @@ import torch
 from evonas.errors import ConfigError
 from evonas.scores import ScoreContext, get_score, make_settings
 from evonas.space.cell import Cell
-from evonas.space.datasets import dataset_spec
+from evonas.datasets import dataset_spec
 
 SHARED_LATENCY_CSV = Path(__file__).resolve().parents[3] / "shared" / "data" / "nb201_latency.csv"
+#: every 7th row of that CSV, shipped with the tests (tests/data/README.md)
+LATENCY_EXTRACT = Path(__file__).resolve().parents[1] / "data" / "nb201_latency_every7.csv.gz"
 ALL_CONV3 = Cell((3,) * 6)
 ALL_SKIP = Cell((1,) * 6)
 
@@ -32,10 +35,32 @@ def test_latency_score_registered_and_positive() -> None:
     assert math.isfinite(value) and value > 0
 
 
-def test_latency_statistic_min() -> None:
-    settings = make_settings("latency", {"warmup": 1, "repeats": 3, "statistic": "min"})
-    value = get_score("latency")(_ctx(ALL_CONV3), settings)
-    assert math.isfinite(value) and value > 0
+#: what the fake timer below reports for successive repeats (ms): median 5, minimum 1
+FAKE_TIMINGS = (7.0, 1.0, 9.0, 5.0, 3.0)
+
+
+def test_latency_statistic_picks_the_median_or_the_minimum_of_the_repeats(monkeypatch) -> None:
+    import evonas.nn.timing as timing
+
+    calls: list[int] = []
+
+    def fake_make_timer(device):
+        def timed(step) -> float:
+            step()  # the forward pass still runs, only its duration is made up
+            calls.append(1)
+            return FAKE_TIMINGS[(len(calls) - 1) % len(FAKE_TIMINGS)]
+        return timed
+
+    monkeypatch.setattr(timing, "make_timer", fake_make_timer)
+    score = get_score("latency")
+    values = {}
+    for statistic in ("median", "min"):
+        calls.clear()
+        settings = make_settings("latency", {"warmup": 2, "repeats": len(FAKE_TIMINGS), "statistic": statistic})
+        values[statistic] = score(_ctx(ALL_CONV3), settings)
+        assert len(calls) == len(FAKE_TIMINGS)  # warm-up passes are not timed
+    assert values == {"median": 5.0, "min": 1.0}
+    assert score(_ctx(ALL_CONV3), make_settings("latency", {"warmup": 0, "repeats": 5})) == 5.0  # the default
 
 
 def test_latency_settings_reject_bad_values() -> None:
@@ -83,19 +108,32 @@ def test_latency_table_matches_the_source_values(index: int) -> None:
     assert info(_ctx(cell)) == info(_ctx(cell), make_settings("latency_table", {"device": "2080ti_bs1"}))
 
 
-@pytest.mark.skipif(not SHARED_LATENCY_CSV.exists(), reason="the source CSV lives in ../shared/data")
-def test_latency_table_matches_the_whole_source_csv() -> None:
+def _check_shipped_table_against(rows: list[dict[str, str]]) -> None:
+    """Every ``<device>_ms`` column of the source rows equals the shipped table's column at the row's index."""
     from evonas.space.latency_table import latency_columns
 
     columns = latency_columns()
-    with open(SHARED_LATENCY_CSV, newline="") as f:
-        rows = list(csv.DictReader(f))
-    assert len(rows) == 15_625
     names = [k[:-3] for k in rows[0] if k.endswith("_ms")]
     assert sorted(names) == sorted(columns)
     source = np.array([[float(r[f"{n}_ms"]) for n in names] for r in rows])
     shipped = np.stack([columns[n][[int(r["index"]) for r in rows]] for n in names], axis=1)
     np.testing.assert_allclose(shipped, source, rtol=1e-6)
+
+
+def test_latency_table_matches_the_source_extract() -> None:
+    """Every 7th row of the source CSV, all 27 device columns (tests/data/README.md): runs without ../shared."""
+    with gzip.open(LATENCY_EXTRACT, "rt", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["index"]) for r in rows] == list(range(0, 15_625, 7))
+    _check_shipped_table_against(rows)
+
+
+@pytest.mark.skipif(not SHARED_LATENCY_CSV.exists(), reason="the source CSV lives in ../shared/data")
+def test_latency_table_matches_the_whole_source_csv() -> None:
+    with open(SHARED_LATENCY_CSV, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 15_625
+    _check_shipped_table_against(rows)
 
 
 def test_latency_table_unknown_device_lists_choices() -> None:

@@ -15,7 +15,7 @@ from evonas.scores import SCORES, ScoreContext, make_settings
 from evonas.scores.aggregate import percentile
 from evonas.scores.reference import AZ_NAS_MEMBERS, VKDNW_AGG_MEMBERS, load_reference, parse_member, reference_path
 from evonas.space.cell import Cell
-from evonas.space.datasets import dataset_spec
+from evonas.datasets import dataset_spec
 
 
 def test_default_members_are_the_papers() -> None:

@@ -12,7 +12,7 @@ from evonas.scores import (SCORES, ScoreContext, exclusive_scores, get_score, in
                            split_exclusive)
 from evonas.scores.registry import resolve
 from evonas.space.cell import Cell
-from evonas.space.datasets import dataset_spec
+from evonas.datasets import dataset_spec
 
 BUILTIN = ["fisher", "flops", "grad_norm", "gradient_kernel", "gradient_kernel_agg", "grasp", "jacob_cov", "knas",
            "knas_fast", "latency", "latency_table", "linear_regions", "naswot", "ntk_cond", "params", "snip",

@@ -7,12 +7,12 @@ import pytest
 import torch
 from torch import nn
 
-from evonas.space.datasets import dataset_spec
-from evonas.nn.images import load_images
+from evonas.datasets import dataset_spec
+from evonas.nn.images import ImageSet, load_images
 from evonas.errors import ConfigError
 from evonas.scores import SCORES, ScoreContext, get_score, make_settings
 from evonas.scores.tenas import condition_number, count_patterns, random_crops
-from evonas.scores.zero_cost import code_kernel, grasp_of, jacob_cov_from_jacobians, naswot_from_codes, synflow_of
+from evonas.scores.zero_cost import code_kernel, grasp_of, jacob_cov_from_jacobians, synflow_of
 from evonas.space.cell import Cell
 
 CONNECTED = Cell.parse("|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|")
@@ -71,8 +71,60 @@ def test_params_of_index_0() -> None:
 def test_naswot_kernel_by_hand() -> None:
     codes = torch.tensor([[1, 0, 1], [0, 1, 1]], dtype=torch.bool)
     assert code_kernel(codes).tolist() == [[3.0, 1.0], [1.0, 3.0]]
-    assert naswot_from_codes(codes) == pytest.approx(math.log(8.0))
-    assert naswot_from_codes(torch.tensor([[1, 0], [1, 0]], dtype=torch.bool)) == float("-inf")
+
+
+class _Recording(nn.Module):
+    """A ReLU that keeps the binary code (output > 0) of each call."""
+
+    def __init__(self, relu: nn.ReLU, codes: list[torch.Tensor]) -> None:
+        super().__init__()
+        self.relu, self.codes = relu, codes
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(x)
+        self.codes.append((out > 0).flatten(1).double())
+        return out
+
+
+def _relu_codes_per_call(net: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
+    """Every ReLU call's codes (batch, units), recorded by swapping each ReLU module for a wrapper (no hooks)."""
+    codes: list[torch.Tensor] = []
+    parents = [(parent, name, child) for parent in net.modules() for name, child in parent.named_children()
+               if isinstance(child, nn.ReLU)]
+    for parent, name, child in parents:
+        setattr(parent, name, _Recording(child, codes))
+    with torch.no_grad():
+        net(x)
+    return codes
+
+
+def test_naswot_is_the_logdet_of_the_kernel_summed_over_relu_layers(images) -> None:
+    settings = make_settings("naswot")
+    ctx = tiny_context(CONNECTED, images, seed=2)
+    net = ctx.network(settings.seed)
+    net.train()  # as the score: train-mode batch norm
+    x, _ = ctx.batch(settings.batch_size)
+    codes = _relu_codes_per_call(net, x)
+    # N=1: 3 cells with 3 convolutions (a ReLU each), 2 residual blocks with 2, the last activation
+    assert len(codes) == 3 * 3 + 2 * 2 + 1
+    n = settings.batch_size
+    kernel = torch.zeros(n, n, dtype=torch.float64)
+    for c in codes:  # images i, j agree on a unit when both are on or both are off
+        kernel += c @ c.T + (1 - c) @ (1 - c).T
+    assert torch.equal(kernel.diagonal(), torch.full((n,), float(sum(c.shape[1] for c in codes)), dtype=torch.float64))
+    sign, logdet = torch.linalg.slogdet(kernel)
+    assert float(sign) == 1.0
+    assert SCORES["naswot"](ctx, settings) == pytest.approx(float(logdet), rel=1e-12, abs=1e-9)
+    # no single layer's kernel (nor the last one alone) gives the score: the sum over layers matters
+    for c in (codes[0], codes[-1]):
+        alone = torch.linalg.slogdet(c @ c.T + (1 - c) @ (1 - c).T)
+        assert float(alone.logabsdet) != pytest.approx(float(logdet), rel=1e-6)
+
+
+def test_naswot_is_minus_inf_when_two_images_share_every_code(images) -> None:
+    twins = ImageSet(images.images[[0, 0, 1]], images.labels[[0, 0, 1]], images.dataset, images.source)
+    ctx = ScoreContext(CONNECTED, torch.device("cpu"), dataset_spec("cifar10"), twins, C=8, N=1)
+    assert SCORES["naswot"](ctx, make_settings("naswot", {"batch_size": 3})) == float("-inf")
 
 
 def test_synflow_is_layers_times_flow_for_a_linear_chain() -> None:

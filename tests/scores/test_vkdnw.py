@@ -12,7 +12,7 @@ from evonas.scores.aznas import gaussian_batch
 from evonas.scores.vkdnw import (_LAST, ENTROPY_SCALE, categorical_factor, decile_entropy, fisher_information,
                                  logit_jacobians)
 from evonas.space.cell import Cell
-from evonas.space.datasets import dataset_spec
+from evonas.datasets import dataset_spec
 
 
 def test_factor_is_lower_triangular_and_reproduces_the_covariance() -> None:

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from pymoo.core.population import Population
 
 from evonas.config.schema import ObjectiveConfig
+from evonas.errors import ConfigError
 from evonas.space.cell import N_OPS, Cell
 from operators import CanonicalDuplicateElimination, CellSampling, EdgeCrossover, EdgeMutation
 from problems import NB201Problem
@@ -25,6 +27,27 @@ def test_sampling_gives_distinct_connected_cells_reproducibly():
     assert all(c.is_connected for c in cells)
     assert len({c.canonical for c in cells}) == 60
     assert a.min() >= 0 and a.max() < N_OPS
+
+
+def test_sampling_more_distinct_cells_than_exist_names_the_setting_to_lower():
+    with pytest.raises(ConfigError, match=r"could not draw 6462 connected cells .*the space holds 6461\): "
+                                          r"lower search.pop_size to at most 6461"):
+        CellSampling(max_draws=20_000).do(_problem(), 6462, random_state=np.random.default_rng(0))
+
+
+def test_sampling_out_of_draws_names_what_to_change():
+    with pytest.raises(ConfigError, match=r"in 3 draws \(found [0-3]; the space holds 6461\): lower search.pop_size"
+                                          r".*max_draws=3"):
+        CellSampling(max_draws=3).do(_problem(), 10, random_state=np.random.default_rng(0))
+
+
+def test_sampling_may_use_its_last_draw():
+    # the draws that fill the population may be all there are
+    rng = np.random.default_rng(5)
+    ops = rng.integers(0, N_OPS, size=6)
+    assert Cell(tuple(ops)).is_connected  # this seed's first draw is a connected cell
+    X = CellSampling(max_draws=1).do(_problem(), 1, random_state=np.random.default_rng(5)).get("X")
+    assert X.tolist() == [ops.tolist()]
 
 
 def test_mutation_changes_exactly_the_drawn_edges_and_stays_in_range():

@@ -18,3 +18,7 @@ def test_benchmark_columns_add_nats_figures_only_when_configured():
                             lookup=_FakeLookup())
     assert out[1]["nats12_test_acc"] == 93.0 and out[0]["nats12_latency_ms"] == 2.0
     assert out[1]["nats12_latency_ms"] is None and out[0]["nats12_valid_acc"] == 80.0
+    # exactly the five figures, each under nats<hp>_<field>; the lookup's other keys stay out
+    assert {k: v for k, v in out[1].items() if k not in rows[1]} == {
+        "nats12_test_acc": 93.0, "nats12_valid_acc": 80.0, "nats12_flops_m": 1.5, "nats12_params_m": 0.1,
+        "nats12_latency_ms": None}

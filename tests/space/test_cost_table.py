@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from evonas.nn.flops import count_flops, count_parameters
-from evonas.space.datasets import DATASETS
+from evonas.datasets import DATASETS
 from evonas.scores import SCORES, ScoreContext
 from evonas.data import DATA_DIR
 from evonas.nn.network import build_network

@@ -21,6 +21,6 @@ def test_index_and_encoding_are_inverse():
 def test_the_cell_needs_neither_the_table_module_nor_torch(subprocess_env):
     code = ("import sys; from evonas.space.cell import Cell; assert Cell.from_index(7).index == 7; "
             "bad = {'evonas.space.table', 'torch'} & set(sys.modules); assert not bad, bad; "
-            "import evonas.space.datasets, evonas.space.latency_table, evonas.space.table; "
+            "import evonas.datasets, evonas.space.latency_table, evonas.space.table; "
             "assert 'torch' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, env=subprocess_env)

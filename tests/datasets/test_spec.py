@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from evonas.errors import ConfigError
-from evonas.space.datasets import DATASETS, dataset_spec
+from evonas.datasets import DATASETS, dataset_spec
 from evonas.space.table import load_table
 
 

@@ -27,10 +27,11 @@ class ActorPlan:
     def total(self) -> int:
         return self.gpu_actors + self.cpu_actors
 
-    def ray_options(self) -> list[dict[str, float]]:
-        """Ray resource options, one per actor (GPU actors first)."""
-        return ([{"num_cpus": 1, "num_gpus": self.gpu_fraction}] * self.gpu_actors
-                + [{"num_cpus": 1, "num_gpus": 0}] * self.cpu_actors)
+    def ray_options(self, kind: Literal["gpu", "cpu"]) -> dict[str, float]:
+        """The resources one actor of ``kind`` asks Ray for (``ray.remote(**options)``: the pool's actor classes)."""
+        if kind not in ("gpu", "cpu"):
+            raise ValueError(f"an actor is of kind 'gpu' or 'cpu', not {kind!r}")
+        return {"num_cpus": 1, "num_gpus": self.gpu_fraction if kind == "gpu" else 0}
 
     def describe(self) -> str:
         parts = []

@@ -3,22 +3,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from evonas.config.load import config_from_mapping
 from evonas.errors import ConfigError, DataError
-from evonas.nn import userdata
-from evonas.nn.images import check_available, dataset_of, load_images
-from evonas.space.datasets import DataSource
+from evonas.datasets import DataSource, check_available, custom, folder, reader, read_user_data
+from evonas.nn.images import load_images
 from fixtures_data import CLASSES, write_image_folder, write_npz
 
 
 @pytest.fixture(autouse=True)
 def _fresh_reads():
     """Each test reads its files anew (the reader keeps the last data set of the process)."""
-    userdata._LAST.clear()
+    custom._LAST.clear()
     yield
-    userdata._LAST.clear()
+    custom._LAST.clear()
 
 
 def _folder(root, resolution=16, **data):
@@ -27,8 +25,8 @@ def _folder(root, resolution=16, **data):
 
 def test_image_folder_is_read_resized_and_described(tmp_path):
     root = write_image_folder(tmp_path / "imgs")
-    spec = dataset_of(_folder(root))
-    assert spec.custom and not spec.has_table and spec.name == "custom" and str(spec) == "custom"
+    spec = _folder(root).dataset_spec
+    assert spec.custom and spec.table_prefix is None and spec.name == "custom" and str(spec) == "custom"
     assert spec.classes == CLASSES and spec.num_classes == 3 and spec.resolution == 16
     train, test = load_images(spec), load_images(spec, split="test")
     assert train.images.shape == (24, 3, 16, 16) and test.images.shape == (9, 3, 16, 16)
@@ -36,7 +34,7 @@ def test_image_folder_is_read_resized_and_described(tmp_path):
     # normalised by the training images' own mean and std
     assert train.images.mean(dim=(0, 2, 3)).abs().max() < 1e-4
     assert (train.images.std(dim=(0, 2, 3)) - 1).abs().max() < 1e-2
-    raw = userdata.read_user_data(spec.source).x_train
+    raw = read_user_data(spec.source).x_train
     assert raw.dtype == np.uint8 and raw.shape == (24, 16, 16, 3)
     grey = raw[1]  # every fourth file from the second is grey: its channels are equal after the RGB conversion
     assert np.array_equal(grey[..., 0], grey[..., 1]) and np.array_equal(grey[..., 1], grey[..., 2])
@@ -44,25 +42,25 @@ def test_image_folder_is_read_resized_and_described(tmp_path):
 
 def test_seeded_validation_split_of_a_folder_of_classes(tmp_path):
     root = write_image_folder(tmp_path / "flat", per_class=8, per_class_val=2, val=False)
-    a = dataset_of(_folder(root, val_split=0.2, split_seed=1))
+    a = _folder(root, val_split=0.2, split_seed=1).dataset_spec
     train, test = load_images(a), load_images(a, split="test")
     assert (len(train), len(test)) == (24, 6) and sorted(test.labels.tolist()) == [0, 0, 1, 1, 2, 2]
-    userdata._LAST.clear()
-    b = dataset_of(_folder(root, val_split=0.2, split_seed=2))
+    custom._LAST.clear()
+    b = _folder(root, val_split=0.2, split_seed=2).dataset_spec
     assert a.fingerprint != b.fingerprint  # another draw of the held-out images
-    userdata._LAST.clear()
-    assert dataset_of(_folder(root, val_split=0.2, split_seed=1)).fingerprint == a.fingerprint
+    custom._LAST.clear()
+    assert _folder(root, val_split=0.2, split_seed=1).dataset_spec.fingerprint == a.fingerprint
 
 
 def test_npz_is_read_at_its_own_size_or_resized(tmp_path):
     path = write_npz(tmp_path / "d.npz")
     own = config_from_mapping({"dataset": "custom", "data": {"root": str(path)}})
-    spec = dataset_of(own)
+    spec = own.dataset_spec
     assert (spec.resolution, spec.classes, spec.source.format) == (32, CLASSES, "npz")
     x = load_images(spec, n=5, seed=0)
     assert x.images.shape == (5, 3, 32, 32)
-    userdata._LAST.clear()
-    small = dataset_of(config_from_mapping({"dataset": "custom", "data": {"root": str(path), "resolution": 16}}))
+    custom._LAST.clear()
+    small = config_from_mapping({"dataset": "custom", "data": {"root": str(path), "resolution": 16}}).dataset_spec
     assert small.resolution == 16 and load_images(small, split="test").images.shape == (9, 3, 16, 16)
     assert small.fingerprint != spec.fingerprint
 
@@ -73,7 +71,7 @@ def test_npz_without_names_counts_classes_from_labels_and_takes_grey(tmp_path):
         grey = {k: d[k][..., :1] if k.startswith("x_") else d[k] for k in d.files}
     path = tmp_path / "grey.npz"
     np.savez(path, **grey)
-    spec = userdata.user_spec(DataSource("npz", str(path), None))
+    spec = read_user_data(DataSource("npz", str(path), None)).spec
     assert spec.classes == ("0", "1", "2") and load_images(spec).images.shape[1] == 3
 
 
@@ -85,15 +83,15 @@ def test_equal_names_different_images_differ_in_fingerprint(tmp_path):
 
     with Image.open(first) as im:
         im.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(first)
-    fa = dataset_of(_folder(a)).fingerprint
-    userdata._LAST.clear()
-    assert dataset_of(_folder(b)).fingerprint != fa
+    fa = _folder(a).dataset_spec.fingerprint
+    custom._LAST.clear()
+    assert _folder(b).dataset_spec.fingerprint != fa
 
 
 def test_changed_images_are_refused_by_a_spec_made_before(tmp_path):
     root = write_image_folder(tmp_path / "imgs")
-    spec = dataset_of(_folder(root))
-    userdata._LAST.clear()
+    spec = _folder(root).dataset_spec
+    custom._LAST.clear()
     victim = sorted((root / "val" / "bird").iterdir())[0]
     victim.unlink()
     with pytest.raises(DataError, match="changed since this run read them"):
@@ -103,7 +101,7 @@ def test_changed_images_are_refused_by_a_spec_made_before(tmp_path):
 # -- bad data: one line each, naming the file or folder ------------------------------------------
 def _error(config) -> str:
     with pytest.raises((DataError, ConfigError)) as err:
-        check_available(dataset_of(config), None)
+        check_available(config.dataset_spec, None)
     text = str(err.value)
     assert "\n" not in text
     return text
@@ -214,11 +212,11 @@ def test_npz_one_class_only(tmp_path):
 
 def test_memory_is_checked_before_decoding(tmp_path, monkeypatch):
     root = write_image_folder(tmp_path / "imgs")
-    monkeypatch.setattr(userdata, "_available_memory", lambda: 1000)
-    monkeypatch.setattr(userdata, "_decode", lambda *a: pytest.fail("decoded before the memory check"))
+    monkeypatch.setattr(reader, "_available_memory", lambda: 1000)
+    monkeypatch.setattr(folder, "_decode", lambda *a: pytest.fail("decoded before the memory check"))
     text = _error(_folder(root))
     assert "33 images at 16x16 need about" in text and "lower data.resolution" in text
-    assert userdata.bytes_needed(33, 16) == 33 * 16 * 16 * 15
+    assert reader.bytes_needed(33, 16) == 33 * 16 * 16 * 15
 
 
 def test_config_keys_of_a_user_data_set():

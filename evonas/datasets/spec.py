@@ -1,11 +1,11 @@
-"""The one registry of the data sets evonas accepts, and every per-data-set fact about them.
+"""The data sets evonas accepts by name, and every per-data-set fact about them.
 
 A ``DatasetSpec`` holds the network's input resolution and class count, the prefix of the
 data set's columns in the shipped NB201 table, its name in NATS-Bench and the per-channel
 mean and std (0..1 scale) NB201 normalises its images with.
 
 A user's own data (``dataset: custom``) has no table columns and no NATS-Bench name: its spec
-is made from the data when it is read (``evonas.nn.userdata``): the class names, the configured
+is made from the data when it is read (``evonas.datasets.custom``): the class names, the configured
 resolution, the training images' mean and std, where the images come from (``DataSource``) and
 a fingerprint of the decoded images (the score cache keys on it). Anything that takes a data
 set's name also takes such a spec (``dataset_spec`` hands a spec back as it is).
@@ -13,7 +13,6 @@ set's name also takes such a spec (``dataset_spec`` hands a spec back as it is).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from evonas.errors import ConfigError, DataError
 
@@ -36,9 +35,9 @@ def check_resolution(resolution: int, where: str) -> None:
 
 @dataclass(frozen=True)
 class DataSource:
-    """Where a user's own images come from: an image folder or an ``.npz`` file (the ``data:`` keys)."""
+    """Where a user's own images come from: the ``data:`` keys (a format, its root, size and split)."""
 
-    format: Literal["folder", "npz"]
+    format: str                        # a user format of ``evonas.datasets.formats``: "folder", "npz", ...
     root: str                          # the folder (train/, val/ or class folders) or the .npz file
     resolution: int | None             # side of the square input; None: the .npz arrays' own
     val_split: float | None = None     # a folder of class folders only: this share of each class is the test split
@@ -69,11 +68,6 @@ class DatasetSpec:
     def custom(self) -> bool:
         """A user's own data (no table columns, no NATS-Bench figures)."""
         return self.source is not None
-
-    @property
-    def has_table(self) -> bool:
-        """The shipped NB201 table has accuracy columns for this data set."""
-        return self.table_prefix is not None
 
     def column(self, kind: str) -> str:
         """The shipped table's column ``kind`` of this data set, e.g. ``test_200ep`` or ``valid_12ep``."""
@@ -108,8 +102,8 @@ def dataset_spec(name: "str | DatasetSpec") -> DatasetSpec:
     if isinstance(name, DatasetSpec):
         return name
     if name == CUSTOM:
-        raise ConfigError("dataset custom: its spec is made from the data (evonas.nn.images.dataset_of(config)); "
-                          "pass that spec instead of the name")
+        raise ConfigError("dataset custom: its spec is made from the data (config.dataset_spec, or "
+                          "evonas.datasets.resolve(config)); pass that spec instead of the name")
     if name not in DATASETS:
         raise ConfigError(f"unknown dataset {name!r}; choose from {sorted([*DATASETS, CUSTOM])}")
     return DATASETS[name]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from evonas.errors import ConfigError, EvonasError
-from evonas.nn.placement import ActorPlan, gpu_share, per_gpu_from_memory, plan_actors
+from evonas.engine.placement import ActorPlan, gpu_share, per_gpu_from_memory, plan_actors
 
 
 def test_plan_without_gpus_is_one_cpu_actor_per_slot() -> None:
@@ -22,7 +22,8 @@ def test_auto_on_one_gpu_and_16_cpus_is_not_a_lone_gpu_actor() -> None:
     """The main job's default (actors_per_gpu 2, cpu_actors auto): GPU actors plus CPU actors on the free slots."""
     plan = plan_actors("auto", cpus=16, gpus=1, actors_per_gpu=2, cpu_actors="auto")
     assert plan == ActorPlan(2, 0.5, 14) and plan.total == 16 and not plan.warnings
-    assert plan.ray_options() == [{"num_cpus": 1, "num_gpus": 0.5}] * 2 + [{"num_cpus": 1, "num_gpus": 0}] * 14
+    assert plan.ray_options("gpu") == {"num_cpus": 1, "num_gpus": 0.5}
+    assert plan.ray_options("cpu") == {"num_cpus": 1, "num_gpus": 0}
     assert "2 GPU actor(s) (2 per GPU)" in plan.describe() and "14 CPU" in plan.describe()
     # every score needs the GPU: no idle CPU actors
     assert plan_actors("auto", cpus=16, gpus=1, actors_per_gpu=2, cpu_actors="auto", cpu_work=False) == \
@@ -32,7 +33,7 @@ def test_auto_on_one_gpu_and_16_cpus_is_not_a_lone_gpu_actor() -> None:
 def test_plan_with_gpus_shares_them_and_fills_cpus_beside() -> None:
     plan = plan_actors("auto", cpus=16, gpus=1, actors_per_gpu=4)
     assert plan == ActorPlan(4, 0.25, 0)
-    assert plan.ray_options() == [{"num_cpus": 1, "num_gpus": 0.25}] * 4
+    assert plan.ray_options("gpu") == {"num_cpus": 1, "num_gpus": 0.25}
     mixed = plan_actors("cuda", cpus=16, gpus=1, actors_per_gpu=4, cpu_actors="auto")
     assert mixed == ActorPlan(4, 0.25, 12) and mixed.total == 16
     assert plan_actors("auto", cpus=16, gpus=2, actors_per_gpu=2, num_actors=3) == ActorPlan(3, 0.5, 0)
