@@ -41,7 +41,7 @@ from _common import SHORT, print_table, rank_correlations, write_json  # noqa: E
 
 from evonas.analysis.quality import (score_front_hv_ratio, true_front_points, true_objectives,  # noqa: E402
                                      within_bin_tau)
-from evonas.config.strict import to_mapping  # noqa: E402
+from evonas.strict import to_mapping  # noqa: E402
 from evonas.engine.cache import ScoreCache, cache_key  # noqa: E402
 from evonas.scores import SCORES, make_settings  # noqa: E402
 from evonas.scores.aggregate import aggregate_of  # noqa: E402

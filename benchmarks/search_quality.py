@@ -58,7 +58,7 @@ from evonas.config.load import load_config  # noqa: E402
 from evonas.config.schema import RANKS, Config  # noqa: E402
 from evonas.engine.records import Evaluation  # noqa: E402
 from evonas.errors import ConfigError  # noqa: E402
-from evonas.search.fronts import non_dominated  # noqa: E402
+from evonas.search.dominance import non_dominated  # noqa: E402
 from evonas.datasets import DATASETS, dataset_spec  # noqa: E402
 from evonas.space.table import load_table  # noqa: E402
 

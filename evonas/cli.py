@@ -189,7 +189,7 @@ def _with_train_overrides(config: "Config", overrides: Sequence[str]) -> "Config
 
     from evonas.config.load import apply_overrides
     from evonas.config.schema import TrainConfig
-    from evonas.config.strict import from_mapping, to_mapping
+    from evonas.strict import from_mapping, to_mapping
 
     bad = [o for o in overrides if not o.startswith("train.")]
     if bad:
@@ -213,7 +213,7 @@ def cmd_info(argv: Sequence[str]) -> int:
 
 def cmd_score(argv: Sequence[str]) -> int:
     from evonas.engine.batch import score_command
-    from evonas.run.tables import write_scores
+    from evonas.run.csvfiles import write_scores
 
     p = argparse.ArgumentParser(prog="evonas score", description="Score architectures with registered scores.")
     p.add_argument("--scores", required=True, help="comma-separated score names, e.g. knas,synflow")

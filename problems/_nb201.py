@@ -16,7 +16,7 @@ from pymoo.core.problem import Problem
 from evonas.scores.registry import minimise_sign
 from evonas.space.cell import N_EDGES, N_OPS, Cell
 
-__all__ = ["NB201Problem", "Objective", "WORST", "to_minimised"]
+__all__ = ["NB201Problem", "Objective", "WORST", "objectives_of", "to_minimised"]
 
 #: the objective value given to disconnected and failed cells (finite, so crowding stays defined)
 WORST = 1e30
@@ -39,6 +39,16 @@ def to_minimised(values: dict[str, float], objectives: Sequence[Objective]) -> l
     return [minimise_sign(o.direction) * values[o.score] for o in objectives]
 
 
+def objectives_of(result: ScoredLike | None, objectives: Sequence[Objective]) -> tuple[list[float], float]:
+    """A scored cell's minimised objectives ``F`` and its constraint ``G`` (0: feasible); a cell not scored,
+    failed, or with a value that is not finite gets the worst values and ``G = 1``."""
+    if result is not None and result.ok:
+        f = to_minimised(result.values, objectives)
+        if np.all(np.isfinite(f)):
+            return f, 0.0
+    return [WORST] * len(objectives), 1.0
+
+
 class NB201Problem(Problem):
     """Vectorised over the population; ``evaluate`` scores a list of cells (None = not scored)."""
 
@@ -51,14 +61,6 @@ class NB201Problem(Problem):
     def _evaluate(self, X, out, *args, **kwargs):
         cells = [Cell(tuple(int(v) for v in x)) for x in np.asarray(X)]
         scored = self.evaluate_cells(cells)
-        F = np.full((len(cells), self.n_obj), WORST)
-        G = np.ones((len(cells), 1))
-        for i, result in enumerate(scored):
-            if result is None or not result.ok:
-                continue
-            f = to_minimised(result.values, self.objectives)
-            if np.all(np.isfinite(f)):
-                F[i] = f
-                G[i] = 0.0
-        out["F"] = F
-        out["G"] = G
+        rows = [objectives_of(result, self.objectives) for result in scored]
+        out["F"] = np.array([f for f, _ in rows], dtype=float).reshape(len(cells), self.n_obj)
+        out["G"] = np.array([[g] for _, g in rows], dtype=float).reshape(len(cells), 1)

@@ -13,6 +13,9 @@ TESTS = REPO / "tests"
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 torch.set_num_threads(1)
+#: every Ray a test starts, in this process or a child, stays on the loopback: Ray otherwise moves a node
+#: from 127.0.0.1 to this machine's interface address (``ray._private.services.resolve_ip_for_localhost``)
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 
 
 @pytest.fixture(scope="session")
@@ -25,9 +28,10 @@ def ray_local():
     started = False
     if not ray.is_initialized():
         path = os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH", "")) if p)
-        ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR",
+        ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", _node_ip_address="127.0.0.1",
                  runtime_env={"env_vars": {"PYTHONPATH": path}, "worker_process_setup_hook": "fixture_scores.register"})
         started = True
+    assert {n["NodeManagerAddress"] for n in ray.nodes()} == {"127.0.0.1"}, "Ray left the loopback"
     yield ray
     if started:
         ray.shutdown()

@@ -240,7 +240,7 @@ def test_cache_key_is_the_fingerprint_not_the_name(tmp_path):
 
 
 def test_rank_aggregate_reference_built_for_the_data_with_one_command(tmp_path, capsys):
-    from evonas.data.build_reference import main as build_reference
+    from evonas.builders.reference import main as build_reference
 
     path = write_npz(tmp_path / "data.npz", per_class=22, per_class_test=2, size=16)
     config = {"dataset": "custom", "data": {"root": str(path)}, "device": "cpu", "network": {"C": 4, "N": 1},
@@ -249,7 +249,7 @@ def test_rank_aggregate_reference_built_for_the_data_with_one_command(tmp_path, 
     cfg = tmp_path / "agg.yaml"
     cfg.write_text(yaml.safe_dump(config))
     code, _, err = _cli(capsys, "--config", str(cfg), "--out", str(tmp_path / "no"))
-    assert code == 2 and "build_reference --config" in err  # no packaged reference for these images
+    assert code == 2 and "evonas.builders.reference --config" in err  # no packaged reference for these images
     ref = tmp_path / "ref.npz"
     build_reference(["--config", str(cfg), "--out", str(ref), "--n", "6", "--workers", "1"])
     from evonas.scores.reference import load_reference

@@ -21,9 +21,8 @@ REPO = Path(__file__).resolve().parents[1]
 #: The score registry (names, directions, settings: no torch) sits below config, which checks
 #: objectives and score settings through it; the scores themselves sit above nn.
 LAYERS = (
-    ("evonas.errors", "evonas.files", "evonas.data"),
+    ("evonas.errors", "evonas.files", "evonas.strict", "evonas.data"),
     ("evonas.space", "evonas.datasets"),
-    ("evonas.config.strict",),
     ("=evonas.scores", "=evonas.scores.registry", "=evonas.scores.catalog", "=evonas.scores.settings",
      "=evonas.scores.reference"),
     ("evonas.config",),
@@ -35,12 +34,12 @@ LAYERS = (
     ("evonas.analysis",),
     ("evonas.viz",),
     ("evonas.train",),
-    ("evonas.cli", "evonas.__main__", "evonas.data.build", "evonas.data.build_cost", "evonas.data.build_reference"),
+    ("evonas.cli", "evonas.__main__", "evonas.builders"),
 )
 #: what `evonas pick` and `evonas plot` load: none of it may import torch, fvcore or ray
-LIGHT = ("evonas.errors", "evonas.files", "evonas.space", "evonas.datasets", "evonas.config",
+LIGHT = ("evonas.errors", "evonas.files", "evonas.strict", "evonas.space", "evonas.datasets", "evonas.config",
          "evonas.scores.registry", "evonas.scores.catalog", "evonas.scores.settings", "evonas.engine.records",
-         "evonas.engine.placement", "evonas.run", "evonas.search.fronts", "evonas.search.shortlist", "evonas.analysis",
+         "evonas.engine.placement", "evonas.run", "evonas.search.dominance", "evonas.search.shortlist", "evonas.analysis",
          "evonas.viz")
 HEAVY = ("torch", "fvcore", "ray")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from evonas.run.rundir import CANDIDATES, PARETO, RunDir
-from evonas.run.tables import read_csv
+from evonas.run.csvfiles import read_csv
 from evonas.datasets import dataset_spec
 from evonas.space.table import load_table
 from gpu.actors import ray_available

@@ -10,7 +10,7 @@ from typing import Any, Sequence
 from benchmarks._common import parse_score_settings
 from evonas.config.load import config_from_mapping
 from evonas.config.schema import Config
-from evonas.config.strict import to_mapping
+from evonas.strict import to_mapping
 from evonas.errors import ConfigError
 from evonas.scores import get_score
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from evonas.analysis.pick import Constraint, describe_pick, pick, pick_columns, pick_trained
-from evonas.analysis.views import select_by_benchmark, with_table_columns
+from evonas.analysis.benchmark import select_by_benchmark, with_table_columns
 from evonas.config.schema import Config
 from evonas.errors import EvonasError
 from evonas.run.rundir import RunDir

@@ -20,7 +20,7 @@ from pymoo.indicators.igd_plus import IGDPlus
 
 from evonas.scores.registry import minimise_sign
 from evonas.errors import DataError
-from evonas.search.fronts import non_dominated, non_dominated_layers
+from evonas.search.dominance import non_dominated, non_dominated_layers
 from evonas.search.shortlist import band_shortlist, level_shortlist, rank_sum
 from evonas.space.table import BenchmarkTable, load_table
 from evonas.datasets import DATASETS, dataset_spec
@@ -58,7 +58,7 @@ def true_objectives(dataset: str, table: BenchmarkTable | None = None) -> np.nda
     flops = f"flops_{dataset}"
     if flops not in table.columns:
         raise DataError(f"the table has no {flops!r} column: evonas/data/nb201_cost.npz is missing; "
-                        f"build it with `python -m evonas.data.build_cost`")
+                        f"build it with `python -m evonas.builders.cost`")
     return np.stack([100.0 - table.column(dataset_spec(dataset).test_column), table.column(flops)], axis=1)
 
 

@@ -1,23 +1,10 @@
-"""The run configuration: its schema (``Config`` and its sections) and how it is read from YAML; no torch.
-
-The names below are loaded on first use, so that ``evonas.config.strict`` (the mapping to
-dataclass conversion the score registry also uses) imports without the schema.
-"""
+"""The run configuration: its schema (``Config`` and its sections) and how it is read from YAML; no torch."""
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from evonas.config.load import apply_overrides, config_from_mapping, dump_config, load_config
+from evonas.config.schema import (BenchmarkConfig, CacheConfig, Config, DataConfig, NetworkConfig, ObjectiveConfig,
+                                  OutputConfig, RayConfig, SearchConfig, TrainConfig, TrainSettings, minimise_sign)
 
-_EXPORTS = {
-    **dict.fromkeys(("Config", "DataConfig", "NetworkConfig", "ObjectiveConfig", "SearchConfig", "RayConfig",
-                     "OutputConfig", "CacheConfig", "BenchmarkConfig", "TrainConfig", "TrainSettings",
-                     "minimise_sign"), "evonas.config.schema"),
-    **dict.fromkeys(("load_config", "config_from_mapping", "apply_overrides", "dump_config"), "evonas.config.load"),
-}
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__ = ["BenchmarkConfig", "CacheConfig", "Config", "DataConfig", "NetworkConfig", "ObjectiveConfig",
+           "OutputConfig", "RayConfig", "SearchConfig", "TrainConfig", "TrainSettings", "apply_overrides",
+           "config_from_mapping", "dump_config", "load_config", "minimise_sign"]

@@ -1,21 +1,28 @@
 """Read a run configuration: YAML in, ``--set`` overrides applied, a validated ``Config`` out (and back to YAML).
 
 ``--set a.b=value`` overrides apply to the YAML before validation, so they are checked the
-same way as the file's own keys.
+same way as the file's own keys. The config's ``plugins`` (the user's modules that register scores or
+data formats) are imported first, so that its objectives and settings can name what they register;
+``PLUGINS`` keeps what this process imported, for the Ray workers it starts (``evonas.engine.cluster``).
 """
 from __future__ import annotations
 
 import copy
+import importlib
+import importlib.util
+import sys
+import sysconfig
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import yaml
 
 from evonas.config.schema import Config
-from evonas.config.strict import from_mapping, to_mapping
+from evonas.strict import from_mapping, to_mapping
 from evonas.errors import ConfigError
 
-__all__ = ["load_config", "config_from_mapping", "apply_overrides", "dump_config"]
+__all__ = ["load_config", "config_from_mapping", "apply_overrides", "dump_config", "PLUGINS", "import_plugins",
+           "import_plugin", "import_in_worker", "plugin_entry"]
 
 
 def _set_path(tree: dict[str, Any], dotted: str, value: Any) -> None:
@@ -46,8 +53,122 @@ def apply_overrides(data: Mapping[str, Any], overrides: list[str]) -> dict[str, 
     return tree
 
 
+#: keys earlier versions wrote into every run's config.yaml, with the one value they ever took: dropped on
+#: reading, so that an older run directory still loads (any other value is refused as an unknown key)
+RETIRED = {("search", "algorithm"): "nsga2"}
+
+
+#: the plugins this process imported: module name -> the local file or package folder Ray workers are sent
+#: (``py_modules``), or None for an installed module (every node has its own)
+PLUGINS: dict[str, str | None] = {}
+
+
+def _is_path(entry: str) -> bool:
+    return entry.endswith(".py") or "/" in entry
+
+
+def plugin_entry(entry: str) -> str:
+    """A plugin as a worker elsewhere can import it: a path made absolute, a module name as it is."""
+    return str(Path(entry).expanduser().resolve()) if _is_path(entry) else entry
+
+
+def _module_name(entry: str) -> str:
+    return Path(entry).stem if _is_path(entry) else entry
+
+
+def _load_file(entry: str, name: str) -> Any:
+    """Import the .py file or package folder ``entry`` as module ``name`` (once; another module of that name is
+    an error: its workers would import the wrong one)."""
+    path = Path(entry).expanduser()
+    target = path / "__init__.py" if path.is_dir() else path
+    if not target.is_file():
+        raise FileNotFoundError(f"no {'package folder' if path.is_dir() else 'file'} {target}")
+    taken = sys.modules.get(name)
+    if taken is None:
+        found = importlib.util.find_spec(name)
+        origin = found.origin if found is not None else None
+    else:
+        origin = getattr(taken, "__file__", None)
+    if origin is not None and Path(origin).resolve() != target.resolve():
+        raise ImportError(f"its module name {name!r} is taken by {origin}; rename it")
+    if taken is not None:
+        return taken
+    spec = importlib.util.spec_from_file_location(name, target, submodule_search_locations=[str(path)]
+                                                  if path.is_dir() else None)
+    module = sys.modules[name] = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def _installed(where: Path) -> bool:
+    """Whether ``where`` is in Python's own library or where packages are installed."""
+    roots = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    return bool({"site-packages", "dist-packages"} & set(where.parts)) or any(
+        where.is_relative_to(Path(root).resolve()) for root in roots)
+
+
+def _shipped(module: Any) -> str | None:
+    """The local file or package folder of ``module``'s top-level package, to send to Ray workers; None when
+    it is Python's own, installed, or evonas (every node has its own)."""
+    top = module.__name__.partition(".")[0]
+    root = sys.modules.get(top, module)
+    paths = list(getattr(root, "__path__", None) or [])
+    where = Path(paths[0]) if paths else Path(root.__file__) if getattr(root, "__file__", None) else None
+    if top == "evonas" or where is None or _installed(where.resolve()):
+        return None
+    return str(where.resolve())
+
+
+def import_plugin(entry: str, key: str = "plugins") -> str:
+    """Import plugin ``entry`` in this process: a module name, a .py file or a package folder; its module name.
+
+    A path is imported under its file or folder name. What fails is one ``ConfigError`` naming the plugin
+    (``key``) and the cause.
+    """
+    name = _module_name(entry)
+    try:
+        module = _load_file(entry, name) if _is_path(entry) else importlib.import_module(entry)
+    except Exception as err:
+        raise ConfigError(f"{key}: {entry!r} cannot be imported: {type(err).__name__}: {err}") from None
+    PLUGINS[name] = _shipped(module)
+    return name
+
+
+def import_in_worker(entry: str) -> None:
+    """Import plugin ``entry`` (as ``plugin_entry`` gives it) in a scoring worker: by module name (the copy sent
+    with the job's ``py_modules``, or an installed one), else from its path where this machine has it."""
+    name = _module_name(entry)
+    if name in sys.modules:
+        return
+    try:
+        importlib.import_module(name)
+    except ModuleNotFoundError as err:
+        if err.name != name or not _is_path(entry) or not Path(entry).exists():
+            raise
+        _load_file(entry, name)
+
+
+def import_plugins(entries: Iterable[str]) -> tuple[str, ...]:
+    """Import each plugin of a config's ``plugins`` (``import_plugin``); their module names."""
+    return tuple(import_plugin(e, f"plugins[{i}]") for i, e in enumerate(entries))
+
+
 def config_from_mapping(data: Mapping[str, Any] | None) -> Config:
-    return from_mapping(Config, data or {})
+    """A checked ``Config`` from plain data; its ``plugins`` are imported first (``import_plugins``)."""
+    tree = copy.deepcopy(dict(data or {}))
+    plugins = tree.get("plugins") or []
+    if not isinstance(plugins, (list, tuple)) or not all(isinstance(p, str) for p in plugins):
+        raise ConfigError(f"plugins: expected a list of module names, .py files or package folders, got {plugins!r}")
+    import_plugins(plugins)
+    for (section, key), value in RETIRED.items():
+        node = tree.get(section)
+        if isinstance(node, dict) and node.get(key) == value:
+            del node[key]
+    return from_mapping(Config, tree)
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:

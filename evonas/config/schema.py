@@ -1,20 +1,21 @@
 """The run configuration's schema: frozen dataclasses with their defaults, types and checks.
 
 Unknown keys, wrong types and out-of-range values raise ``ConfigError`` naming the key's
-path and the allowed values, before any work starts (``evonas.config.strict`` converts a
+path and the allowed values, before any work starts (``evonas.strict`` converts a
 mapping; ``evonas.config.load`` reads YAML and applies ``--set`` overrides). Score names and
 ``scores.<name>`` settings are checked against the score registry's metadata (no torch).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 from typing import Any, Literal
 
-from evonas.config.strict import check, suggest
+from evonas.strict import check, suggest
 from evonas.errors import ConfigError
 from evonas.scores.registry import SCORES, Direction, get_score, make_settings, minimise_sign
 from evonas.datasets import AUTO, CUSTOM, DATASETS, DatasetSpec, check_data, data_formats, resolve
+from evonas.config.train import TrainConfig, TrainSettings
 
 __all__ = ["DATASET_NAMES", "Direction", "minimise_sign", "Config", "DataConfig", "NetworkConfig", "ObjectiveConfig",
            "SearchConfig", "RayConfig", "OutputConfig", "CacheConfig", "BenchmarkConfig", "TrainConfig",
@@ -69,11 +70,46 @@ class ObjectiveConfig:
 
 @dataclass(frozen=True)
 class SearchConfig:
+    #: generational: pymoo's NSGA-II, a barrier per generation, a resume that replays it bit for bit;
+    #: async: steady-state NSGA-II (``evonas.search.steady``), a new cell to each worker as soon as it is free
+    mode: Literal["generational", "async"] = "generational"
+    #: async: the budget in scored cells; null: what the generational search would score
+    #: (pop_size + (n_gen - 1) x n_offsprings)
+    max_evals: int | None = field(default=None, metadata=check(lambda v: v >= 1, ">= 1 or null"))
     pop_size: int = field(default=50, metadata=check(lambda v: v >= 4, ">= 4"))
     n_gen: int = field(default=20, metadata=check(lambda v: v >= 1, ">= 1"))
     n_offsprings: int | None = field(default=None, metadata=check(lambda v: v >= 1, ">= 1 or null"))
     crossover_prob: float = field(default=0.9, metadata=check(lambda v: 0 <= v <= 1, "0..1"))
     mutation_prob: float | None = field(default=None, metadata=check(lambda v: 0 < v <= 1, "0 < p <= 1 or null"))
+
+    def __post_init__(self) -> None:
+        if self.max_evals is not None and self.mode != "async":
+            raise ConfigError(f"search.max_evals: {self.max_evals} is the asynchronous search's budget; the "
+                              f"generational one runs search.n_gen generations (set search.mode: async, or drop it)")
+        if self.max_evals is not None and self.max_evals < self.pop_size:
+            raise ConfigError(f"search.max_evals: {self.max_evals} is fewer than search.pop_size {self.pop_size}; "
+                              f"the first population alone scores that many")
+
+    @property
+    def budget(self) -> int:
+        """The cells the search scores: ``max_evals``, or what ``n_gen`` generations score
+        (``pop_size + (n_gen - 1) x n_offsprings``, ``n_offsprings`` defaulting to ``pop_size``)."""
+        return self.max_evals or self.pop_size + (self.n_gen - 1) * (self.n_offsprings or self.pop_size)
+
+
+@dataclass(frozen=True)
+class RuntimeEnvConfig:
+    """What the run asks Ray to set up on every worker (``ray.init(runtime_env=...)``): the keys evonas passes on."""
+
+    pip: tuple[str, ...] | str | None = None   # requirements to install, or a requirements file
+    py_modules: tuple[str, ...] | None = None  # local folders or .py files (sent to every node), or URIs
+    working_dir: str | None = None             # a local folder (sent to every node) or a URI
+    env_vars: dict[str, str] | None = None     # environment variables of the workers
+
+    def as_ray(self) -> dict[str, Any]:
+        """The keys that are set, as ``ray.init`` takes them (lists for sequences)."""
+        return {f.name: list(v) if isinstance(v, tuple) else v for f in fields(self)
+                if (v := getattr(self, f.name)) is not None}
 
 
 @dataclass(frozen=True)
@@ -94,6 +130,8 @@ class RayConfig:
     task_timeout_s: float = field(default=600.0, metadata=check(lambda v: v > 0, "> 0"))
     #: workers not started after this long are given up (none started: an error)
     start_timeout_s: float = field(default=120.0, metadata=check(lambda v: v > 0, "> 0"))
+    #: Ray's runtime environment for the run's workers; the plugins' local files and folders are added to py_modules
+    runtime_env: RuntimeEnvConfig = field(default_factory=RuntimeEnvConfig)
 
 
 @dataclass(frozen=True)
@@ -114,67 +152,6 @@ class BenchmarkConfig:
     hp: Literal["12", "200"] = "200"  # the training schedule whose figures are looked up
 
 
-@dataclass(frozen=True)
-class TrainSettings:
-    """NB201's training recipe (``epochs: 200`` is the benchmark's; configs choose fewer)."""
-
-    epochs: int = field(default=200, metadata=check(lambda v: v >= 1, ">= 1"))
-    batch_size: int = field(default=256, metadata=check(lambda v: v >= 1, ">= 1"))
-    lr: float = field(default=0.1, metadata=check(lambda v: v > 0, "> 0"))
-    momentum: float = field(default=0.9, metadata=check(lambda v: 0 <= v < 1, "in [0, 1)"))
-    nesterov: bool = True
-    weight_decay: float = field(default=5e-4, metadata=check(lambda v: v >= 0, ">= 0"))
-    warmup_epochs: int = field(default=0, metadata=check(lambda v: v >= 0, ">= 0"))
-    #: zero padding of the random crop; None: 4 for 32x32 inputs, 2 for 16x16 (NB201's)
-    crop_padding: int | None = field(default=None, metadata=check(lambda v: v >= 0, ">= 0 or null"))
-    flip: bool = True
-    label_smoothing: float = field(default=0.0, metadata=check(lambda v: 0 <= v < 1, "in [0, 1)"))
-    #: mixed precision on CUDA ("fp16" adds a gradient scaler); ignored on the CPU
-    amp: Literal["none", "bf16", "fp16"] = "bf16"
-    #: channels-last memory format on CUDA (faster convolutions under AMP); ignored on the CPU
-    channels_last: bool = True
-    num_workers: int = field(default=0, metadata=check(lambda v: v >= 0, ">= 0"))
-    seed: int = 0
-    #: evaluate every k epochs (the last epoch always)
-    eval_every: int = field(default=1, metadata=check(lambda v: v >= 1, ">= 1"))
-
-    def __post_init__(self) -> None:
-        if self.warmup_epochs >= self.epochs:
-            raise ConfigError(f"warmup_epochs ({self.warmup_epochs}) must be below epochs ({self.epochs})")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """The second stage: train front members for real after the training-free search."""
-
-    after_search: bool = False       # train right after the search (else: ``evonas train RUN_DIR``)
-    #: front: every member; top_k: the best top_k of each objective; ids: these front ids;
-    #: bands: the best cell by ``rank_by`` in each of ``bands`` equal-count bands of ``band_by``
-    candidates: Literal["front", "top_k", "ids", "bands"] = "front"
-    top_k: int = field(default=3, metadata=check(lambda v: v >= 1, ">= 1"))  # best k of each objective
-    ids: tuple[int, ...] = ()
-    bands: int = field(default=4, metadata=check(lambda v: v >= 1, ">= 1"))  # candidates of the bands rule
-    #: which cells the bands cut: the front (pareto.csv), or every cell the run scored
-    bands_over: Literal["front", "scored"] = "front"
-    #: how the cost axis is cut: ``count``, train.bands equal-count bands; ``levels``, one band per
-    #: distinct cost value, train.bands cells taken round robin (best of every level, then second best, ...)
-    bands_cut: Literal["count", "levels"] = "count"
-    #: the score that picks each band's cell: an objective, or ``ranks`` (the sum of the log percentile
-    #: ranks of every objective but the cost); null: the first maximised objective
-    rank_by: str | None = None
-    #: the run's cost (``Config.cost_objective``): what the bands cut, the front after training is judged on
-    #: and the plots put on their x axis; a minimised objective (null: the last minimised objective)
-    band_by: str | None = None
-    dataset: str | None = None       # None: the search's data set (dataset custom: always)
-    data_root: str | None = None     # None: the search's data.root (dataset custom: always)
-    n_train: int | None = field(default=None, metadata=check(lambda v: v >= 1, ">= 1 or null"))
-    recipe: TrainSettings = field(default_factory=TrainSettings)  # NB201's recipe: 200 epochs
-    #: trainings sharing one GPU (each task asks Ray for 1/jobs_per_gpu of it); auto: as many as fit
-    #: in 80% of the GPU's memory by the measured peak of the largest candidate (at most 8)
-    jobs_per_gpu: int | Literal["auto"] = field(default="auto", metadata=check(lambda v: v == "auto" or v >= 1,
-                                                                               ">= 1 or auto"))
-
-
 def _default_objectives() -> tuple[ObjectiveConfig, ...]:
     return (ObjectiveConfig("knas", "max"), ObjectiveConfig("flops", "min"))
 
@@ -189,6 +166,9 @@ class Config:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     objectives: tuple[ObjectiveConfig, ...] = field(default_factory=_default_objectives)
     scores: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: modules that register scores (or data formats) of the user's, imported before the config is checked and
+    #: in every scoring worker: module names, .py files or package folders (shipped to a Ray cluster's workers)
+    plugins: tuple[str, ...] = ()
     search: SearchConfig = field(default_factory=SearchConfig)
     ray: RayConfig = field(default_factory=RayConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
@@ -260,7 +240,7 @@ class Config:
             if getattr(settings, "reference", None) == "":
                 raise ConfigError(f"scores.{o.score}.reference: {o.score} ranks cells against a reference sample, and "
                                   f"the packaged ones are CIFAR's; build one for your data with python -m "
-                                  f"evonas.data.build_reference --config CONFIG --out ref.npz and set "
+                                  f"evonas.builders.reference --config CONFIG --out ref.npz and set "
                                   f"scores.{o.score}.reference: ref.npz")
 
     @property

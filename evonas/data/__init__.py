@@ -1,4 +1,4 @@
-"""Data shipped inside the package (tables and a small image sample); see ``build.py``."""
+"""Data shipped inside the package (tables and a small image sample); built by ``evonas.builders``."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -15,7 +15,7 @@ import yaml
 
 from evonas.config.schema import RayConfig
 from evonas.errors import ArchError, DataError, EvonasError
-from evonas.engine.pool import make_pool, map_phased
+from evonas.engine.pool import make_pool
 from evonas.engine.records import Evaluation, ScorerSpec
 from evonas.space.cell import Cell
 from evonas.datasets import DatasetSpec, dataset_spec, resolve
@@ -51,11 +51,11 @@ def sample_archs(n: int, seed: int = 0, connected_only: bool = True) -> list[Cel
 def score_archs(cells: Sequence[Cell], spec: ScorerSpec, ray_config: RayConfig = RayConfig(), *,
                 progress: Callable[[int, int, float], None] | None = None) -> list[Evaluation]:
     """Score every cell (in the given order) through the pool ``ray_config`` describes (``make_pool``);
-    device-timing scores (latency) in a phase of their own, with the device to themselves (``map_phased``)."""
+    device-timing scores (latency) after each cell's others, with the device to themselves."""
     by_arch: dict[str, Evaluation] = {}
     t0 = time.perf_counter()
     with make_pool(spec, ray_config) as pool:
-        for ev in map_phased(pool, list(dict.fromkeys(cells)), scores=spec.scores):
+        for ev in pool.map_unordered(list(dict.fromkeys(cells))):
             by_arch[ev.arch] = ev
             if progress is not None:
                 progress(len(by_arch), len(cells), time.perf_counter() - t0)
@@ -78,7 +78,7 @@ def check_references(scores: Mapping[str, Any], names: Sequence[str], dataset: D
         held = load_reference(path).dataset if path else want
         if held != want:
             raise EvonasError(f"scores.{name}.reference: {path} was built on {held}, not on these images ({want}); "
-                              f"build one for them with python -m evonas.data.build_reference --config CONFIG "
+                              f"build one for them with python -m evonas.builders.reference --config CONFIG "
                               f"--out PATH")
 
 

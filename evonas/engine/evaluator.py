@@ -11,8 +11,8 @@ asks for it, so a resumed run's memo, and with it the front and its ids, is the 
 uninterrupted run builds. Across runs, an optional score cache answers
 single scores of the reduced cell computed before under the same settings (a cached value the
 score's ``valid_range`` refuses is ignored and scored again); only what is missing goes to the pool, and each new result is appended to the log the moment it is complete.
-Scores that time the device (``latency``) are measured in a phase of their own after the others
-(``evonas.engine.pool.map_phased``), so no other work runs on the device meanwhile.
+Scores that time the device (``latency``) are measured after a cell's others, with the device to
+themselves (the pool's ``map_unordered``).
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import time
 from typing import Callable, Protocol
 
 from evonas.engine.cache import ScoreCache
-from evonas.engine.pool import Pool, map_phased
+from evonas.engine.pool import Pool
 from evonas.engine.records import Evaluation
 from evonas.scores import invalid_value
 from evonas.space.cell import Cell
@@ -57,6 +57,7 @@ class Evaluator:
         self.n_reused = 0           # answered from the run's memo (or read back on resume)
         self.score_seconds = 0.0    # worker time spent scoring
         self.started = time.perf_counter()
+        self._in_pool: dict[str, dict[str, float]] = {}  # arch sent by ``submit`` -> its values from the cache
 
     def __call__(self, cells: list[Cell]) -> list[Evaluation | None]:
         results: list[Evaluation | None] = [None] * len(cells)
@@ -83,18 +84,10 @@ class Evaluator:
         todo = {cell.arch: tuple(s for s in self.scores if s not in cached[cell.arch]) for cell in new}
         from_cache = [Evaluation(c.arch, c.index, cached[c.arch], device="cache") for c in new if not todo[c.arch]]
         self.n_cached += len(from_cache)
-        for ev in itertools.chain(from_cache, map_phased(self.pool, [c for c in new if todo[c.arch]], todo)):
-            key = Cell.from_string(ev.arch).canonical
+        for ev in itertools.chain(from_cache, self.pool.map_unordered([c for c in new if todo[c.arch]], todo)):
             if ev.device != "cache":
                 self._store(ev, cached[ev.arch])
-            self.memo[key] = ev
-            self.n_scored += 1
-            self.score_seconds += ev.wall_time
-            if self.log is not None:
-                self.log.append(ev, self.generation, proposed=self.proposed[key])
-            if self.on_result is not None:
-                self.on_result(ev)
-            for i in waiting[key]:
+            for i in waiting[self._record(ev)]:
                 results[i] = ev
         for key in first:  # the memo in submission order, whatever order the results arrived in
             if key in self.resumed:
@@ -105,6 +98,53 @@ class Evaluator:
             elif key in self.memo:
                 self.memo[key] = self.memo.pop(key)
         return results
+
+    def _record(self, ev: Evaluation) -> str:
+        """A new evaluation into the memo, the log and the caller's hook; its canonical form."""
+        key = Cell.from_string(ev.arch).canonical
+        self.memo[key] = ev
+        self.n_scored += 1
+        self.score_seconds += ev.wall_time
+        if self.log is not None:
+            self.log.append(ev, self.generation, proposed=self.proposed[key])
+        if self.on_result is not None:
+            self.on_result(ev)
+        return key
+
+    # -- the asynchronous search: one cell in, results as they finish ------------------------------
+
+    def submit(self, cell: Cell) -> Evaluation | None:
+        """``cell``'s evaluation now when the run has it (memo, read back on resume) or the cache has every
+        score; else None, and its cheapest equivalent goes to the pool (``collect`` returns it)."""
+        key = cell.canonical
+        self.proposed.setdefault(key, cell.arch)
+        if key in self.resumed:
+            self.memo[key] = self.resumed.pop(key)
+        if key in self.memo:
+            self.n_reused += 1
+            return self.memo[key]
+        reduced = cell.reduced
+        cached = self._cached(reduced.arch)
+        self.n_cache_values += len(cached)
+        todo = tuple(s for s in self.scores if s not in cached)
+        if not todo:
+            ev = Evaluation(reduced.arch, reduced.index, cached, device="cache")
+            self.n_cached += 1
+            self._record(ev)
+            return ev
+        self._in_pool[reduced.arch] = cached
+        self.pool.submit([reduced], {reduced.arch: todo})
+        return None
+
+    def collect(self, timeout: float | None = None) -> list[Evaluation]:
+        """The cells ``submit`` sent to the pool that finished since the last call (waiting up to ``timeout``
+        seconds, None: for one), each stored, memoised and logged."""
+        out = []
+        for ev in self.pool.poll(timeout):
+            self._store(ev, self._in_pool.pop(ev.arch, {}))
+            self._record(ev)
+            out.append(ev)
+        return out
 
     def adopt_resumed(self) -> None:
         """Append what was read back but never asked for again (a resumed run told to stop earlier)."""

@@ -1,10 +1,12 @@
-"""Scoring pools: the pool interface, the in-process pool, phased scoring, and ``make_pool`` by backend name.
+"""Scoring pools: the pool interface, the in-process pool, and ``make_pool`` by backend name.
 
 A pool's workers are long-lived ``Scorer``s; ``SerialPool`` holds one in this process,
 ``RayPool`` (``evonas.engine.ray_pool``) many as Ray actors.
 """
 from __future__ import annotations
 
+import time
+from collections import deque
 from typing import Iterable, Iterator, Mapping, Protocol
 
 from evonas.config.schema import RayConfig
@@ -12,18 +14,29 @@ from evonas.engine.ray_pool import RayPool
 from evonas.engine.records import Evaluation, ScorerSpec
 from evonas.engine.scorer import Scorer
 from evonas.errors import ConfigError
-from evonas.scores import split_exclusive
 from evonas.space.cell import Cell
 
-__all__ = ["Pool", "SerialPool", "make_pool", "map_phased"]
+__all__ = ["Pool", "SerialPool", "make_pool"]
 
 
 class Pool(Protocol):
-    """What the evaluator and the search need of a pool."""
+    """What the evaluator and the search need of a pool.
+
+    ``map_unordered`` scores a batch and yields each cell as it finishes, device-timing scores
+    (``exclusive``, latency) after the cell's others, with the device to themselves; ``map_exclusive``
+    times every score so. ``submit`` and ``poll`` are the same work without a batch: cells join while
+    others are in flight, and each is returned as it finishes (the asynchronous search).
+    """
 
     spec: ScorerSpec
     num_workers: int
     device_kind: str
+    outstanding: int
+
+    def submit(self, cells: Iterable[Cell], only: Mapping[str, tuple[str, ...]] | None = None, *,
+               exclusive: bool = False) -> None: ...
+
+    def poll(self, timeout: float | None = None) -> list[Evaluation]: ...
 
     def map_unordered(self, cells: Iterable[Cell], only: Mapping[str, tuple[str, ...]] | None = None
                       ) -> Iterator[Evaluation]: ...
@@ -31,30 +44,59 @@ class Pool(Protocol):
     def map_exclusive(self, cells: Iterable[Cell], only: Mapping[str, tuple[str, ...]] | None = None
                       ) -> Iterator[Evaluation]: ...
 
+    def device_for(self, score: str) -> str: ...
+
+    def utilisation(self) -> float: ...
+
     def close(self) -> None: ...
 
 
 class SerialPool:
-    """One in-process scorer: for debugging and small jobs."""
+    """One in-process scorer: for debugging and small jobs. It always has the device to itself, so
+    device-timing scores need no phase of their own."""
 
     num_workers = 1
 
     def __init__(self, spec: ScorerSpec) -> None:
         self.spec = spec
         self.scorer = Scorer(spec)
+        self._queue: deque[tuple[Cell, tuple[str, ...] | None]] = deque()
+        self._busy_s = 0.0
+        self._since = time.perf_counter()
 
     @property
     def device_kind(self) -> str:
         return self.scorer.device_name
 
+    def _score(self, cell: Cell, only: tuple[str, ...] | None) -> Evaluation:
+        t0, started = time.perf_counter(), time.time()
+        ev = self.scorer.score(cell.arch, only)
+        ev.started, ev.ended, ev.actor = started, time.time(), "serial"
+        self._busy_s += time.perf_counter() - t0
+        return ev
+
     def map_unordered(self, cells: Iterable[Cell], only: Mapping[str, tuple[str, ...]] | None = None
                       ) -> Iterator[Evaluation]:
         """Score each cell (``only[arch]``: just these scores of that cell)."""
         for cell in cells:
-            yield self.scorer.score(cell.arch, (only or {}).get(cell.arch))
+            yield self._score(cell, (only or {}).get(cell.arch))
 
-    #: one in-process scorer always has the device to itself
     map_exclusive = map_unordered
+
+    def submit(self, cells: Iterable[Cell], only: Mapping[str, tuple[str, ...]] | None = None, *,
+               exclusive: bool = False) -> None:
+        self._queue.extend((cell, (only or {}).get(cell.arch)) for cell in cells)
+
+    def poll(self, timeout: float | None = None) -> list[Evaluation]:
+        """The next queued cell, scored now ([] when none is queued)."""
+        return [self._score(*self._queue.popleft())] if self._queue else []
+
+    @property
+    def outstanding(self) -> int:
+        return len(self._queue)
+
+    def utilisation(self) -> float:
+        return self._busy_s / max(time.perf_counter() - self._since, 1e-9)
 
     def device_for(self, score: str) -> str:
         """The device that computes ``score`` (keys its cache)."""
@@ -68,29 +110,6 @@ class SerialPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def map_phased(pool: Pool, cells: Iterable[Cell], only: Mapping[str, tuple[str, ...]] | None = None,
-               scores: tuple[str, ...] | None = None) -> Iterator[Evaluation]:
-    """Score ``cells`` in two phases: the scores that may share the device (``only[arch]``, else
-    ``scores``, else the pool's) on every worker until drained, then those that time it
-    (``exclusive``) one cell at a time with the device to themselves (``map_exclusive``),
-    merged into the first phase's evaluation. A failure in either phase fails the cell; a cell
-    failed in the first phase is not timed, and one with nothing to time is yielded as it arrives.
-    """
-    cells = list(cells)
-    default = tuple(scores or pool.spec.scores)
-    parts = {c.arch: split_exclusive((only or {}).get(c.arch, default)) for c in cells}
-    held: dict[str, Evaluation] = {}
-    shared = [c for c in cells if parts[c.arch][0]]
-    for ev in pool.map_unordered(shared, {c.arch: parts[c.arch][0] for c in shared}):
-        if ev.ok and parts[ev.arch][1]:
-            held[ev.arch] = ev
-        else:
-            yield ev
-    timed = [c for c in cells if parts[c.arch][1] and (c.arch in held or not parts[c.arch][0])]
-    for ev in pool.map_exclusive(timed, {c.arch: parts[c.arch][1] for c in timed}):
-        yield held.pop(ev.arch).merge(ev) if ev.arch in held else ev
 
 
 def make_pool(spec: ScorerSpec, ray_config: RayConfig = RayConfig()) -> SerialPool | RayPool:

@@ -28,6 +28,10 @@ class ScorerSpec:
     score of ``scores`` and in that order; ``dataset`` is a resolved ``DatasetSpec`` (``dataset_spec(name)``
     gives NB201's, ``Config.dataset_spec`` a config's). Workers use both as they are. A spec
     copied with ``dataclasses.replace`` keeps its settings objects, so it is not checked again in full.
+
+    ``plugins``: the modules every worker imports before it scores (a config's ``plugins``, paths made
+    absolute). ``shipped``: the scoring images read once by the driver and put in Ray's object store (an
+    ``ObjectRef``, ``evonas.engine.ray_start.ship_images``); a worker given them never reads ``data_root``.
     """
 
     scores: tuple[str, ...]
@@ -39,6 +43,8 @@ class ScorerSpec:
     C: int = 16
     N: int = 5
     device: str = "auto"
+    plugins: tuple[str, ...] = ()
+    shipped: Any = None  # None: each worker reads the images itself
 
     def __post_init__(self) -> None:
         if not isinstance(self.dataset, DatasetSpec):
@@ -51,6 +57,7 @@ class ScorerSpec:
             raise ConfigError(f"scores: settings given for {sorted(extra)}, which no objective or score list uses")
         object.__setattr__(self, "scores", scores)
         object.__setattr__(self, "settings", settings)
+        object.__setattr__(self, "plugins", tuple(self.plugins))
         need = self.images_needed()
         if self.n_images is not None and self.n_images < need:
             raise ConfigError(f"data.n_images: {self.n_images} is too few; the scores read {need} images")
@@ -65,12 +72,15 @@ class ScorerSpec:
         """What every worker needs to compute ``scores`` (default: the config's objectives) under ``config``.
 
         The data set is the config's resolved one (``Config.dataset_spec``: a user's is read and described
-        once per config); its spec travels to the workers.
+        once per config); its spec travels to the workers, and so do its plugins.
         """
+        from evonas.config.load import plugin_entry
+
         names = tuple(scores or config.score_names)
         return cls(scores=names, settings={k: v for k, v in config.scores.items() if k in names},
                    dataset=config.dataset_spec, data_root=config.data.root, n_images=config.data.n_images,
-                   seed=config.seed, C=config.network.C, N=config.network.N, device=config.device)
+                   seed=config.seed, C=config.network.C, N=config.network.N, device=config.device,
+                   plugins=tuple(map(plugin_entry, config.plugins)))
 
     def images_needed(self) -> int:
         """The most scoring images any of the scores reads under its settings."""
@@ -99,6 +109,11 @@ class Evaluation:
     attempts: int = 1
     #: per score, wall-clock (``time.time()``) start and end of its computation on the worker
     spans: dict[str, tuple[float, float]] = field(default_factory=dict)
+    #: when the pool handed the cell to a worker and when its result came back (``time.time()``; 0: not known)
+    started: float = 0.0
+    ended: float = 0.0
+    actor: str = ""   # the worker(s) that scored it, e.g. "gpu0" or "gpu0 + cpu3"
+    node: str = ""    # the Ray node(s) they ran on
 
     @property
     def ok(self) -> bool:
@@ -112,8 +127,16 @@ class Evaluation:
         return Evaluation(self.arch, self.index, {**self.values, **other.values}, {**self.times, **other.times},
                           status="failed" if bad else "ok", error="; ".join(ev.error for ev in bad),
                           wall_time=self.wall_time + other.wall_time,
-                          device=" + ".join(dict.fromkeys(d for d in (self.device, other.device) if d)),
-                          attempts=max(self.attempts, other.attempts), spans={**self.spans, **other.spans})
+                          device=_joined(self.device, other.device),
+                          attempts=max(self.attempts, other.attempts), spans={**self.spans, **other.spans},
+                          started=min((t for t in (self.started, other.started) if t), default=0.0),
+                          ended=max(self.ended, other.ended), actor=_joined(self.actor, other.actor),
+                          node=_joined(self.node, other.node))
+
+
+def _joined(a: str, b: str) -> str:
+    """Two " + "-joined lists as one, each name once."""
+    return " + ".join(dict.fromkeys(x for x in (*a.split(" + "), *b.split(" + ")) if x))
 
 
 def failed(cell: Cell, error: str, attempts: int = 1, device: str = "") -> Evaluation:

@@ -27,11 +27,11 @@ import yaml
 
 from evonas.config.load import config_from_mapping, dump_config
 from evonas.config.schema import Config
-from evonas.config.strict import to_mapping
+from evonas.strict import to_mapping
 from evonas.errors import ConfigError, RunDirError
 from evonas.files import atomic_write_text
 from evonas.engine.records import Evaluation
-from evonas.run.tables import csv_value, read_csv, write_csv
+from evonas.run.csvfiles import csv_value, read_csv, write_csv
 from evonas.space.cell import Cell
 from evonas.datasets import DatasetSpec, spec_from_record, spec_record
 
@@ -70,7 +70,7 @@ def _drop_partial_last_line(path: Path) -> None:
 
 def candidate_columns(scores: Sequence[str]) -> list[str]:
     return ["generation", "arch", "index", "canonical", "proposed", "dead_edges", "status", *scores,
-            "wall_time_s", "device", "attempts", "error"]
+            "wall_time_s", "device", "actor", "node", "started", "ended", "attempts", "error"]
 
 
 class CandidateLog:
@@ -79,6 +79,8 @@ class CandidateLog:
     ``arch``/``index`` name the cell the values belong to: the cheapest equivalent
     (``Cell.reduced``) of ``proposed``, the cell the search asked for first in that class.
     ``dead_edges`` lists dead edges the reported cell keeps (empty for almost every cell).
+    ``actor``/``node`` name the worker(s) that scored it and their Ray node(s); ``started``/``ended`` (Unix
+    time) are when the pool handed it out and when its result came back (empty: answered without the pool).
     """
 
     def __init__(self, path: Path, scores: Sequence[str]) -> None:
@@ -100,7 +102,9 @@ class CandidateLog:
         row = {"generation": generation, "arch": ev.arch, "index": ev.index,
                "canonical": cell.canonical, "proposed": proposed or ev.arch,
                "dead_edges": cell.dead_edges_text, "status": ev.status,
-               "wall_time_s": round(ev.wall_time, 4), "device": ev.device, "attempts": ev.attempts,
+               "wall_time_s": round(ev.wall_time, 4), "device": ev.device, "actor": ev.actor, "node": ev.node,
+               "started": round(ev.started, 3) if ev.started else "", "ended": round(ev.ended, 3) if ev.ended else "",
+               "attempts": ev.attempts,
                "error": ev.error.strip().splitlines()[0] if ev.error else ""}
         row.update({k: csv_value(v) for k, v in ev.values.items()})
         self._writer.writerow(row)
@@ -125,7 +129,9 @@ class CandidateLog:
                 values = {s: float(row[s]) for s in scores} if row["status"] == "ok" else {}
                 ev = Evaluation(row["arch"], int(row["index"]), values, status=row["status"],
                                 error=row["error"] or "", wall_time=float(row["wall_time_s"]),
-                                device=row["device"], attempts=int(row["attempts"]))
+                                device=row["device"], attempts=int(row["attempts"]), actor=row["actor"] or "",
+                                node=row["node"] or "", started=float(row["started"] or 0),
+                                ended=float(row["ended"] or 0))
             except (KeyError, TypeError, ValueError):
                 continue
             done[row["canonical"]] = ev

@@ -3,7 +3,7 @@
 Each member score is computed for the cell (through the registry, with the member settings
 recorded in the reference), placed among the member's values on a fixed reference sample of
 cells that ships with evonas (``evonas/data/rank_reference_<dataset>.npz``, built by
-``python -m evonas.data.build_reference``), and the logs of these percentiles are summed,
+``python -m evonas.builders.reference``), and the logs of these percentiles are summed,
 AZ-NAS style (Lee and Ham, CVPR 2024). Ranks against a fixed sample, not within the current
 population, so the objective of a cell never changes between generations or runs.
 
@@ -94,14 +94,14 @@ def _reference_for(ctx: ScoreContext, s: RankAggregateSettings, score: str) -> R
     if not s.reference and not Path(path).is_file():
         have = sorted(p.stem.removeprefix("rank_reference_") for p in DATA_DIR.glob("rank_reference_*.npz"))
         raise ConfigError(f"{score} has no packaged reference for data set {ctx.dataset.name!r} "
-                          f"(packaged: {have}); build one with python -m evonas.data.build_reference "
+                          f"(packaged: {have}); build one with python -m evonas.builders.reference "
                           f"--dataset {ctx.dataset.name} and pass it as scores.{score}.reference")
     ref = load_reference(path)
     # a user's data set is named by its images' fingerprint: a reference built on other images never serves
     name = f"{ctx.dataset.name}:{ctx.dataset.fingerprint}" if ctx.dataset.custom else ctx.dataset.name
     if ref.dataset != name:
         raise ConfigError(f"{score} reference {path} holds {ref.dataset} values but the scorer's data set "
-                          f"is {name}" + ("; build one for these images with python -m evonas.data.build_reference "
+                          f"is {name}" + ("; build one for these images with python -m evonas.builders.reference "
                                           "--config CFG --out PATH" if ctx.dataset.custom else ""))
     if (ref.C, ref.N) != (ctx.C, ctx.N):
         warnings.warn(f"{score}: reference {Path(path).name} was built for networks of C={ref.C}, N={ref.N}; "

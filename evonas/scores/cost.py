@@ -2,7 +2,7 @@
 
 For the benchmark's own network shape (C=16, N=5 on CIFAR-10/100 or ImageNet16-120) both are
 read from the shipped fvcore table (``evonas/data/nb201_cost.npz``, built by
-``python -m evonas.data.build_cost`` and tested against live fvcore); any other shape is
+``python -m evonas.builders.cost`` and tested against live fvcore); any other shape is
 counted by fvcore on the spot. The table stores millions in float32, so the two paths agree to
 about 1e-7 relative.
 """

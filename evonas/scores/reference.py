@@ -2,7 +2,7 @@
 sample of member values, and the member syntax.
 
 A reference (``evonas/data/rank_reference_<dataset>.npz``, built by ``python -m
-evonas.data.build_reference``) holds each member score's values on a fixed sample of cells
+evonas.builders.reference``) holds each member score's values on a fixed sample of cells
 and the settings they were computed with. Members are score names, optionally suffixed
 ``:max`` or ``:min`` to override the registered direction. No torch here: the aggregate's
 settings are checked with it when a config is read.
@@ -59,7 +59,7 @@ class Reference:
     def settings_of(self, name: str) -> Any:
         if name not in self.values:
             raise ConfigError(f"member {name!r} is not in the reference {self.path}; it holds {sorted(self.values)} "
-                              f"(build another with python -m evonas.data.build_reference --members ...)")
+                              f"(build another with python -m evonas.builders.reference --members ...)")
         return make_settings(name, self.settings[name])
 
 
@@ -69,9 +69,9 @@ def reference_path(dataset: str) -> Path:
 
 @functools.lru_cache(maxsize=8)
 def load_reference(path: str) -> Reference:
-    """The reference sample stored at ``path`` (see ``evonas.data.build_reference``)."""
+    """The reference sample stored at ``path`` (see ``evonas.builders.reference``)."""
     if not Path(path).is_file():
-        raise DataError(f"no rank reference at {path}; build one with python -m evonas.data.build_reference")
+        raise DataError(f"no rank reference at {path}; build one with python -m evonas.builders.reference")
     with np.load(path, allow_pickle=False) as f:
         meta = json.loads(str(f["meta"]))
         values = {k.removeprefix("values_"): np.asarray(f[k], dtype=float) for k in f.files if k.startswith("values_")}

@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal, Mapping
 
-from evonas.config.strict import from_mapping, suggest
+from evonas.strict import from_mapping, suggest
 from evonas.errors import ConfigError
 
 if TYPE_CHECKING:

@@ -1,7 +1,7 @@
 """The settings of the built-in scores: one frozen dataclass per family, its fields the config keys.
 
 A score's settings are its keys under ``scores.<name>`` in the config, checked by
-``evonas.config.strict.from_mapping`` (types, ranges, and each class's ``__post_init__``);
+``evonas.strict.from_mapping`` (types, ranges, and each class's ``__post_init__``);
 ``n_images``, where present, is how many images the score reads. No torch here, so a config
 is validated without the ML stack.
 """
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from evonas.config.strict import check, suggest
+from evonas.strict import check, suggest
 from evonas.errors import ConfigError
 from evonas.scores.reference import (AZ_NAS_GK_MEMBERS, AZ_NAS_MEMBERS, DEFAULT_MEMBERS, VKDNW_AGG_MEMBERS,
                                      load_reference, parse_member, reference_path)
@@ -213,7 +213,7 @@ class RankAggregateSettings:
             raise ConfigError(f"members {list(self.members)} name a score twice")
         if self.reference and not Path(self.reference).is_file():
             raise ConfigError(f"reference: no file {self.reference!r} (build one with "
-                              f"python -m evonas.data.build_reference --out PATH)")
+                              f"python -m evonas.builders.reference --out PATH)")
 
     @property
     def n_images(self) -> int:

@@ -1,6 +1,7 @@
 """The search: NSGA-II over cell encodings, scored through the pool, written to a run directory.
 
-Resume is a deterministic replay: the same seed drives pymoo through the same generations,
+``search.mode: async`` runs the steady-state NSGA-II of ``evonas.search.steady`` instead (no generation
+barrier: each worker gets a new cell as soon as it is free). Resume of the generational search is a deterministic replay: the same seed drives pymoo through the same generations,
 and every cell already in candidates.csv is answered from it instead of being rescored, so
 an interrupted run continues where it stopped and ends with the front an uninterrupted run
 would have found.
@@ -24,6 +25,7 @@ from evonas.run.rundir import CANDIDATES, PARETO, CandidateLog, RunDir
 from evonas.search.pareto import benchmark_columns, front_rows
 from evonas.search.progress import Progress, fmt_duration
 from evonas.search.remeasure import remeasure_front
+from evonas.search.steady import evolve_async
 from operators import CanonicalDuplicateElimination, CellSampling, EdgeCrossover, EdgeMutation
 from problems import NB201Problem
 
@@ -70,11 +72,16 @@ def run_search(config: Config, run: RunDir, *, resume: bool = False, spec: Score
             caches = open_caches(config.cache.dir, spec, pool.device_for)
             evaluator = Evaluator(pool, spec.scores, log=candidates, resumed=resumed, caches=caches,
                                   proposed=proposed)
-            problem = NB201Problem(config.objectives, evaluator)
-            minimize(problem, make_algorithm(config), ("n_gen", config.search.n_gen), seed=config.seed,
-                     callback=Progress(config, run, evaluator), verbose=False, copy_algorithm=False)
+            progress = Progress(config, run, evaluator, pool)
+            if config.search.mode == "async":
+                evolve_async(config, evaluator, progress)
+            else:
+                minimize(NB201Problem(config.objectives, evaluator), make_algorithm(config),
+                         ("n_gen", config.search.n_gen), seed=config.seed, callback=progress, verbose=False,
+                         copy_algorithm=False)
             evaluator.adopt_resumed()
             remeasured = remeasure_front(config, evaluator, pool)
+            busy = progress.utilisation()
     finally:
         candidates.close()
     rows = benchmark_columns(front_rows(config, list(evaluator.memo.values()), remeasured, evaluator.proposed),
@@ -83,7 +90,8 @@ def run_search(config: Config, run: RunDir, *, resume: bool = False, spec: Score
     run.write_pareto(rows, columns)
     failed = evaluator.n_failed
     wall = time.perf_counter() - t0
-    run.write_state(status="finished", n_evaluated=len(evaluator.memo), n_failed=failed, wall_time_s=round(wall, 2))
+    run.write_state(status="finished", n_evaluated=len(evaluator.memo), n_failed=failed, wall_time_s=round(wall, 2),
+                    **({"utilisation": round(busy, 3)} if busy is not None else {}))
     log.info(f"done in {fmt_duration(wall)}: {len(evaluator.memo)} cells scored ({failed} failed), "
              f"front of {len(rows)} written to {run.file(PARETO)}")
     return SearchResult(run, rows, evaluator.n_scored, evaluator.n_reused, wall)

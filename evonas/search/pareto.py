@@ -7,7 +7,7 @@ import numpy as np
 
 from evonas.config.schema import Config
 from evonas.engine.records import Evaluation
-from evonas.search.fronts import non_dominated, rank_front
+from evonas.search.dominance import non_dominated, rank_front
 from evonas.search.remeasure import noisy_scores
 from evonas.space.cell import Cell
 from evonas.space.natsbench import NatsBenchLookup

@@ -11,7 +11,7 @@ from pymoo.core.callback import Callback
 from evonas.config.schema import Config
 from evonas.engine.evaluator import Evaluator
 from evonas.run.rundir import LOG, RunDir
-from evonas.search.fronts import non_dominated
+from evonas.search.dominance import non_dominated
 from problems import to_minimised
 
 __all__ = ["Progress", "setup_logging", "fmt_duration"]
@@ -29,31 +29,42 @@ def fmt_duration(seconds: float) -> str:
 
 
 class Progress(Callback):
-    """One line per generation: evaluations, values from the cache, failed cells, front size, rate, ETA;
-    state.json updated."""
+    """One line per generation (per ``search.n_offsprings`` results in the asynchronous search): evaluations,
+    values from the cache, failed cells, front size, rate, the workers' utilisation, ETA; state.json updated."""
 
-    def __init__(self, config: Config, run: RunDir, evaluator: Evaluator) -> None:
+    def __init__(self, config: Config, run: RunDir, evaluator: Evaluator, pool: Any = None) -> None:
         super().__init__()
-        self.config, self.run, self.evaluator = config, run, evaluator
+        self.config, self.run, self.evaluator, self.pool = config, run, evaluator, pool
         self.t0 = time.perf_counter()
 
     def notify(self, algorithm: Any) -> None:
         gen, n_gen = algorithm.n_gen, self.config.search.n_gen
         self.evaluator.generation = gen  # offspring scored from now on belong to the next generation
+        self.report(f"gen {gen:3d}/{n_gen} | evals {algorithm.evaluator.n_eval:5d}", gen / n_gen, generation=gen)
+
+    def report(self, head: str, done: float, **state: Any) -> None:
+        """Log ``head`` and the run's figures (``done``: the share of the search behind it, for the ETA)."""
         ok = [ev for ev in self.evaluator.memo.values() if ev.ok]
         n_obj = len(self.config.objectives)  # also the shape when every cell so far failed
         F = np.array([to_minimised(ev.values, self.config.objectives) for ev in ok]).reshape(len(ok), n_obj)
         front = len(non_dominated(F))
         elapsed = time.perf_counter() - self.t0
-        eta = elapsed / gen * (n_gen - gen) if gen else float("nan")
+        eta = elapsed / done * (1 - done) if done > 0 else float("nan")
         best = {o.score: min((ev.values[o.score] for ev in ok), key=lambda v, s=o.sign: s * v)
                 for o in self.config.objectives} if ok else {}
         best_txt = " ".join(f"{k}={v:.4g}" for k, v in best.items())
         ev = self.evaluator
-        log.info(f"gen {gen:3d}/{n_gen} | evals {algorithm.evaluator.n_eval:5d} | scored {ev.n_scored:5d}"
-                 f" ({ev.n_cache_values} values from cache, {ev.n_reused} reused) | failed {ev.n_failed} |"
-                 f" front {front:3d} | {ev.rate():5.2f} archs/s | best {best_txt} | ETA {fmt_duration(eta)}")
-        self.run.write_state(generation=gen, n_evaluated=len(self.evaluator.memo))
+        busy = self.utilisation()
+        busy_txt = f" | workers {self.pool.num_workers} busy {busy:.0%}" if busy is not None else ""
+        log.info(f"{head} | scored {ev.n_scored:5d} ({ev.n_cache_values} values from cache, {ev.n_reused} reused)"
+                 f" | failed {ev.n_failed} | front {front:3d} | {ev.rate():5.2f} archs/s{busy_txt} | best {best_txt}"
+                 f" | ETA {fmt_duration(eta)}")
+        extra = {"utilisation": round(busy, 3)} if busy is not None else {}
+        self.run.write_state(n_evaluated=len(self.evaluator.memo), **extra, **state)
+
+    def utilisation(self) -> float | None:
+        """The share of the pool's workers' time spent scoring so far (None: no pool that says)."""
+        return self.pool.utilisation() if hasattr(self.pool, "utilisation") else None
 
 
 def setup_logging(run: RunDir, quiet: bool = False) -> None:

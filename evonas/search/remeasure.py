@@ -9,7 +9,7 @@ import numpy as np
 from evonas.config.schema import Config
 from evonas.engine.evaluator import Evaluator
 from evonas.scores import exclusive_scores
-from evonas.search.fronts import non_dominated
+from evonas.search.dominance import non_dominated
 from evonas.space.cell import Cell
 from problems import to_minimised
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from evonas.config.schema import Config
 from evonas.errors import DataError, EvonasError
-from evonas.search.fronts import non_dominated
+from evonas.search.dominance import non_dominated
 from evonas.space.table import load_table
 
 __all__ = ["average_ranks", "cost_bands", "band_shortlist", "level_shortlist", "rank_sum", "accuracy_front",

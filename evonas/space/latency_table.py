@@ -23,6 +23,6 @@ def latency_columns() -> dict[str, np.ndarray]:
     """The shipped latency table: device setting -> ms for indices 0..15624."""
     if not LATENCY_TABLE.exists():
         raise DataError(f"the latency table {LATENCY_TABLE} is missing; reinstall evonas "
-                        f"or rebuild it with python -m evonas.data.build")
+                        f"or rebuild it with python -m evonas.builders.package_data")
     with np.load(LATENCY_TABLE) as table:
         return {name: table[name] for name in table.files}

@@ -19,7 +19,7 @@ def _numbering() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(ops (15625, 6) in index order, the dense-key weights, index of each dense key), loaded once."""
     if not TABLE_PATH.exists():
         raise DataError(f"the packaged table {TABLE_PATH} is missing; reinstall evonas "
-                        f"or run `python -m evonas.data.build`")
+                        f"or run `python -m evonas.builders.package_data`")
     with np.load(TABLE_PATH) as data:
         ops = data["ops"]
     base = int(ops.max()) + 1  # every op occurs in the table: the number of op choices

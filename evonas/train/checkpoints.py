@@ -2,10 +2,13 @@
 
 A checkpoint holds the model, optimizer, scheduler and gradient-scaler states, the torch RNG
 states, the history so far and the time spent, under a fingerprint of everything the weights
-depend on; a checkpoint of another run is refused rather than resumed.
+depend on; a checkpoint of another run is refused rather than resumed. It is a file
+(``save_checkpoint``) or that file's bytes (``checkpoint_bytes``: what a training on a Ray
+worker sends back to the driver, which keeps the file); ``resume_checkpoint`` takes either.
 """
 from __future__ import annotations
 
+import io
 import pickle
 from pathlib import Path
 from typing import Any, Mapping
@@ -13,13 +16,13 @@ from typing import Any, Mapping
 import torch
 
 from evonas.config.schema import TrainSettings
-from evonas.config.strict import to_mapping
+from evonas.strict import to_mapping
 from evonas.errors import RunDirError
 from evonas.files import atomic_write
 from evonas.space.cell import Cell
 from evonas.datasets import DatasetSpec, dataset_spec
 
-__all__ = ["fingerprint", "save_checkpoint", "resume_checkpoint", "Resumed"]
+__all__ = ["fingerprint", "save_checkpoint", "checkpoint_bytes", "resume_checkpoint", "Resumed"]
 
 _CHECKPOINT_FORMAT = "evonas-train-checkpoint-1"
 #: settings that may differ between a checkpoint and the run resuming it (they change no weight)
@@ -56,38 +59,57 @@ def _set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def _state(expected: dict[str, Any], parts: Mapping[str, Any], epoch: int, history: list[dict[str, Any]],
+           elapsed_s: float) -> dict[str, Any]:
+    return {"format": _CHECKPOINT_FORMAT, "fingerprint": expected, "epoch": epoch,
+            **{name: part.state_dict() for name, part in parts.items()},
+            "rng": _rng_state(), "history": history, "elapsed_s": elapsed_s}
+
+
 def save_checkpoint(path: Path, expected: dict[str, Any], parts: Mapping[str, Any], *, epoch: int,
                     history: list[dict[str, Any]], elapsed_s: float) -> None:
     """Write the state after ``epoch`` epochs atomically; ``parts``: model, optimizer, scheduler, scaler by name."""
-    state = {"format": _CHECKPOINT_FORMAT, "fingerprint": expected, "epoch": epoch,
-             **{name: part.state_dict() for name, part in parts.items()},
-             "rng": _rng_state(), "history": history, "elapsed_s": elapsed_s}
+    state = _state(expected, parts, epoch, history, elapsed_s)
     atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
-def _load(path: Path, expected: dict[str, Any]) -> dict[str, Any]:
-    """The checkpoint at ``path``; ``RunDirError`` when unreadable, not a checkpoint, or of another run."""
+def checkpoint_bytes(expected: dict[str, Any], parts: Mapping[str, Any], *, epoch: int,
+                     history: list[dict[str, Any]], elapsed_s: float) -> bytes:
+    """The bytes of the file ``save_checkpoint`` would write, written nowhere."""
+    buffer = io.BytesIO()
+    torch.save(_state(expected, parts, epoch, history, elapsed_s), buffer)
+    return buffer.getvalue()
+
+
+def _load(source: Path | bytes, expected: dict[str, Any], name: str) -> dict[str, Any]:
+    """The checkpoint in ``source`` (a file or its bytes), called ``name`` in errors; ``RunDirError`` when
+    unreadable, not a checkpoint, or of another run."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(io.BytesIO(source) if isinstance(source, bytes) else source, map_location="cpu",
+                           weights_only=True)
     except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as err:
-        raise RunDirError(f"checkpoint {str(path)!r} cannot be read ({err}); delete it to start afresh") from None
+        raise RunDirError(f"checkpoint {name!r} cannot be read ({err}); delete it to start afresh") from None
     if not isinstance(state, dict) or state.get("format") != _CHECKPOINT_FORMAT:
-        raise RunDirError(f"{str(path)!r} is not an evonas training checkpoint ({_CHECKPOINT_FORMAT}); "
+        raise RunDirError(f"{name!r} is not an evonas training checkpoint ({_CHECKPOINT_FORMAT}); "
                           f"delete it or choose another checkpoint path")
     found = state["fingerprint"]
     diff = [f"{k}: checkpoint {found.get(k)!r} vs requested {v!r}" for k, v in expected.items() if found.get(k) != v]
     if diff:
-        raise RunDirError(f"checkpoint {str(path)!r} belongs to another training run ({'; '.join(diff)}); "
+        raise RunDirError(f"checkpoint {name!r} belongs to another training run ({'; '.join(diff)}); "
                           f"delete it, or use another run directory, or train with the checkpoint's settings")
     return state
 
 
-def resume_checkpoint(path: Path | None, expected: dict[str, Any], parts: Mapping[str, Any]) -> Resumed:
-    """Load the checkpoint at ``path`` (if there is one) into ``parts`` and the RNGs; where to go on from."""
-    if path is None or not path.exists():
+def resume_checkpoint(source: Path | str | bytes | None, expected: dict[str, Any], parts: Mapping[str, Any], *,
+                      name: str | None = None) -> Resumed:
+    """Load the checkpoint in ``source`` (a path, or the bytes of a checkpoint file; None or a missing file:
+    start afresh) into ``parts`` and the RNGs; where to go on from. ``name`` says in errors which checkpoint
+    it is (default: the path; bytes: where the driver keeps them)."""
+    source = Path(source) if isinstance(source, str) else source
+    if source is None or isinstance(source, Path) and not source.exists():
         return 0, [], 0.0
-    state = _load(path, expected)
-    for name, part in parts.items():
-        part.load_state_dict(state[name])
+    state = _load(source, expected, name or (str(source) if isinstance(source, Path) else "sent checkpoint"))
+    for part_name, part in parts.items():
+        part.load_state_dict(state[part_name])
     _set_rng_state(state["rng"])
     return state["epoch"], list(state["history"]), state["elapsed_s"]

@@ -12,14 +12,19 @@ On CUDA the defaults are bf16 autocast, channels-last tensors, TF32 and cuDNN au
 augmentation draws are made on the CPU up front and copied to the GPU once, and the loss and
 accuracy are summed on the device, so no batch waits for the host; the CPU path computes
 the same numbers as before.
+
+``train_cell`` keeps its checkpoint in a file; ``train_epochs`` is the same training as a generator
+of epochs, which can also hand over each epoch's checkpoint as bytes and write nothing (a training
+on a Ray worker, whose driver keeps the files).
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Generator, Iterable
 
 import torch
 import torch.nn.functional as F
@@ -34,9 +39,9 @@ from evonas.nn.network import build_network, evaluating, network_for
 from evonas.space.cell import Cell
 from evonas.datasets import dataset_spec
 from evonas.train.augment import apply_draws, epoch_generator, epoch_plan, padding_fill
-from evonas.train.checkpoints import fingerprint, resume_checkpoint, save_checkpoint
+from evonas.train.checkpoints import checkpoint_bytes, fingerprint, resume_checkpoint, save_checkpoint
 
-__all__ = ["TrainResult", "Progress", "train_cell", "evaluate", "peak_train_memory"]
+__all__ = ["TrainResult", "Progress", "Epoch", "train_cell", "train_epochs", "evaluate", "peak_train_memory"]
 
 #: ``progress(epoch, n_epochs, loss, train_acc, test_acc, seconds_per_epoch, eta_s)``;
 #: ``epoch`` counts from 1, ``test_acc`` is None on epochs without an evaluation.
@@ -62,6 +67,21 @@ class TrainResult:
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready metrics (everything but the model)."""
         return {k: (list(v) if k == "history" else v) for k, v in self.__dict__.items() if k != "model"}
+
+
+@dataclass(frozen=True)
+class Epoch:
+    """One finished epoch (counting from 1): its metrics, the mean seconds per epoch so far, the ETA,
+    and the checkpoint after it as bytes (``train_epochs``; None where it went to a file)."""
+
+    epoch: int
+    epochs: int
+    train_loss: float
+    train_acc: float
+    test_acc: float | None
+    seconds_per_epoch: float
+    eta_s: float
+    checkpoint: bytes | None = field(default=None, repr=False)
 
 
 # -- schedule and evaluation -------------------------------------------------------------
@@ -157,14 +177,44 @@ def train_cell(cell: Cell, *, train: ImageSet, test: ImageSet, valid: ImageSet |
     With ``checkpoint_path`` the state is saved after every epoch; an existing checkpoint of
     the same run is resumed, one of another run raises ``RunDirError``.
     """
+    epochs = train_epochs(cell, train=train, test=test, valid=valid, settings=settings, C=C, N=N, device=device,
+                          checkpoint_path=checkpoint_path)
+    with contextlib.closing(epochs):  # a progress callback that raises leaves the device's numerics as found
+        while True:
+            try:
+                e = next(epochs)
+            except StopIteration as finished:
+                return finished.value
+            if progress is not None:
+                progress(e.epoch, e.epochs, e.train_loss, e.train_acc, e.test_acc, e.seconds_per_epoch, e.eta_s)
+
+
+def train_epochs(cell: Cell, *, train: ImageSet, test: ImageSet, valid: ImageSet | None = None,
+                 settings: TrainSettings = TrainSettings(), C: int = 16, N: int = 5,
+                 device: torch.device | str = "auto", checkpoint_path: Path | str | None = None,
+                 resume: bytes | None = None, resume_name: str | None = None) -> Generator[Epoch, None, TrainResult]:
+    """``train_cell`` as a generator: it yields each finished ``Epoch`` and returns the ``TrainResult``.
+
+    With ``checkpoint_path`` the checkpoint is that file, as for ``train_cell``. Without it nothing
+    is written: each ``Epoch`` carries the checkpoint after it as bytes, and the training goes on
+    from ``resume``, the bytes of a checkpoint (one of another run raises ``RunDirError`` naming
+    ``resume_name``, where its file is kept).
+    """
+    if checkpoint_path is not None and resume is not None:
+        raise ValueError("train_epochs takes a checkpoint_path or the bytes to resume from, not both")
     _check_sets(train, {"test": test, "valid": valid})
     device = resolve_device(device) if isinstance(device, str) else torch.device(device)
+    path = Path(checkpoint_path) if checkpoint_path is not None else None
     with training_numerics(device):
-        return _train(cell, train, test, valid, settings, C, N, device, checkpoint_path, progress)
+        return (yield from _epochs(cell, train, test, valid, settings, C, N, device, resume=path or resume,
+                                   save_to=path, resume_name=resume_name))
 
 
-def _train(cell: Cell, train: ImageSet, test: ImageSet, valid: ImageSet | None, s: TrainSettings, C: int, N: int,
-           device: torch.device, checkpoint_path: Path | str | None, progress: Progress | None) -> TrainResult:
+def _epochs(cell: Cell, train: ImageSet, test: ImageSet, valid: ImageSet | None, s: TrainSettings, C: int, N: int,
+            device: torch.device, *, resume: Path | bytes | None, save_to: Path | None,
+            resume_name: str | None) -> Generator[Epoch, None, TrainResult]:
+    """The training, from the checkpoint ``resume``: each epoch's state saved to ``save_to``, or with no
+    ``save_to`` yielded as the checkpoint's bytes."""
     resolution = train.images.shape[-1]
     padding = s.crop_padding if s.crop_padding is not None else resolution // 8
     fill = padding_fill(train.dataset).to(device)
@@ -180,10 +230,9 @@ def _train(cell: Cell, train: ImageSet, test: ImageSet, valid: ImageSet | None, 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: _lr_factor(step, total, warmup))
     scaler = torch.amp.GradScaler(device.type, enabled=amp == "fp16")
 
-    path = Path(checkpoint_path) if checkpoint_path is not None else None
     expected = fingerprint(cell, s, train.dataset, C, N, len(train), device)
     parts = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "scaler": scaler}
-    start_epoch, history, elapsed = resume_checkpoint(path, expected, parts)
+    start_epoch, history, elapsed = resume_checkpoint(resume, expected, parts, name=resume_name)
 
     if s.num_workers == 0:
         train_x, train_y = train.images.to(device), train.labels.to(device)
@@ -215,13 +264,14 @@ def _train(cell: Cell, train: ImageSet, test: ImageSet, valid: ImageSet | None, 
         history.append({"epoch": epoch + 1, "lr": lr, "train_loss": train_loss,
                         "train_acc": train_acc, "valid_acc": valid_acc, "test_acc": test_acc,
                         "seconds": seconds})
-        if path is not None:
-            save_checkpoint(path, expected, parts, epoch=epoch + 1, history=history, elapsed_s=elapsed)
-        if progress is not None:
-            done = epoch + 1 - start_epoch
-            per_epoch = (sum(h["seconds"] for h in history[start_epoch:])) / done
-            progress(epoch + 1, s.epochs, history[-1]["train_loss"], history[-1]["train_acc"], test_acc,
-                     per_epoch, per_epoch * (s.epochs - epoch - 1))
+        state = {"epoch": epoch + 1, "history": history, "elapsed_s": elapsed}
+        if save_to is not None:
+            save_checkpoint(save_to, expected, parts, **state)
+        blob = checkpoint_bytes(expected, parts, **state) if save_to is None else None
+        done = epoch + 1 - start_epoch
+        per_epoch = (sum(h["seconds"] for h in history[start_epoch:])) / done
+        yield Epoch(epoch + 1, s.epochs, train_loss, train_acc, test_acc, per_epoch, per_epoch * (s.epochs - epoch - 1),
+                    blob)
 
     model.eval()
     final = history[-1]

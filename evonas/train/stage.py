@@ -1,36 +1,39 @@
 """The second stage: train chosen front members for real, in parallel, resumably.
 
-Each candidate is one Ray task: a share of a GPU when there are GPUs (``train.jobs_per_gpu``
-trainings per GPU; ``auto``: as many as fit by the measured peak memory of the largest
-candidate, ``train_task_gpus``), else one CPU slot;
-checkpointed every epoch under ``RUN_DIR/checkpoints/<id>.pt`` so that an interrupted stage
-continues where it stopped; weights go to ``RUN_DIR/models/<id>.pt`` and metrics to
-``RUN_DIR/trained.csv``. Per-epoch progress is written by the task to
-``RUN_DIR/checkpoints/<id>.progress.json`` and logged by the driver.
+Each candidate is one Ray task (``evonas.train.dispatch``), spread over the cluster's nodes: a
+share of a GPU when there are GPUs (``train.jobs_per_gpu`` trainings per GPU; ``auto``: as many as
+fit by the measured peak memory of the largest candidate, ``train_task_gpus``), else one CPU slot;
+with ``ray.backend: serial`` the candidates train one after another in this process. Whichever node
+trains, the files are the driver's, in its run directory: the checkpoint after every epoch
+(``RUN_DIR/checkpoints/<id>.pt``, sent back as bytes, and sent to the training again when it
+resumes, so that an interrupted stage or a lost worker continues where it stopped), the epoch's
+metrics (``checkpoints/<id>.progress.json``, and one log line), the weights (``models/<id>.pt``)
+and the metrics (``trained.csv``). A Ray the stage started is shut down at its end; a cluster it
+attached to (``ray.address``) is left running.
 """
 from __future__ import annotations
 
-import json
+import contextlib
+import dataclasses
 import logging
-import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import torch
 
 from evonas.config.schema import Config, TrainConfig
 from evonas.engine.cluster import start_ray
 from evonas.engine.placement import gpu_share, per_gpu_from_memory
+from evonas.engine.ray_start import first_line
 from evonas.errors import EvonasError
-from evonas.nn.images import load_images
 from evonas.nn.network import network_for
 from evonas.run.rundir import TRAINED, RunDir
-from evonas.run.tables import read_csv, write_csv
+from evonas.run.csvfiles import write_csv
 from evonas.search.shortlist import SHORTLIST_PREFIX, mark_trained_front, shortlist_rows, trained_cost
 from evonas.space.cell import Cell
 from evonas.datasets import DatasetSpec, check_available, dataset_spec, train_root, train_spec
-from evonas.train.loop import peak_train_memory, train_cell
+from evonas.train.dispatch import RunFiles, Trained, TrainJob, train_here, train_on_ray
+from evonas.train.loop import peak_train_memory
 from evonas.train.models import load_model_file, save_model
 
 __all__ = ["select_candidates", "train_front", "TrainJob", "load_model", "TRAINED_COLUMNS",
@@ -39,22 +42,6 @@ __all__ = ["select_candidates", "train_front", "TrainJob", "load_model", "TRAINE
 log = logging.getLogger("evonas")
 TRAINED_COLUMNS = ["id", "arch", "index", "dataset", "epochs", "train_acc", "test_acc",
                    "wall_time_s", "device", "status", "error"]
-
-
-@dataclass(frozen=True)
-class TrainJob:
-    """One candidate's training task: what to train, on which data, and where its files go."""
-
-    id: int
-    arch: str
-    dataset: str | DatasetSpec  # a name, or the spec of a user's data set
-    data_root: str | None
-    n_train: int | None
-    C: int
-    N: int
-    device: str
-    checkpoint: str
-    progress: str
 
 
 def select_candidates(front: Sequence[dict[str, Any]], config: Config, ids: Sequence[int] | None = None,
@@ -66,24 +53,6 @@ def select_candidates(front: Sequence[dict[str, Any]], config: Config, ids: Sequ
 def _needs_training(row: dict[str, Any] | None, epochs: int) -> bool:
     """A trained.csv row calls for training: none yet, a failed one, or one of another length."""
     return row is None or row.get("status") != "ok" or int(row["epochs"]) != epochs
-
-
-def _train_task(job: TrainJob, settings: Any) -> dict[str, Any]:
-    """Runs on a worker: load data, train with checkpoints, return metrics and CPU weights."""
-    torch.set_num_threads(1)
-    train = load_images(job.dataset, root=job.data_root, split="train", n=job.n_train, seed=settings.seed)
-    test = load_images(job.dataset, root=job.data_root, split="test")
-    progress_path = Path(job.progress)
-
-    def progress(epoch: int, n_epochs: int, loss: float, train_acc: float, test_acc: float | None,
-                 sec: float, eta: float) -> None:
-        progress_path.write_text(json.dumps({"epoch": epoch, "epochs": n_epochs, "loss": loss,
-                                             "train_acc": train_acc, "test_acc": test_acc, "eta_s": eta}))
-
-    result = train_cell(Cell.from_string(job.arch), train=train, test=test, settings=settings, C=job.C, N=job.N,
-                        device=job.device, checkpoint_path=job.checkpoint, progress=progress)
-    state = {k: v.detach().cpu() for k, v in result.model.state_dict().items()}
-    return {"metrics": result.to_dict(), "state_dict": state}
 
 
 def train_task_gpus(jobs_per_gpu: int | str, *, gpus: float,
@@ -126,27 +95,18 @@ def _largest(jobs: Sequence[TrainJob]) -> TrainJob:
     return max(jobs, key=flops)
 
 
-def _log_progress(jobs: Sequence[TrainJob], last: dict[int, str]) -> None:
-    for job in jobs:
-        path = Path(job.progress)
-        if not path.exists():
-            continue
-        try:
-            p = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
-        line = (f"train id {job.id}: epoch {p['epoch']}/{p['epochs']} | loss {p['loss']:.3f} | "
-                f"train acc {p['train_acc']:.1f}% | test acc "
-                + ("-" if p["test_acc"] is None else f"{p['test_acc']:.1f}%") + f" | ETA {p['eta_s']:.0f}s")
-        if last.get(job.id) != line:
-            last[job.id] = line
-            log.info(line)
+def _absolute(dataset: str | DatasetSpec, root: str | None) -> tuple[str | DatasetSpec, str | None]:
+    """The data set and root as a worker on any node is told them: every path absolute (the driver's)."""
+    spec = dataset_spec(dataset)
+    if spec.source is not None:
+        where = str(Path(spec.source.root).expanduser().resolve())
+        dataset = dataclasses.replace(spec, source=dataclasses.replace(spec.source, root=where))
+    return dataset, None if root is None else str(Path(root).expanduser().resolve())
 
 
 def train_front(config: Config, run: RunDir, ids: Sequence[int] | None = None) -> list[dict[str, Any]]:
-    """Train the selected front members (Ray tasks), write models/<id>.pt and trained.csv."""
-    import ray
-
+    """Train the selected front members (Ray tasks, or in this process with ``ray.backend: serial``),
+    write models/<id>.pt and trained.csv."""
     tc: TrainConfig = config.train
     dataset = train_spec(config)  # a user's data set: read and checked here
     root = train_root(config)
@@ -156,18 +116,37 @@ def train_front(config: Config, run: RunDir, ids: Sequence[int] | None = None) -
     members = run.members()  # the front and the shortlist just written: every id a training can have
     cost = trained_cost(config)
     done = {int(r["id"]): r for r in run.trained()}
-    (run.path / "checkpoints").mkdir(exist_ok=True)
+    files = RunFiles(run.path / "checkpoints")
     (run.path / "models").mkdir(exist_ok=True)
+    dataset, root = _absolute(dataset, root)
     jobs = [TrainJob(int(r["id"]), r["arch"], dataset, root, tc.n_train, config.network.C, config.network.N,
-                     config.device, str(run.path / "checkpoints" / f"{r['id']}.pt"),
-                     str(run.path / "checkpoints" / f"{r['id']}.progress.json"))
+                     config.device)
             for r in rows if _needs_training(done.get(int(r["id"])), tc.recipe.epochs)]
     for job in jobs:  # a finished training with other settings is superseded; a failed one resumes
         if done.get(job.id, {}).get("status") == "ok":
-            Path(job.checkpoint).unlink(missing_ok=True)
+            files.checkpoint(job.id).unlink(missing_ok=True)
     log.info(f"training {len(jobs)} candidate(s) on {dataset} for {tc.recipe.epochs} epoch(s) "
              f"({len(rows) - len(jobs)} already trained)")
-    started = start_ray(config.ray.address, config.ray.connect_timeout_s)
+    outcomes = train_here(jobs, tc.recipe, files) if config.ray.backend == "serial" else _on_ray(config, jobs, files)
+    with contextlib.closing(outcomes):  # Ray is left as found, and unfinished trainings stopped, even on Ctrl-C
+        _collect(outcomes, run, done, members, cost)
+    out = _write_trained(run, done, members, cost)
+    answer = [r for r in out if r["trained_front"]]
+    if answer:
+        log.info(f"front after training ({len(answer)} of {len(out)} trained, test accuracy vs {cost or 'nothing'}): "
+                 f"ids {', '.join(str(r['id']) for r in answer)} (trained.csv: trained_front; pick with "
+                 f"`python -m evonas pick {run.path} --trained`)")
+    return out
+
+
+def _on_ray(config: Config, jobs: Sequence[TrainJob], files: RunFiles) -> Iterator[tuple[TrainJob, Trained | Exception]]:
+    """Attach to Ray as the scoring pool does, place the trainings, and give their outcomes as they come;
+    at the end shut down only a Ray started here (never a cluster attached to by ``ray.address``)."""
+    import ray
+
+    tc = config.train
+    started = (start_ray(config.ray.address, config.ray.connect_timeout_s, runtime_env=config.ray.runtime_env)
+               and config.ray.address in (None, "local"))
     try:
         gpus = ray.cluster_resources().get("GPU", 0) if config.device != "cpu" else 0
 
@@ -183,45 +162,51 @@ def train_front(config: Config, run: RunDir, ids: Sequence[int] | None = None) -
                 return None
 
         share, per_gpu = train_task_gpus(tc.jobs_per_gpu, gpus=gpus, measure=measure) if jobs else (0.0, 0)
+        nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
         if per_gpu:
-            log.info(f"training {per_gpu} candidate(s) per GPU on {gpus:g} GPU(s) (train.jobs_per_gpu "
-                     f"{tc.jobs_per_gpu})")
-        task = ray.remote(num_gpus=share, num_cpus=1, max_retries=config.ray.max_retries)(_train_task)
-        pending = {task.remote(job, tc.recipe): job for job in jobs}
-        last: dict[int, str] = {}
-        while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1, timeout=2.0)
-            _log_progress(list(pending.values()), last)
-            for ref in ready:
-                job = pending.pop(ref)
-                try:
-                    out = ray.get(ref)
-                except Exception as err:  # one candidate's failure is recorded, the others go on
-                    log.info(f"train id {job.id}: failed: {type(err).__name__}: {str(err).splitlines()[0]}")
-                    done[job.id] = {"id": job.id, "arch": job.arch, "status": "failed", "error": str(err)[:300]}
-                    continue
-                m = out["metrics"]
-                model = _model_from_state(job, out["state_dict"])
-                save_model(run.path / "models" / f"{job.id}.pt", model, Cell.from_string(job.arch),
-                           dataset=dataset, C=job.C, N=job.N, metrics={k: v for k, v in m.items() if k != "history"})
-                done[job.id] = {"id": job.id, "arch": job.arch, "index": Cell.from_string(job.arch).index,
-                                "dataset": str(dataset), "epochs": m["epochs"], "train_acc": m["train_acc"],
-                                "test_acc": m["test_acc"],
-                                "wall_time_s": round(m["wall_time_s"], 2), "device": m["device"], "status": "ok",
-                                "error": ""}
-                log.info(f"train id {job.id}: done, test acc {m['test_acc']:.2f}% after {m['epochs']} epochs "
-                         f"({m['wall_time_s']:.0f} s on {m['device']})")
-                _write_trained(run, done, members, cost)
+            log.info(f"training {per_gpu} candidate(s) per GPU on {gpus:g} GPU(s) over {nodes} node(s) "
+                     f"(train.jobs_per_gpu {tc.jobs_per_gpu})")
+        elif jobs:
+            log.info(f"training on {ray.cluster_resources().get('CPU', 0):g} CPU slot(s) over {nodes} node(s)")
+        yield from train_on_ray(jobs, tc.recipe, files, gpu_share=share, retries=config.ray.max_retries)
     finally:
         if started:
             ray.shutdown()
-    out = _write_trained(run, done, members, cost)
-    answer = [r for r in out if r["trained_front"]]
-    if answer:
-        log.info(f"front after training ({len(answer)} of {len(out)} trained, test accuracy vs {cost or 'nothing'}): "
-                 f"ids {', '.join(str(r['id']) for r in answer)} (trained.csv: trained_front; pick with "
-                 f"`python -m evonas pick {run.path} --trained`)")
-    return out
+
+
+def _reason(err: Exception) -> str:
+    """One line for a failed training: the exception the training raised, and the node it ran on."""
+    cause, ip = getattr(err, "cause", None), getattr(err, "ip", None)
+    if isinstance(cause, Exception):  # a Ray task's error, with the training's own exception
+        err = cause
+    elif hasattr(err, "cause"):       # ... whose exception did not travel: its traceback's last line names it
+        return first_line(err) + (f" (on {ip})" if ip else "")
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    return f"{type(err).__name__}: {lines[0] if lines else ''}" + (f" (on {ip})" if ip else "")
+
+
+def _collect(outcomes: Iterable[tuple[TrainJob, Trained | Exception]], run: RunDir, done: dict[int, dict[str, Any]],
+             members: Sequence[dict[str, Any]], cost: str | None) -> None:
+    """Write each finished training's model and trained.csv row as it comes; a failure is recorded, the others go on."""
+    for job, outcome in outcomes:
+        if isinstance(outcome, Exception):
+            reason = _reason(outcome)
+            log.info(f"train id {job.id}: failed: {reason}")
+            done[job.id] = {"id": job.id, "arch": job.arch, "status": "failed", "error": reason[:300]}
+            _write_trained(run, done, members, cost)
+            continue
+        m = outcome.metrics
+        save_model(run.path / "models" / f"{job.id}.pt", _model_from_state(job, outcome.state_dict),
+                   Cell.from_string(job.arch), dataset=job.dataset, C=job.C, N=job.N,
+                   metrics={k: v for k, v in m.items() if k != "history"})
+        done[job.id] = {"id": job.id, "arch": job.arch, "index": Cell.from_string(job.arch).index,
+                        "dataset": str(job.dataset), "epochs": m["epochs"], "train_acc": m["train_acc"],
+                        "test_acc": m["test_acc"], "wall_time_s": round(m["wall_time_s"], 2), "device": m["device"],
+                        "status": "ok", "error": ""}
+        where = "" if outcome.node == "local" else f", node {outcome.node}"
+        log.info(f"train id {job.id}: done, test acc {m['test_acc']:.2f}% after {m['epochs']} epochs "
+                 f"({m['wall_time_s']:.0f} s on {m['device']}{where})")
+        _write_trained(run, done, members, cost)
 
 
 def _candidates(config: Config, run: RunDir, ids: Sequence[int] | None) -> list[dict[str, Any]]:

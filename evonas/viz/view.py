@@ -18,7 +18,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from evonas.analysis.views import (TrueFront, front_gap, reference_cost, table_columns, true_front_of_table,
+from evonas.analysis.benchmark import (TrueFront, front_gap, reference_cost, table_columns, true_front_of_table,
                                    with_table_columns)
 from evonas.errors import EvonasError
 from evonas.search.shortlist import trained_cost, trained_front_rows

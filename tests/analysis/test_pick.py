@@ -8,7 +8,7 @@ import pytest
 from evonas.cli import main
 from evonas.errors import EvonasError
 from evonas.analysis.pick import Constraint, pick, pick_columns
-from evonas.analysis.views import select_by_benchmark
+from evonas.analysis.benchmark import select_by_benchmark
 from fixtures_run import TRAINED, make_run
 
 
@@ -92,7 +92,7 @@ def test_select_by_benchmark_is_the_top_k_then_the_best_valid():
 
 
 def test_pick_tells_of_dead_edges_the_chosen_cell_keeps(tmp_path, capsys):
-    from evonas.run.tables import read_csv, write_csv
+    from evonas.run.csvfiles import read_csv, write_csv
     from evonas.space.cell import Cell
 
     run = make_run(tmp_path)

@@ -16,7 +16,7 @@ from evonas.analysis.quality import (best_k, connected_mask, hv_ratio, indicator
                                      score_front_hv_ratio, trained_front, true_front_points, true_objectives,
                                      within_bin_tau)
 from evonas.scores import SCORES, ScoreContext
-from evonas.search.fronts import non_dominated
+from evonas.search.dominance import non_dominated
 from evonas.space.cell import Cell
 from evonas.space.table import load_table
 
@@ -79,7 +79,7 @@ def test_true_objectives_reads_error_and_flops() -> None:
     assert T.shape == (15625, 2)
     assert T[9930].tolist() == pytest.approx([100 - 73.5133, 9930.0], abs=1e-3)
     without = dataclasses.replace(table, columns={k: v for k, v in table.columns.items() if not k.startswith("flops")})
-    with pytest.raises(DataError, match="build_cost"):
+    with pytest.raises(DataError, match="evonas.builders.cost"):
         true_objectives("cifar10", without)
     assert connected_mask(table).sum() < 15625 and connected_mask(table)[6111]
 
@@ -239,6 +239,6 @@ def test_quality_imports_without_scipy(subprocess_env) -> None:
     """scipy is a benchmark-only dependency: only ``within_bin_tau`` and ``best_k`` load it, when called."""
     import subprocess
 
-    code = "import sys; sys.modules['scipy'] = None; import evonas.analysis.quality, evonas.analysis.views"
+    code = "import sys; sys.modules['scipy'] = None; import evonas.analysis.quality, evonas.analysis.benchmark"
     out = subprocess.run([sys.executable, "-c", code], env=subprocess_env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr

@@ -96,3 +96,10 @@ def test_ray_places_gpu_actors_with_cpu_actors_beside_them_by_default():
                        ({"actors_per_gpu": 0}, "ray.actors_per_gpu.*>= 1")):
         with pytest.raises(ConfigError, match=match):
             config_from_mapping({"ray": bad})
+
+
+def test_an_older_runs_retired_key_is_dropped_and_any_other_value_refused():
+    """Older run directories wrote ``search.algorithm: nsga2``; they still load, a typo'd algorithm does not."""
+    assert config_from_mapping({"search": {"algorithm": "nsga2", "pop_size": 12}}).search.pop_size == 12
+    with pytest.raises(ConfigError, match="search.algorithm"):
+        config_from_mapping({"search": {"algorithm": "moead"}})

@@ -230,7 +230,7 @@ def test_config_keys_of_a_user_data_set():
         config_from_mapping({"dataset": "custom", "data": {"root": "a.npz", "val_split": 0.2}})
     with pytest.raises(ConfigError, match="train.dataset / train.data_root"):
         config_from_mapping({"dataset": "custom", "data": {"root": "a.npz"}, "train": {"data_root": "x"}})
-    with pytest.raises(ConfigError, match="build_reference --config CONFIG --out ref.npz"):
+    with pytest.raises(ConfigError, match="evonas.builders.reference --config CONFIG --out ref.npz"):
         config_from_mapping({"dataset": "custom", "data": {"root": "a.npz"},
                              "objectives": [{"score": "gradient_kernel_agg"}, {"score": "flops"}]})
     with pytest.raises(ConfigError, match="val_split: .*0 < share < 1"):

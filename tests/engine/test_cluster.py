@@ -1,5 +1,6 @@
 """Attaching to a Ray cluster: an address nobody answers, or where something other than a Ray head answers,
-fails fast; a real head started by the test on 127.0.0.1 (stopped afterwards) is attached to and left running."""
+fails fast; ``ray.init`` itself is given up after ``ray.connect_timeout_s``; a real head started by the test on
+127.0.0.1 in token mode (stopped afterwards) is attached to with ``RAY_AUTH_MODE=token`` and left running."""
 from __future__ import annotations
 
 import http.server
@@ -41,18 +42,29 @@ def _pids_mentioning(text: str) -> list[int]:
     return pids
 
 
+def _head_env(temp: str, **extra: str) -> dict[str, str]:
+    """The environment of a test head and its drivers: token mode with the head's own token (never the user's),
+    on the loopback (``ray start`` and ``ray.init`` otherwise replace 127.0.0.1 by this machine's address)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_AUTH_MODE", "RAY_ADDRESS", "RAY_AUTH_TOKEN")}
+    return {**env, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(Path(temp) / "token"),
+            "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", **extra}
+
+
 @pytest.fixture
 def ray_head():
-    """``ray start --head`` on 127.0.0.1 with its own temp dir; only its processes are stopped after."""
+    """``ray start --head`` on 127.0.0.1 in token mode, with its own temp dir and token; only its processes are
+    stopped after. Yields its address and the environment its drivers attach with."""
     ray_bin = shutil.which("ray") or str(Path(sys.executable).with_name("ray"))
     port = _free_port()
     temp = tempfile.mkdtemp(prefix="evr", dir="/tmp")
+    (Path(temp) / "token").write_text("c" * 32)
     proc = subprocess.run([ray_bin, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}",
                            "--num-cpus=2", "--include-dashboard=false", f"--temp-dir={temp}", "--disable-usage-stats"],
-                          capture_output=True, text=True, timeout=180)
+                          capture_output=True, text=True, timeout=180, env=_head_env(temp, RAY_TMPDIR=temp))
     try:
         assert proc.returncode == 0, proc.stderr[-2000:]
-        yield f"127.0.0.1:{port}"
+        assert "Local node IP: 127.0.0.1" in proc.stdout + proc.stderr
+        yield f"127.0.0.1:{port}", _head_env(temp)
     finally:
         for _ in range(3):  # stop exactly this head: every process started under its temp dir
             pids = [p for p in _pids_mentioning(temp) if p != os.getpid()]
@@ -69,16 +81,17 @@ def ray_head():
 
 @pytest.mark.slow
 def test_search_attaches_to_a_running_head_and_leaves_it_running(ray_head, tmp_path):
+    address, env = ray_head
     out = tmp_path / "run"
     proc = subprocess.run([sys.executable, "-m", "evonas", "--config", str(REPO / "configs" / "smoke.yaml"),
-                           "--set", f"ray.address={ray_head}", "--set", "search.n_gen=2", "--out", str(out)],
-                          capture_output=True, text=True, timeout=300, cwd=REPO)
+                           "--set", f"ray.address={address}", "--set", "search.n_gen=2", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300, cwd=REPO, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (out / "pareto.csv").is_file()
     assert "2 ray worker(s)" in (out / "run.log").read_text()
     # evonas never shuts down a cluster it did not start: the head still answers
-    with socket.create_connection(tuple(ray_head.rsplit(":", 1)[0:1]) + (int(ray_head.rsplit(":", 1)[1]),),
-                                  timeout=5):
+    host, port = address.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=5):
         pass
 
 
@@ -161,6 +174,23 @@ def test_an_address_where_no_ray_head_answers_fails_within_the_timeout(listener,
     assert "the head's GCS port, 6379 by default" in str(err.value)
 
 
+@pytest.mark.parametrize("listener", ["silent"], indirect=True)
+def test_ray_init_itself_is_given_up_after_the_connect_timeout(listener, tmp_path):
+    """A head that accepts the connection and then says nothing, met by ``ray.init`` itself (past the check)."""
+    code = ("from evonas.engine.cluster import _init_within\n"
+            f"_init_within(2.0, {listener!r}, 'ray.address', logging_level='ERROR')")
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_AUTH_MODE", "RAY_ADDRESS")}
+    t0 = time.monotonic()  # on the loopback: Ray would dial 127.0.0.1 at this machine's address otherwise
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                          env={**env, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"})
+    assert time.monotonic() - t0 < 2 + 15  # the margin: this interpreter's start-up (ray) on a busy machine
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"evonas.errors.ClusterError: ray.address: ray.init did not connect to the Ray head at {listener} within 2 s "
+        f"(ray.connect_timeout_s; it includes uploading ray.runtime_env's working_dir and py_modules): check that "
+        f"the head is up and this machine reaches every node of the cluster")
+
+
 def test_a_ray_client_address_is_only_checked_for_a_connection(listener):
     check_ray_address(f"ray://{listener}", timeout_s=1.5)  # Ray Client gives up by itself; proxies and TLS pass
 
@@ -168,7 +198,7 @@ def test_a_ray_client_address_is_only_checked_for_a_connection(listener):
 def test_the_gcs_of_a_real_ray_passes_the_check(ray_local):
     gcs = ray_local.get_runtime_context().gcs_address
     t0 = time.monotonic()
-    check_ray_address(gcs, timeout_s=5)
+    assert check_ray_address(gcs, timeout_s=5) in (True, False)  # a local Ray is in token mode when a token exists
     assert time.monotonic() - t0 < 1
 
 
@@ -187,7 +217,7 @@ def test_the_search_exits_2_within_the_timeout_where_no_ray_head_answers(listene
 def test_score_and_the_training_stage_check_the_address_the_same_way(listener, tmp_path, capsys):
     from evonas.cli import main
     from evonas.config.load import config_from_mapping
-    from evonas.config.strict import to_mapping
+    from evonas.strict import to_mapping
     from evonas.run.rundir import RunDir
     from evonas.train.stage import train_front
     from fixtures_run import make_run
@@ -204,7 +234,7 @@ def test_score_and_the_training_stage_check_the_address_the_same_way(listener, t
 
 
 @pytest.mark.slow
-def test_a_real_head_passes_the_check(ray_head):
+def test_a_real_head_passes_the_check_which_sees_that_it_asks_for_a_token(ray_head):
     t0 = time.monotonic()
-    check_ray_address(ray_head, timeout_s=5)
+    assert check_ray_address(ray_head[0], timeout_s=5) is True
     assert time.monotonic() - t0 < 1

@@ -69,7 +69,7 @@ def test_a_cell_whose_workers_keep_dying_is_marked_failed_not_dropped(ray_local,
         killer.join()
     assert len(results) == 1
     assert results[0].status == "failed"
-    assert "worker died 2 times" in results[0].error
+    assert "worker died" in results[0].error and "in 2 attempt(s)" in results[0].error
     assert started(tmp_path, cell.index) == 2
 
 
@@ -115,9 +115,9 @@ def test_the_pool_places_its_actors_by_the_plan_on_a_cpu_cluster(ray_local):
         assert all(ev.ok for ev in pool.map_unordered(CELLS[:2]))
 
 
-def test_a_worker_that_cannot_start_fails_the_pool_and_leaks_no_actor(ray_local, tmp_path):
-    spec = ScorerSpec(scores=("knas",), settings={"knas": {"n_batches": 2}}, C=8, N=1, data_root=str(tmp_path / "no"))
-    with pytest.raises(EvonasError, match="could not start.*is not a directory"):
+def test_a_worker_that_cannot_start_fails_the_pool_and_leaks_no_actor(ray_local):
+    spec = ScorerSpec(scores=("flops",), plugins=("no_such_plugin_module",))
+    with pytest.raises(EvonasError, match="could not start.*plugin 'no_such_plugin_module' cannot be imported"):
         RayPool(spec, RayConfig(num_actors=2))
     _wait_for(lambda: ray_local.available_resources().get("CPU", 0) == 2, timeout_s=30)
 

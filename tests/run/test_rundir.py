@@ -8,7 +8,7 @@ import pytest
 from evonas.config.load import config_from_mapping
 from evonas.errors import RunDirError
 from evonas.run.rundir import RunDir
-from evonas.run.tables import read_csv, write_csv
+from evonas.run.csvfiles import read_csv, write_csv
 from fixtures_run import TRAINED, make_run
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from evonas.datasets import dataset_spec
-from evonas.data.build_reference import build, sample_cells
+from evonas.builders.reference import build, sample_cells
 from evonas.nn.images import load_images
 from evonas.errors import ConfigError
 from evonas.scores import SCORES, ScoreContext, make_settings

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from evonas.data.build_reference import MEMBERS, build, extend
+from evonas.builders.reference import MEMBERS, build, extend
 from evonas.errors import ConfigError, EvonasError
 from evonas.nn.images import load_images
 from evonas.scores import SCORES, ScoreContext, make_settings

@@ -13,7 +13,7 @@ from evonas.nn.network import build_network
 from evonas.space.table import load_table
 
 pytestmark = pytest.mark.skipif(not (DATA_DIR / "nb201_cost.npz").exists(),
-                                reason="nb201_cost.npz not built (python -m evonas.data.build_cost)")
+                                reason="nb201_cost.npz not built (python -m evonas.builders.cost)")
 
 
 @pytest.mark.parametrize("dataset", sorted(DATASETS))

@@ -7,11 +7,11 @@ from dataclasses import replace
 import pytest
 import torch
 
-from evonas.config.strict import from_mapping
+from evonas.strict import from_mapping
 from evonas.errors import ConfigError, DataError, RunDirError
 from evonas.nn.images import load_images
 from evonas.space.cell import Cell
-from evonas.train.loop import _lr_factor, peak_train_memory, train_cell
+from evonas.train.loop import _lr_factor, peak_train_memory, train_cell, train_epochs
 from evonas.config.schema import TrainSettings
 
 CELL = Cell.parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|")
@@ -105,6 +105,29 @@ def test_unreadable_checkpoint_raises(data, tmp_path):
 def _eval_logits(model: torch.nn.Module, data) -> torch.Tensor:
     with torch.no_grad():
         return model.eval()(data.images[:32])
+
+
+def test_epochs_as_bytes_write_nothing_and_resume_like_the_file(full_run, data, tmp_path, monkeypatch):
+    """``train_epochs`` without a path (a Ray worker's training): each epoch carries its checkpoint as bytes,
+    no file is written, and a training resumed from those bytes ends as the uninterrupted one."""
+    train, test = data
+    monkeypatch.chdir(tmp_path)
+    first = next(train_epochs(CELL, train=train, test=test, settings=SETTINGS, **TINY))
+    assert first.epoch == 1 and first.checkpoint[:2] == b"PK"  # a torch.save zip, as the file would be
+    rest = train_epochs(CELL, train=train, test=test, settings=SETTINGS, resume=first.checkpoint, **TINY)
+    seen = []
+    while True:
+        try:
+            seen.append(next(rest).epoch)
+        except StopIteration as finished:
+            resumed = finished.value
+            break
+    assert seen == [2, 3] and list(tmp_path.iterdir()) == []
+    reference = full_run[0].model.state_dict()
+    assert all(torch.equal(t, reference[k]) for k, t in resumed.model.state_dict().items())
+    with pytest.raises(RunDirError, match="checkpoint 'RUN/checkpoints/0.pt' belongs to another training run"):
+        next(train_epochs(CELL, train=train, test=test, settings=replace(SETTINGS, seed=4), resume=first.checkpoint,
+                          resume_name="RUN/checkpoints/0.pt", **TINY))
 
 
 def test_valid_set_and_eval_every(data):

@@ -13,7 +13,7 @@ from conftest import REPO
 from evonas.config.load import config_from_mapping
 from evonas.errors import EvonasError
 from evonas.run.rundir import RunDir
-from evonas.config.strict import to_mapping
+from evonas.strict import to_mapping
 from evonas.train.stage import TRAINED_COLUMNS, select_candidates, train_front
 
 
@@ -27,9 +27,11 @@ def searched(tmp_path_factory):
     return RunDir.open(out)
 
 
-def _config(run: RunDir, **train):
+def _config(run: RunDir, backend: str = "ray", **train):
+    """The run's config with ``train`` settings; the search ran serially, the trainings go to Ray."""
     data = to_mapping(run.config())
     data["train"].update(train)
+    data["ray"]["backend"] = backend
     return config_from_mapping(data)
 
 
@@ -101,7 +103,7 @@ def test_training_attaches_to_ray_like_the_pool_does(searched):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     data = to_mapping(searched.config())
-    data["ray"].update(address=f"127.0.0.1:{port}", connect_timeout_s=1)
+    data["ray"].update(backend="ray", address=f"127.0.0.1:{port}", connect_timeout_s=1)
     data["train"]["recipe"] = {"epochs": 1}
     t0 = time.monotonic()
     with pytest.raises(EvonasError, match=f"nothing answers at 127.0.0.1:{port}"):
@@ -111,7 +113,7 @@ def test_training_attaches_to_ray_like_the_pool_does(searched):
 
 def test_a_failed_training_is_retried(searched, ray_local):
     """trained.csv as a failed task leaves it (no epochs, no accuracies): the next call trains it again."""
-    from evonas.run.tables import write_csv
+    from evonas.run.csvfiles import write_csv
 
     arch = searched.pareto()[0]["arch"]
     (searched.path / "checkpoints" / "0.pt").unlink(missing_ok=True)  # an earlier test's finished training

@@ -10,8 +10,8 @@ import numpy as np
 from evonas.cli import main
 from evonas.viz.report import finish_run, load_view, write_plots
 from evonas.run.rundir import RunDir
-from evonas.run.tables import read_csv
-from evonas.analysis.views import front_gap, true_front, true_front_of_table
+from evonas.run.csvfiles import read_csv
+from evonas.analysis.benchmark import front_gap, true_front, true_front_of_table
 from evonas.space.table import load_table
 from fixtures_run import TRAINED, make_run
 
@@ -59,7 +59,7 @@ def test_without_cost_columns_the_reference_is_skipped_with_a_note(tmp_path):
     table = dataclasses.replace(table, columns={k: v for k, v in table.columns.items() if not k.startswith("flops")})
     run = RunDir.open(make_run(tmp_path))
     view = load_view(run, run.config(), table=table)
-    assert view.reference is None and "flops_cifar10" in view.note and "build_cost" in view.note
+    assert view.reference is None and "flops_cifar10" in view.note and "evonas.builders.cost" in view.note
 
 
 def test_plots_are_valid_and_name_every_front_member(tmp_path):

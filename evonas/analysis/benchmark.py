@@ -17,7 +17,7 @@ import numpy as np
 
 from evonas.scores.registry import minimise_sign
 from evonas.errors import ConfigError, EvonasError
-from evonas.search.fronts import non_dominated
+from evonas.search.dominance import non_dominated
 from evonas.space.latency_table import DEFAULT_TABLE_DEVICE, latency_columns
 from evonas.space.table import ACCURACY_COLUMNS, BenchmarkTable, load_table
 
@@ -75,7 +75,7 @@ def reference_cost(column: str, config: Any, table: BenchmarkTable) -> tuple[str
         return None, f"the table has no column measuring {column!r}"
     name = REFERENCE_COST[column](config)
     if name not in columns:
-        return None, f"the table has no {name!r} yet (python -m evonas.data.build_cost writes it)"
+        return None, f"the table has no {name!r} yet (python -m evonas.builders.cost writes it)"
     return name, ""
 
 

@@ -1,8 +1,8 @@
 """Build the reference sample the rank aggregates (``gradient_kernel_agg``, ``az_nas``, ...) rank against.
 
-    python -m evonas.data.build_reference [--dataset cifar10] [--n 200] [--seed 20260] [--workers 2]
-    python -m evonas.data.build_reference --dataset cifar10 --add az_expressivity,vkdnw   # more members, same cells
-    python -m evonas.data.build_reference --config CFG.yaml --out ref.npz   # your own data (dataset: custom)
+    python -m evonas.builders.reference [--dataset cifar10] [--n 200] [--seed 20260] [--workers 2]
+    python -m evonas.builders.reference --dataset cifar10 --add az_expressivity,vkdnw   # more members, same cells
+    python -m evonas.builders.reference --config CFG.yaml --out ref.npz   # your own data (dataset: custom)
 
 Scores ``--n`` random connected cells (sample seed ``--seed``, distinct from the benchmark
 seeds 0 and 1) with every ``--members`` score at its current default settings, on the
@@ -30,7 +30,7 @@ from evonas.config.schema import RayConfig
 from evonas.errors import EvonasError
 from evonas.engine.pool import make_pool
 from evonas.engine.records import ScorerSpec
-from evonas.config.strict import to_mapping
+from evonas.strict import to_mapping
 from evonas.scores import SCORES, make_settings
 from evonas.scores.reference import (AZ_NAS_GK_MEMBERS, AZ_NAS_MEMBERS, DEFAULT_MEMBERS, VKDNW_AGG_MEMBERS,
                                      reference_path)
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> None:
         try:
             path = _build_for_config(args)
         except EvonasError as err:
-            sys.exit(f"build_reference: error: {err}")
+            sys.exit(f"evonas.builders.reference: error: {err}")
         print(f"wrote {path}; use it with scores.<aggregate>.reference: {path}")
         return
     out = Path(args.out) if args.out else reference_path(args.dataset)

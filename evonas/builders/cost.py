@@ -1,6 +1,6 @@
 """Count FLOPs and parameters of all 15,625 cells with fvcore and ship them as a table.
 
-    python -m evonas.data.build_cost [--workers 2]
+    python -m evonas.builders.cost [--workers 2]
 
 writes ``nb201_cost.npz`` with ``flops_<dataset>`` (MFLOPs) and ``params_<dataset>`` (millions)
 for cifar10, cifar100 and imagenet16-120 in NB201 index order. Resumable: partial results

@@ -1,11 +1,11 @@
 """Build the package's data files from the source files listed in shared/data/README.md.
 
-    python -m evonas.data.build --source ../shared/data
+    python -m evonas.builders.package_data --source ../shared/data
 
 writes ``nb201_table.npz`` (encodings, 200- and 12-epoch accuracies, isomorphism classes),
 ``nb201_latency.npz`` (the HELP / HW-NAS-Bench latency columns) and the image samples
 ``cifar10_sample.npz`` / ``cifar100_sample.npz`` (uint8, a few hundred images each).
-The FLOPs/params table is made separately by ``python -m evonas.data.build_cost``.
+The FLOPs/params table is made separately by ``python -m evonas.builders.cost``.
 """
 from __future__ import annotations
 

@@ -1,0 +1,418 @@
+"""The Ray pool's scheduler: work handed to each actor the moment it is free, results as they finish.
+
+One object owns the actors and the work: ``submit`` queues cells (any time, also while others
+are in flight), ``poll`` hands queued work to free actors and returns the cells finished since,
+so a caller can keep every actor busy without a barrier (the asynchronous search) or drain a
+finite batch (``drain``).
+
+- A cell's scores are split by the kind of actor that runs them (GPU actors, and CPU actors
+  beside them for scores that run no network on images) and merged back; a failed part fails
+  the cell.
+- Scores that time the device (``exclusive``, e.g. latency) run after the cell's other scores,
+  with *their device* to themselves: the scheduler reserves one device (a GPU, or a node's CPUs),
+  lets the work on it drain, times the cell there, and meanwhile every other device keeps
+  scoring; a cluster of like devices times as many cells at once as it has devices.
+- Never waits without bound: a cell with no result within ``task_timeout_s`` has its actor killed
+  and replaced and is retried (up to ``max_retries`` times, then reported failed with the reason);
+  a dead actor's cell is retried the same way; a replacement that has not started
+  ``start_timeout_s`` after it was asked for is given up; when no actor of a kind is left, its
+  cells are reported failed. A lost Ray node, each retry and the pool's size are logged when they
+  happen.
+
+No torch here: the actors are driven through Ray handles (``about``, ``score``).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+from evonas.engine.records import Evaluation, failed
+from evonas.scores import split_exclusive
+from evonas.space.cell import Cell
+
+__all__ = ["Scheduler", "Worker", "first_line"]
+
+log = logging.getLogger("evonas")
+
+#: how often (seconds) ``poll`` looks for lost Ray nodes while it waits
+NODE_CHECK_S = 5.0
+
+
+def first_line(err: BaseException) -> str:
+    """The root cause of a Ray error in one line (its last non-empty line)."""
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    return lines[-1] if lines else type(err).__name__
+
+
+@dataclass
+class Worker:
+    """What the scheduler knows of one actor: its kind, a label for the records, where it runs, and
+    the device it shares with others (exclusive work has that device to itself)."""
+
+    kind: str                 # "gpu" | "cpu"
+    label: str                # e.g. "gpu0", "cpu3": the records' ``actor`` column
+    node_id: str = ""         # the Ray node it runs on ("" until it has started)
+    node: str = ""            # that node's address, for the records and the log
+    device: str = "all"       # key of the device it shares; "all": unknown, so exclusive work has the pool
+    since: float = field(default_factory=time.monotonic)  # when it started (or was asked for)
+    busy_s: float = 0.0       # seconds spent scoring
+
+    def where(self) -> str:
+        return f"{self.label}" + (f" on {self.node}" if self.node else "")
+
+
+@dataclass
+class _Job:
+    """Part of a cell's scoring for one kind of actor; ``scores`` None: all of the spec's."""
+
+    cell: Cell
+    kind: str
+    scores: tuple[str, ...] | None
+    exclusive: bool = False
+    attempt: int = 1
+
+
+@dataclass
+class _Task:
+    """A call in flight on an actor: scoring ``job``, or its start-up (job None)."""
+
+    actor: Any
+    job: _Job | None
+    deadline: float           # time.monotonic()
+    started: float = 0.0      # time.time(), for the records
+
+
+class Scheduler:
+    """The actors of one pool and the work queued for them (see the module's docstring).
+
+    ``spawn(kind)`` starts one actor of a kind (its ``about`` and ``score`` methods are called);
+    ``kill(actor)`` stops one; ``place(about)`` turns what a started actor says of itself
+    (``Scorer.about``) into ``(node_id, node, device)`` and raises when the actor must not be used (another
+    evonas than the driver's). ``scores``: the spec's scores; ``target_kind``: the kind that computes every
+    score when not split (GPU when there are GPU actors); ``split``: whether CPU actors beside GPU ones
+    take the scores ``beside(name)`` names.
+    """
+
+    def __init__(self, *, spawn: Callable[[str], Any], kill: Callable[[Any], None], scores: tuple[str, ...],
+                 target_kind: str, split: bool, beside: Callable[[str], bool], max_retries: int,
+                 task_timeout_s: float, start_timeout_s: float,
+                 place: Callable[[Mapping[str, Any]], tuple[str, str, str]] | None = None) -> None:
+        self._spawn, self._kill, self._place_of = spawn, kill, place
+        self.scores, self.target_kind, self.split, self.beside = tuple(scores), target_kind, split, beside
+        self.max_retries, self.task_timeout_s, self.start_timeout_s = max_retries, task_timeout_s, start_timeout_s
+        self.workers: dict[Any, Worker] = {}          # every live actor (started or starting)
+        self._count = {"gpu": 0, "cpu": 0}            # labels handed out per kind
+        self.idle: list[Any] = []                     # started actors with nothing to do
+        self.pending: dict[Any, _Task] = {}           # object ref -> call in flight
+        self.queues: dict[str, deque[_Job]] = {"gpu": deque(), "cpu": deque()}
+        self.timing: deque[_Job] = deque()            # exclusive jobs not yet given a device
+        self.reserved: dict[str, _Job] = {}           # device key -> the exclusive job that has it
+        self.parts_left: dict[str, int] = {}          # arch -> parts still to come
+        self.merged: dict[str, Evaluation] = {}       # arch -> the parts that have come
+        self.then_time: dict[str, tuple[str, ...]] = {}  # arch -> exclusive scores once the rest is in
+        self.done: list[Evaluation] = []
+        self.nodes: set[str] | None = None            # alive Ray node ids, as last seen
+        self._nodes_seen = 0.0
+        self.busy_s = 0.0                             # scoring seconds of every worker, the gone ones too
+        self.worker_s = 0.0                           # seconds the gone workers were alive
+        self.retries = 0
+
+    # -- actors ------------------------------------------------------------------------------------
+
+    def add(self, actor: Any, kind: str, about: Mapping[str, Any] | None = None) -> Worker:
+        """Register a started actor (the pool's first ones, already awaited; ``about``: what it said of itself)."""
+        worker = self._new_worker(actor, kind)
+        if about is not None:
+            self._place(worker, about)
+        self.idle.append(actor)
+        return worker
+
+    def _new_worker(self, actor: Any, kind: str) -> Worker:
+        worker = Worker(kind, f"{kind}{self._count[kind]}")
+        self._count[kind] += 1
+        self.workers[actor] = worker
+        return worker
+
+    def _place(self, worker: Worker, about: Mapping[str, Any]) -> None:
+        if self._place_of is not None:
+            worker.node_id, worker.node, worker.device = self._place_of(about)
+
+    def _replace(self, actor: Any) -> None:
+        """Kill ``actor`` and ask for a new one of its kind; its start-up is awaited like a call (the deadline
+        counts from now, whatever the caller does meanwhile)."""
+        kind = self.workers[actor].kind if actor in self.workers else self.target_kind
+        self._drop(actor)
+        new = self._spawn(kind)
+        self._new_worker(new, kind)
+        self.pending[new.about.remote()] = _Task(new, None, time.monotonic() + self.start_timeout_s)
+
+    def _drop(self, actor: Any) -> None:
+        self._kill(actor)
+        worker = self.workers.pop(actor, None)
+        if worker is not None:
+            self.worker_s += time.monotonic() - worker.since
+        if actor in self.idle:
+            self.idle.remove(actor)
+
+    @property
+    def num_workers(self) -> int:
+        return len(self.workers)
+
+    def utilisation(self) -> float:
+        """The share of the workers' time (since each started, the gone ones included) spent scoring."""
+        now = time.monotonic()
+        alive = self.worker_s + sum(now - w.since for w in self.workers.values())
+        return self.busy_s / alive if alive > 0 else 0.0
+
+    # -- work --------------------------------------------------------------------------------------
+
+    @property
+    def outstanding(self) -> int:
+        """Cells submitted and not yet returned by ``poll``."""
+        return len(self.parts_left) + len(self.done)
+
+    def submit(self, cells: Iterable[Cell], only: Mapping[str, tuple[str, ...]] | None = None, *,
+               exclusive: bool = False) -> None:
+        """Queue ``cells`` (``only[arch]``: just these scores of that cell). The scores that time the device
+        are timed after the others, with their device to themselves; ``exclusive``: every score is."""
+        for cell in cells:
+            arch = cell.arch
+            if arch in self.parts_left:
+                raise ValueError(f"{arch} is already being scored")
+            names = tuple((only or {}).get(arch) or self.scores)
+            shared, timed = ((), names) if exclusive else split_exclusive(names)
+            jobs = self._jobs(cell, shared) if shared else []
+            if not jobs:
+                jobs, timed = [_Job(cell, self.target_kind, timed, exclusive=True)], ()
+            self.parts_left[arch] = len(jobs)
+            if timed:
+                self.then_time[arch] = timed
+            for job in jobs:
+                self._queue(job)
+
+    def _jobs(self, cell: Cell, names: tuple[str, ...]) -> list[_Job]:
+        if not self.split:
+            return [_Job(cell, self.target_kind, names)]
+        parts = {"gpu": tuple(n for n in names if not self.beside(n)), "cpu": tuple(n for n in names if self.beside(n))}
+        return [_Job(cell, kind, part) for kind, part in parts.items() if part]
+
+    def _queue(self, job: _Job, *, front: bool = False) -> None:
+        queue = self.timing if job.exclusive else self.queues[job.kind]
+        queue.appendleft(job) if front else queue.append(job)
+
+    def poll(self, timeout: float | None = None) -> list[Evaluation]:
+        """Hand queued work to free actors and return the cells finished since the last poll, waiting up to
+        ``timeout`` seconds (None: until at least one finishes) when none has; [] when nothing is outstanding."""
+        import ray
+
+        until = None if timeout is None else time.monotonic() + timeout
+        while not self.done and self.parts_left:
+            self._dispatch()
+            self._fail_orphans()
+            if self.done or not self.pending:
+                break
+            now = time.monotonic()
+            wait_s = min([t.deadline for t in self.pending.values()] + [now + NODE_CHECK_S]) - now
+            if until is not None:
+                wait_s = min(wait_s, until - now)
+            refs = list(self.pending)
+            ready, _ = ray.wait(refs, num_returns=1, timeout=max(0.0, wait_s))
+            if ready:
+                ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)  # everything finished by now
+                for ref in ready:
+                    self._complete(ref)
+            else:
+                self._expire()
+            if time.monotonic() - self._nodes_seen >= NODE_CHECK_S:
+                self._check_nodes()
+            if until is not None and time.monotonic() >= until:
+                break
+        self._dispatch()  # the actors just freed start on the next work before the caller sees the results
+        out, self.done = self.done, []
+        return out
+
+    def drain(self) -> Iterator[Evaluation]:
+        """Every outstanding cell's evaluation, as each finishes."""
+        while self.outstanding:
+            yield from self.poll()
+
+    # -- inside ------------------------------------------------------------------------------------
+
+    def _busy_on(self, device: str) -> int:
+        """Scoring calls in flight on ``device``."""
+        return sum(1 for t in self.pending.values()
+                   if t.job is not None and t.actor in self.workers and self.workers[t.actor].device == device)
+
+    def _dispatch(self) -> None:
+        # each waiting exclusive job reserves a device of its kind: no new work goes there until it is timed
+        starting = {t.actor for t in self.pending.values() if t.job is None}
+        devices = {w.device for a, w in self.workers.items() if w.kind == self.target_kind and a not in starting}
+        for key in [k for k in self.reserved if k not in devices]:  # its device is gone: the job waits for another
+            self._queue(self.reserved.pop(key), front=True)
+        free = sorted(devices - set(self.reserved), key=self._busy_on)
+        while self.timing and free:
+            self.reserved[free.pop(0)] = self.timing.popleft()
+        for key, job in self.reserved.items():
+            if job in (t.job for t in self.pending.values()) or self._busy_on(key):
+                continue
+            actor = next((a for a in self.idle if self.workers[a].device == key and self.workers[a].kind == job.kind),
+                         None)
+            if actor is not None:
+                self._start(actor, job)
+        for kind, queue in self.queues.items():
+            for actor in [a for a in self.idle if self.workers[a].kind == kind
+                          and self.workers[a].device not in self.reserved]:
+                if not queue:
+                    break
+                self._start(actor, queue.popleft())
+
+    def _start(self, actor: Any, job: _Job) -> None:
+        self.idle.remove(actor)
+        ref = actor.score.remote(job.cell.arch, job.scores)
+        self.pending[ref] = _Task(actor, job, time.monotonic() + self.task_timeout_s, time.time())
+
+    def _release(self, job: _Job) -> None:
+        """An exclusive job is over (or failed): its device takes other work again."""
+        for key in [k for k, held in self.reserved.items() if held is job]:
+            del self.reserved[key]
+
+    def _fail_orphans(self) -> None:
+        """Fail the queued work of a kind no actor is left for (and none is starting)."""
+        alive = {w.kind for w in self.workers.values()}
+        for kind, queue in (*self.queues.items(), (self.target_kind, self.timing)):
+            if kind in alive:
+                continue
+            while queue:
+                job = queue.popleft()
+                self._settle(job, failed(job.cell, "no Ray scoring worker is left (replacements failed to start)",
+                                         job.attempt))
+
+    def _complete(self, ref: Any) -> None:
+        import ray
+        from ray.exceptions import RayActorError, RayTaskError
+
+        task = self.pending.pop(ref)
+        worker = self.workers.get(task.actor)
+        if worker is not None and task.job is not None:
+            worker.busy_s += time.time() - task.started
+            self.busy_s += time.time() - task.started
+        try:
+            out = ray.get(ref)
+        except RayActorError as err:
+            self._check_nodes()
+            if task.job is None:  # a replacement died while starting: the pool shrinks
+                self._drop(task.actor)
+                log.warning(f"a replacement Ray worker could not start ({first_line(err)}); the pool has "
+                            f"{self.num_workers} worker(s)")
+                return
+            self._replace(task.actor)
+            self._retry_or_fail(task, worker, f"worker died: {type(err).__name__}: {first_line(err)}")
+            return
+        except RayTaskError as err:
+            if task.job is None:
+                self._drop(task.actor)
+                log.warning(f"a replacement Ray worker could not start ({first_line(err)}); the pool has "
+                            f"{self.num_workers} worker(s)")
+                return
+            self.idle.append(task.actor)
+            self._release(task.job)
+            self._settle(task.job, failed(task.job.cell, f"{type(err).__name__}: {err}", task.job.attempt))
+            return
+        if task.job is None:  # a replacement started: where is it, and does it run the driver's evonas?
+            try:
+                self._place(worker, out)
+            except Exception as err:  # noqa: BLE001 (a worker that must not be used is let go, and said so)
+                self._drop(task.actor)
+                log.warning(f"a replacement Ray worker was let go: {err}; the pool has {self.num_workers} worker(s)")
+                return
+            worker.since = time.monotonic()
+            self.idle.append(task.actor)
+            log.info(f"a replacement Ray worker started ({worker.where()}); the pool has {self.num_workers} worker(s)")
+            return
+        self.idle.append(task.actor)
+        self._release(task.job)
+        out.attempts, out.started, out.ended = task.job.attempt, task.started, time.time()
+        if worker is not None:
+            out.actor, out.node = worker.label, worker.node
+        self._settle(task.job, out)
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        for ref in [r for r, t in self.pending.items() if t.deadline <= now]:
+            task = self.pending.pop(ref)
+            worker = self.workers.get(task.actor)
+            if task.job is None:
+                self._drop(task.actor)
+                log.warning(f"a replacement Ray worker did not start within {self.start_timeout_s:g} s of being asked "
+                            f"for (ray.start_timeout_s); given up, the pool has {self.num_workers} worker(s)")
+                continue
+            if worker is not None:
+                worker.busy_s += time.time() - task.started
+                self.busy_s += time.time() - task.started
+            self._replace(task.actor)
+            self._retry_or_fail(task, worker, f"no result within {self.task_timeout_s:g} s (ray.task_timeout_s); "
+                                              f"the worker was killed")
+
+    def _retry_or_fail(self, task: _Task, worker: Worker | None, reason: str) -> None:
+        job = task.job
+        self._release(job)
+        where = f" on {worker.where()}" if worker is not None else ""
+        if job.attempt <= self.max_retries:
+            self.retries += 1
+            log.warning(f"cell {job.cell.arch}{where}: {reason}; retrying (attempt {job.attempt + 1} of "
+                        f"{self.max_retries + 1})")
+            job.attempt += 1
+            self._queue(job, front=True)
+            return
+        self._settle(job, failed(job.cell, f"{reason} (in {job.attempt} attempt(s))", job.attempt))
+
+    def _settle(self, job: _Job, ev: Evaluation) -> None:
+        """Merge one part into its cell; the cell is done once every part is in, or one failed."""
+        arch = job.cell.arch
+        if arch not in self.parts_left:  # the cell already failed through another part
+            return
+        ev = self.merged.pop(arch).merge(ev) if arch in self.merged else ev
+        self.parts_left[arch] -= 1
+        if ev.ok and self.parts_left[arch] > 0:
+            self.merged[arch] = ev
+            return
+        timed = self.then_time.pop(arch, ())
+        if ev.ok and timed:  # the rest is in: time the device-timing scores with the device to themselves
+            self.merged[arch], self.parts_left[arch] = ev, 1
+            self._queue(_Job(job.cell, self.target_kind, timed, exclusive=True))
+            return
+        del self.parts_left[arch]
+        self.done.append(ev)
+
+    def _check_nodes(self) -> None:
+        """Log the Ray nodes lost since the last look, and replace the idle workers that were on them (a busy
+        one's call fails and is retried)."""
+        import ray
+
+        self._nodes_seen = time.monotonic()
+        try:
+            nodes = ray.nodes()
+        except Exception:  # noqa: BLE001 (the GCS itself is gone: the retries will say so)
+            return
+        alive = {n["NodeID"] for n in nodes if n.get("Alive")}
+        if self.nodes is not None:
+            for node in nodes:
+                if node["NodeID"] not in self.nodes - alive:
+                    continue
+                gone = [a for a, w in self.workers.items() if w.node_id == node["NodeID"]]
+                for actor in [a for a in gone if a in self.idle]:
+                    self._replace(actor)
+                log.warning(f"Ray node {node.get('NodeManagerAddress', '?')} ({node['NodeID'][:8]}) was lost with "
+                            f"{len(gone)} worker(s); they are replaced where the cluster has room and their cells "
+                            f"retried; the pool has {self.num_workers} worker(s)")
+        self.nodes = alive
+
+    def close(self) -> None:
+        for actor in list(self.workers):
+            self._kill(actor)
+        self.workers.clear()
+        self.idle.clear()
+        self.pending.clear()
