@@ -2,10 +2,12 @@
 
 Four ways to choose, by the rules of ``analysis.pick``: a member of the search's front (``--id``
 or the best within limits), the best scored candidate by the table's 12-epoch validation accuracy
-(``--select benchmark_valid``), a member of the bands shortlist of the front (``--select bands``:
-the training stage's rule over the run's cost, ``Config.cost_objective``), or a member of the
-front after training (``--trained``). A run on the user's own data has no table columns: the
-limits and rules that read them are refused. No torch.
+(``--select bands``), or a member of the front after training (``--trained``). ``--select bands``
+lists the bands shortlist the run trained (``shortlist.csv``); before the training stage, or with
+another ``--bands``, the one the training stage's rule cuts (the config's ``train.`` bands settings
+over the run's cost, ``Config.cost_objective``); it says which, and how it was cut. A run on the
+user's own data has no table columns: the limits and rules that read them are refused, and an
+accuracy limit needs a trained member. No torch.
 """
 from __future__ import annotations
 
@@ -17,8 +19,8 @@ from evonas.analysis.pick import Constraint, describe_pick, pick, pick_columns, 
 from evonas.analysis.benchmark import select_by_benchmark, with_table_columns
 from evonas.config.schema import Config
 from evonas.errors import EvonasError
-from evonas.run.rundir import RunDir
-from evonas.search.shortlist import shortlist_rows, trained_front_rows
+from evonas.run.rundir import SHORTLIST, RunDir
+from evonas.search.shortlist import describe_shortlist, shortlist_rows, trained_front_rows
 from evonas.space.table import load_table
 
 __all__ = ["PickRequest", "pick_from_run"]
@@ -47,7 +49,7 @@ def pick_from_run(run: RunDir, request: PickRequest, echo: Callable[[str], Any] 
     config = run.config()
     trained = run.trained()
     if config.custom_data:
-        _check_custom(request, config)
+        _check_custom(request, run, config, trained)
     if request.trained:
         echo(_pick_trained(request, run, config, trained))
     elif request.select == "bands":
@@ -96,40 +98,75 @@ def _pick_scored(request: PickRequest, run: RunDir, config: Config, trained: Seq
     return describe_pick(config, row, run.path, why)
 
 
-def _check_custom(request: PickRequest, config: Config) -> None:
-    """A run on the user's own data has no table columns: refuse the limits and rules that read them."""
+def _check_custom(request: PickRequest, run: RunDir, config: Config, trained: Sequence[dict[str, Any]]) -> None:
+    """A run on the user's own data has no table columns: refuse the limits and rules that read them, and an
+    accuracy limit before anything is trained (its only accuracy is the trained one)."""
     if request.accuracy == "table" or request.select == "benchmark_valid":
         raise EvonasError(f"{'--accuracy table' if request.accuracy == 'table' else '--select benchmark_valid'}: "
                           f"your data set is not in the benchmark table; accuracy limits read the trained accuracy "
                           f"(train the front, then --min-accuracy PCT or --trained)")
+    if request.min_accuracy is not None and not any(t.get("status") == "ok" for t in trained):
+        raise EvonasError(f"--min-accuracy {request.min_accuracy:g}: nothing in {run.path} is trained yet (no finished "
+                          f"training in trained.csv), and your data set is not in the benchmark table, so no member "
+                          f"has an accuracy to limit; train first: python -m evonas train {run.path}")
     if request.max_latency_ms is not None and "latency" not in config.score_names:
         raise EvonasError("--max-latency-ms: the shipped latency table measures NB201's networks on CIFAR-sized "
                           "images, not yours; search with a latency objective ({score: latency}) to limit latency")
 
 
 def _bands_config(config: Config, bands: int | None = None) -> Config:
-    """``config`` with the training stage's bands rule over the front (``bands`` of them, default
+    """``config`` with the training stage's bands rule (its ``train.`` bands settings; ``bands`` of them, default
     ``train.bands``), checked like the config itself (a run without a cost: ``ConfigError``)."""
     if bands is not None and bands < 1:
         raise EvonasError(f"--bands {bands}: out of range; allowed: >= 1")
-    train = dataclasses.replace(config.train, candidates="bands", bands_over="front",
+    train = dataclasses.replace(config.train, candidates="bands",
                                 bands=config.train.bands if bands is None else bands)
     return dataclasses.replace(config, train=train)
 
 
+def _band_rows(request: PickRequest, run: RunDir, config: Config) -> tuple[list[dict[str, Any]], Config, str]:
+    """The bands shortlist ``select bands`` lists, the config that cut it and a line saying which it is: the
+    run's own (the rows of shortlist.csv with a band) unless ``--bands`` asks for another count, else the one
+    the training stage's rule cuts here (off-front cells have no id until the training stage gives them one)."""
+    listed = run.shortlist()
+    used = [r for r in listed if r.get("band") not in (None, "")]
+    bands = config.train.candidates == "bands"
+    if used and (request.bands is None or bands and request.bands == config.train.bands):
+        rows = sorted(used, key=lambda r: (int(r["band"]), int(r["id"])))
+        cut = _bands_config(config)
+        now = "" if bands else f" (config.yaml now says train.candidates {config.train.candidates})"
+        return rows, cut, (f"the run's training shortlist ({SHORTLIST}, {len(rows)} cell(s)), cut by "
+                           f"{describe_shortlist(cut)}{now}:")
+    shortlisted = _bands_config(config, request.bands)
+    scored = run.candidates() if shortlisted.train.bands_over == "scored" else ()
+    rows = [{**r, "id": r["id"] if r["on_front"] else ""} for r in shortlist_rows(shortlisted, run.pareto(), scored)]
+    asked = f" with --bands {request.bands}" if request.bands is not None else ""
+    if used:
+        why = f"bands cut here{asked}, not the run's training shortlist ({SHORTLIST}: {len(used)} cell(s) in bands)"
+    elif listed:
+        why = f"bands cut here{asked} (the run's {SHORTLIST} holds {len(listed)} cell(s) and no bands)"
+    elif bands and request.bands in (None, config.train.bands):
+        why = f"the shortlist python -m evonas train {run.path} would train (no {SHORTLIST} yet)"
+    else:
+        why = f"bands cut here{asked} (no {SHORTLIST} yet; the run trains {describe_shortlist(config)})"
+    return rows, shortlisted, f"{why}, cut by {describe_shortlist(shortlisted)}:"
+
+
 def _pick_bands(request: PickRequest, run: RunDir, config: Config, echo: Callable[[str], Any]) -> None:
-    """``select bands``: the bands shortlist of the front, and its costliest candidate within the limits."""
+    """``select bands``: the bands shortlist (``_band_rows``), and its costliest candidate within the limits."""
     if request.id is not None or request.min_accuracy is not None or request.max_latency_ms is not None:
         raise EvonasError("--select bands takes --bands and the cost limits --max-flops / --max-params; pick a "
                           "listed member with --id N (without --select)")
-    shortlisted = _bands_config(config, request.bands)
-    rows = shortlist_rows(shortlisted, run.pareto())
+    rows, shortlisted, how = _band_rows(request, run, config)
     by = shortlisted.train_rank_by
     rank, cost = (by.score if by else "the rank sum of the other objectives"), shortlisted.train_band_by.score
-    echo(f"{len(rows)} band(s) of {cost} over the front, the best by {rank} in each:")
+    echo(how)
     echo(f"  {'band':>4} {'id':>4} {cost:>12}" + (f" {rank:>16}" if by else ""))
     for r in rows:
-        echo(f"  {r['band']:>4} {r['id']:>4} {float(r[cost]):>12.5g}" + (f" {float(r[rank]):>16.5g}" if by else ""))
+        echo(f"  {r['band']:>4} {r['id'] if r['id'] != '' else '-':>4} {float(r[cost]):>12.5g}"
+             + (f" {float(r[rank]):>16.5g}" if by else ""))
+    if not rows:
+        raise EvonasError("the bands shortlist is empty: no scored cell has a finite cost and rank")
     constraints = _limits(request, "accuracy")  # the cost limits: the others are refused above
     kept = [r for r in rows if all(c.holds(r) for c in constraints)]
     if not kept:

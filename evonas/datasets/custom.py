@@ -1,10 +1,13 @@
 """A user's own images (``dataset: custom``): read through their format, checked and described.
 
 ``data.root`` is read by its user format (``evonas.datasets.formats``: an image folder, an ``.npz``,
-...): both splits at ``data.resolution`` and the class names. The spec made from them holds the
-classes, the resolution, the training images' per-channel mean and std, the counts, where they come
-from and a fingerprint of the decoded images and labels (the score cache and the run directory key
-on it).
+...): both splits at ``data.resolution`` and the class names. Each split is put in one order that no
+file name or array order sets (by label, then by a hash of each image's pixels), so the fingerprint,
+the sampled batches and the scores depend on the images' content by class alone: renaming a file
+keeps a run, changed pixels or an image moved to another class (or split) do not. The spec made from
+them holds the classes with their image counts, the resolution, the training images' per-channel
+mean and std, where they come from and a fingerprint of the decoded images and labels (the score
+cache and the run directory key on it); ``DatasetSpec.summary`` says it in one line.
 
 Everything is held in memory at the target resolution (``bytes_needed``); before decoding, the size
 is checked against the memory available. Bad data is a one-line ``DataError`` naming the file or
@@ -60,7 +63,7 @@ def read_user_data(source: DataSource) -> UserData:
     key = (source, _signature(source))
     if key in _LAST:
         return _LAST[key]
-    arrays = _checked(user_format(source.format).read(source), source)
+    arrays = _canonical(_checked(user_format(source.format).read(source), source))
     data = UserData(arrays.x_train, arrays.y_train, arrays.x_test, arrays.y_test, _describe(source, arrays))
     _LAST.clear()
     _LAST[key] = data
@@ -74,8 +77,24 @@ def _checked(arrays: Arrays, source: DataSource) -> Arrays:
         if x.dtype != np.uint8 or x.ndim != 4 or x.shape[1:] != (*size, *size, 3) or y.shape != (len(x),):
             raise DataError(f"the {source.format} reader of {source.root} gave images {x.shape} {x.dtype} and "
                             f"labels {y.shape}; expected (n, size, size, 3) uint8 and n labels, one size for both")
+        if len(y) and (int(y.min()) < 0 or int(y.max()) >= len(arrays.classes)):
+            raise DataError(f"the {source.format} reader of {source.root} gave labels {int(y.min())}..{int(y.max())} "
+                            f"for {len(arrays.classes)} classes; expected 0..{len(arrays.classes) - 1}")
     return arrays._replace(y_train=arrays.y_train.astype(np.int64, copy=False),
                            y_test=arrays.y_test.astype(np.int64, copy=False))
+
+
+def _canonical(arrays: Arrays) -> Arrays:
+    """Each split sorted by label, then by a hash of each image's pixels: the same images by class read as the
+    same arrays whatever their file names or order (equal images are interchangeable)."""
+    out: list[np.ndarray] = []
+    for x, y in ((arrays.x_train, arrays.y_train), (arrays.x_test, arrays.y_test)):
+        digests = b"".join(hashlib.blake2b(image.tobytes(), digest_size=16).digest() for image in x)
+        keys = np.frombuffer(digests, dtype=">u8").reshape(len(x), 2)
+        order = np.lexsort((keys[:, 1], keys[:, 0], y))
+        in_order = bool((order == np.arange(len(order))).all())
+        out += [x, y] if in_order else [x[order], y[order]]
+    return Arrays(*out, arrays.classes)
 
 
 def read_user_split(spec: DatasetSpec, split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -103,7 +122,8 @@ def _mean_std(x: np.ndarray) -> tuple[tuple[float, ...], tuple[float, ...]]:
 
 
 def _fingerprint(arrays: tuple[np.ndarray, ...], classes: tuple[str, ...]) -> str:
-    """A hash of the decoded images, labels and class names: equal only for the same data at the same size."""
+    """A hash of the decoded images, labels and class names (in ``_canonical``'s order): equal only for the same
+    images in the same classes and splits at the same size."""
     h = hashlib.sha256()
     for a in arrays:
         h.update(str(a.shape).encode())
@@ -115,6 +135,7 @@ def _fingerprint(arrays: tuple[np.ndarray, ...], classes: tuple[str, ...]) -> st
 def _describe(source: DataSource, arrays: Arrays) -> DatasetSpec:
     x_train, y_train, x_test, y_test, classes = arrays
     mean, std = _mean_std(x_train)
+    counts = zip(np.bincount(y_train, minlength=len(classes)), np.bincount(y_test, minlength=len(classes)))
     return DatasetSpec(CUSTOM, int(x_train.shape[1]), len(classes), None, None, mean, std, classes=classes,
                        source=source, fingerprint=_fingerprint((x_train, y_train, x_test, y_test), classes),
-                       n_train=len(y_train), n_test=len(y_test))
+                       n_train=len(y_train), n_test=len(y_test), counts=tuple((int(a), int(b)) for a, b in counts))

@@ -23,6 +23,8 @@ __all__ = ["DatasetSpec", "DataSource", "DATASETS", "CUSTOM", "dataset_spec", "c
 CUSTOM = "custom"
 #: the smallest input side the network takes: its two stride-2 reductions need a multiple of 4
 MIN_RESOLUTION = 8
+#: the classes ``DatasetSpec.summary`` names with their counts (the rest are counted)
+_SHOWN = 12
 
 
 def check_resolution(resolution: int, where: str) -> None:
@@ -60,6 +62,7 @@ class DatasetSpec:
     fingerprint: str = ""              # hash of a user's decoded images and labels ("" for NB201's)
     n_train: int = 0                   # a user's training images (0: not counted, NB201's)
     n_test: int = 0                    # a user's test images
+    counts: tuple[tuple[int, int], ...] = ()  # a user's (train, test) images of each class, by label
 
     def __str__(self) -> str:
         return self.name
@@ -75,6 +78,21 @@ class DatasetSpec:
             raise DataError(f"the {self.name} data set has no benchmark table columns ({kind}): the table holds "
                             f"NB201's data sets only; use trained accuracies")
         return f"{self.table_prefix}_{kind}"
+
+    def summary(self) -> str:
+        """What the data set was read as, in one line for a run's log: a user's classes with their train/val
+        image counts, the resolution, the split sizes, the format and path; NB201's name, classes and size."""
+        size = f"{self.resolution}x{self.resolution}"
+        if self.source is None:
+            return f"data set {self.name} (NB201's): {self.num_classes} classes at {size}"
+        shown = [f"{c} {a}/{b}" for c, (a, b) in zip(self.classes, self.counts)] or list(self.classes)
+        more = f", ... {len(shown) - _SHOWN} more" if len(shown) > _SHOWN else ""
+        src = self.source
+        held = (f" (val: data.val_split {src.val_split:g} of each class, split_seed {src.split_seed})"
+                if src.val_split is not None else "")
+        return (f"data set custom: {self.num_classes} classes ({'train/val images: ' if self.counts else ''}"
+                f"{', '.join(shown[:_SHOWN])}{more}) at {size}, {self.n_train} train / {self.n_test} val "
+                f"images{held}; data.format {src.format}, {src.root} (fingerprint {self.fingerprint})")
 
     @property
     def test_column(self) -> str:
@@ -113,7 +131,8 @@ def spec_record(spec: DatasetSpec) -> dict:
     """A user's data set spec as plain JSON data (a run's ``dataset.json``); ``spec_from_record`` reads it back."""
     return {"name": spec.name, "classes": list(spec.classes), "num_classes": spec.num_classes,
             "resolution": spec.resolution, "mean": list(spec.mean), "std": list(spec.std),
-            "fingerprint": spec.fingerprint, "n_train": spec.n_train, "n_test": spec.n_test, "source": None if spec.source is None else {
+            "fingerprint": spec.fingerprint, "n_train": spec.n_train, "n_test": spec.n_test,
+            "counts": [list(c) for c in spec.counts], "source": None if spec.source is None else {
                 "format": spec.source.format, "root": spec.source.root, "resolution": spec.source.resolution,
                 "val_split": spec.source.val_split, "split_seed": spec.source.split_seed}}
 
@@ -124,4 +143,5 @@ def spec_from_record(record: dict) -> DatasetSpec:
     return DatasetSpec(record["name"], int(record["resolution"]), int(record["num_classes"]), None, None,
                        tuple(record["mean"]), tuple(record["std"]), classes=tuple(record.get("classes", ())),
                        source=DataSource(**source) if source else None, fingerprint=record.get("fingerprint", ""),
-                       n_train=int(record.get("n_train", 0)), n_test=int(record.get("n_test", 0)))
+                       n_train=int(record.get("n_train", 0)), n_test=int(record.get("n_test", 0)),
+                       counts=tuple((int(a), int(b)) for a, b in record.get("counts", ())))

@@ -9,9 +9,9 @@ from evonas.config.schema import Config
 from evonas.engine.records import Evaluation
 from evonas.search.dominance import non_dominated, rank_front
 from evonas.search.remeasure import noisy_scores
+from evonas.search.shortlist import table_row
 from evonas.space.cell import Cell
 from evonas.space.natsbench import NatsBenchLookup
-from evonas.space.table import load_table
 from problems import to_minimised
 
 __all__ = ["front_rows", "benchmark_columns", "NATS_FIELDS"]
@@ -34,7 +34,6 @@ def front_rows(config: Config, evaluations: list[Evaluation],
         return []
     F = np.array([to_minimised(ev.values, config.objectives) for ev in ok])
     order = rank_front(F, non_dominated(F))
-    table = load_table()
     noisy = noisy_scores()
     show_remeasured = remeasured is not None and any(o.score in noisy for o in config.objectives)
     rows = []
@@ -48,8 +47,7 @@ def front_rows(config: Config, evaluations: list[Evaluation],
         if show_remeasured:
             row["remeasured"] = cell.canonical in remeasured
             row.update({f"{s}_first": v for s, v in remeasured.get(cell.canonical, {}).items()})
-        if not config.custom_data:  # the table's accuracies are NB201's data sets', not the user's
-            row.update(table.row(ev.index))
+        row.update(table_row(config, ev.index))  # none on a user's data set
         rows.append(row)
     return rows
 

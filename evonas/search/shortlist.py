@@ -24,7 +24,7 @@ from evonas.search.dominance import non_dominated
 from evonas.space.table import load_table
 
 __all__ = ["average_ranks", "cost_bands", "band_shortlist", "level_shortlist", "rank_sum", "accuracy_front",
-           "mark_trained_front", "shortlist_rows", "trained_cost",
+           "mark_trained_front", "shortlist_rows", "table_row", "trained_cost", "describe_shortlist",
            "trained_front_rows", "SHORTLIST_PREFIX"]
 
 #: columns shortlist.csv puts before the front's own
@@ -153,11 +153,18 @@ def _number(value: Any) -> float:
         return float("nan")
 
 
+def table_row(config: Config, index: int) -> dict[str, float]:
+    """The shipped table's columns of cell ``index`` for a row of ``config``'s run: none on a user's data set
+    (``Config.custom_data``: the table measures NB201's data sets only). The one rule for every row a run
+    writes: the front's (``search.pareto.front_rows``) and the shortlisted cells off it."""
+    return {} if config.custom_data else load_table().row(index)
+
+
 def _off_front_row(row: Mapping[str, Any], config: Config) -> dict[str, Any]:
-    """A candidates.csv row in the front's shape: the cell, its scores and the shipped table's columns."""
+    """A candidates.csv row in the front's shape: the cell, its scores and its table columns (``table_row``)."""
     out = {k: row.get(k, "") for k in ("arch", "index", "canonical", "proposed", "dead_edges")}
     out.update({s: row.get(s, "") for s in config.score_names})
-    out.update(load_table().row(int(row["index"])))
+    out.update(table_row(config, int(row["index"])))
     return out
 
 
@@ -213,6 +220,26 @@ def shortlist_rows(config: Config, front: Sequence[Mapping[str, Any]],
             row["id"], next_id = next_id, next_id + 1
         out.append(row)
     return out
+
+
+def describe_shortlist(config: Config) -> str:
+    """How ``shortlist_rows`` cuts ``config``'s training shortlist, in words (the ``train.`` settings it reads)."""
+    tc = config.train
+    if tc.candidates == "front":
+        return "train.candidates front: every member of the front"
+    if tc.candidates == "top_k":
+        return f"train.candidates top_k: the best {tc.top_k} of each objective"
+    if tc.candidates == "ids":
+        return f"train.candidates ids: the front ids {', '.join(map(str, tc.ids))}"
+    rank = config.train_rank_by
+    by = rank.score if rank is not None else "the rank sum of the other objectives"
+    over = "the front" if tc.bands_over == "front" else "every scored cell (train.bands_over scored)"
+    cost = config.train_band_by.score
+    if tc.bands_cut == "count":
+        return (f"train.candidates bands: the best by {by} in each of train.bands {tc.bands} equal-count bands of "
+                f"{cost} over {over}")
+    return (f"train.candidates bands, bands_cut levels: train.bands {tc.bands} cells round robin over the levels "
+            f"(distinct values) of {cost}, each level's best by {by} first, over {over}")
 
 
 def trained_cost(config: Config) -> str | None:

@@ -207,7 +207,7 @@ def render_html(view: FrontView, objectives: Sequence[str]) -> str:
                     [("cand", _points(view.candidates, view.cost, view.accuracy, rec)),
                      ("front", _points(view.front, view.cost, view.accuracy, rec))],
                     step, "" if view.reference is not None else (f"no true front: {view.note}" if view.benchmark else
-                                                                 "not trained yet" if not view.trained() else ""),
+                                                                 view.accuracy_note),
                     labels, y_label=None if view.benchmark else trained_label(view.accuracy, view.trained_epochs))
     trained, tfront = view.trained(), view.trained_front()
     tpoints = _points(tfront, view.trained_cost, "trained_test_acc", rec)

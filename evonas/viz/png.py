@@ -6,9 +6,10 @@ more it is a projection, drawn without a line and coloured by the first objectiv
 axes (with a colour bar). Middle: the same candidates at their NB201 200-epoch test accuracy
 vs the table's cost, with the table's true (accuracy, cost) front as a reference step line, so
 the distance to optimal is visible; on a user's data set, which no table measures, the found
-front at its trained accuracy. Right, "after training": every trained candidate
-(``trained.csv``) at its trained test accuracy vs the same cost, with its id, and the front
-after training as a step line; "not trained yet" before the training stage.
+front at its trained accuracy (before training, ``FrontView.accuracy_note`` instead). Right,
+"after training": every trained candidate (``trained.csv``) at its trained test accuracy vs the
+same cost, with its id, and the front after training as a step line; "not trained yet" before
+the training stage.
 """
 from __future__ import annotations
 
@@ -84,7 +85,20 @@ def _search_panel(ax: Any, view: FrontView) -> None:
     _finish_axis(ax, view.x, view.y, cx + fx, cy + fy)
 
 
+def _note_panel(ax: Any, title: str, note: str) -> None:
+    """A panel with nothing to draw: its title and a note in the middle (what follows a colon on a line of its
+    own, e.g. the command that fills the panel), no axes."""
+    ax.set_title(title, fontsize=10)
+    ax.text(0.5, 0.5, note.replace(": ", ":\n", 1), transform=ax.transAxes, ha="center", va="center",
+            fontsize=12 if len(note) < 40 else 9, color="0.4")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
 def _truth_panel(ax: Any, view: FrontView) -> None:
+    if view.accuracy_note:  # a user's data set before training: no accuracy to draw
+        _note_panel(ax, "found front at its trained accuracy", view.accuracy_note)
+        return
     if view.all_cells is not None:
         n = int(np.isfinite(view.all_cells[0] + view.all_cells[1]).sum())
         ax.scatter(*view.all_cells, s=1, c="0.85", lw=0, label=f"all NB201 cells ({n})", zorder=0, rasterized=True)
@@ -103,8 +117,7 @@ def _truth_panel(ax: Any, view: FrontView) -> None:
                label="found front" if view.benchmark else f"found front, trained ({len(fx)})", zorder=3)
     _label_ids(ax, fx, fy, rows)
     gaps = view.gaps
-    title = ("found front at NB201's 200-epoch accuracy" if view.benchmark else
-             "found front at its trained accuracy" + ("" if fx else "\n(not trained yet)"))
+    title = "found front at NB201's 200-epoch accuracy" if view.benchmark else "found front at its trained accuracy"
     if gaps:
         g = np.array(list(gaps.values()))
         title += f"\ngap to the true front: median {np.median(g):.2f}, min {g.min():.2f} points"
@@ -121,11 +134,7 @@ def _truth_panel(ax: Any, view: FrontView) -> None:
 def _trained_panel(ax: Any, view: FrontView) -> None:
     tx, ty, rows = _xy(view.trained(), view.trained_cost, "trained_test_acc")
     if not tx:
-        ax.set_title("after training", fontsize=10)
-        ax.text(0.5, 0.5, "not trained yet", transform=ax.transAxes, ha="center", va="center", fontsize=12,
-                color="0.4")
-        ax.set_xticks([])
-        ax.set_yticks([])
+        _note_panel(ax, "after training", "not trained yet")
         return
     off = [i for i, r in enumerate(rows) if not r.get("trained_front")]
     if off:

@@ -63,7 +63,7 @@ def axis_label(column: str) -> str:
 def trained_label(accuracy: str, epochs: str) -> str:
     """The trained panel's y label: the data set of the 200-epoch ``accuracy`` column, trained here for ``epochs``."""
     data = axis_label(accuracy).split(" test accuracy")[0] if accuracy != "trained_test_acc" else ""
-    return f"{data} test accuracy, trained here {epochs or '?'} epochs (%)".lstrip()
+    return f"{data} test accuracy, trained here{f' {epochs} epochs' if epochs else ''} (%)".lstrip()
 
 
 def flag(value: Any) -> bool | None:
@@ -149,6 +149,16 @@ class FrontView:
     def colour_by(self) -> str | None:
         """The first objective not on the search panel's axes: the front's points are coloured by it."""
         return next((s for s in self.directions if s not in (self.x, self.y)), None)
+
+    @property
+    def accuracy_note(self) -> str:
+        """What the middle panel shows instead of points, "" when it has some: on a user's data set it draws the
+        front at its trained accuracy, so before the training stage it says "not trained yet" (and how)."""
+        if self.benchmark or any(number(r.get(self.accuracy)) is not None for r in self.front):
+            return ""
+        if self.trained():
+            return "no member of the front is trained yet"
+        return f"not trained yet: python -m evonas train {self.run_path}"
 
     def trained(self) -> list[dict[str, Any]]:
         """Every member with a trained test accuracy (``trained_front``: on the front after training)."""

@@ -154,3 +154,53 @@ def test_pick_select_bands_lists_the_shortlist_and_takes_the_costliest_band_with
     listed = [line.split()[:2] for line in out.splitlines() if line.startswith("     ")]
     assert listed == [["0", "1"], ["1", "0"]]
     assert _chosen_id(out) == expected
+
+
+def _config_yaml(run: Path, **mapping) -> None:
+    from evonas.config.load import config_from_mapping, dump_config
+
+    (run / "config.yaml").write_text(dump_config(config_from_mapping({"name": "hand", "network": {"C": 4, "N": 1},
+                                                                      **mapping})))
+
+
+def test_min_accuracy_on_an_untrained_run_on_your_data_says_nothing_is_trained(tmp_path, capsys):
+    run = make_run(tmp_path)
+    _config_yaml(run, dataset="custom", data={"root": str(tmp_path / "mine.npz")})
+    rc, _, err = _pick(run, "--min-accuracy", "90", capsys=capsys)
+    assert rc == 2 and err.strip().splitlines()[-1] == (
+        f"evonas: error: --min-accuracy 90: nothing in {run} is trained yet (no finished training in trained.csv), "
+        f"and your data set is not in the benchmark table, so no member has an accuracy to limit; train first: "
+        f"python -m evonas train {run}")
+
+
+def test_select_bands_lists_the_shortlist_the_run_trained_and_how_it_was_cut(tmp_path, capsys):
+    import csv
+
+    from evonas.space.table import load_table
+
+    run = make_run(tmp_path)
+    _config_yaml(run, train={"candidates": "bands", "bands": 2, "bands_over": "scored"})
+    # the run trained ids 2 (band 0) and 3 (band 1, index 100 off the front); over the front alone, 2 bands of
+    # flops 2, 5, 10 would give ids 1 and 0
+    front = {r["id"]: r for r in csv.DictReader(open(run / "pareto.csv"))}
+    off = {"id": 3, "arch": load_table().cell(100).arch, "index": 100, "knas": 2.5, "flops": 12.0}
+    rows = [{"id": 2, "band": 0, "on_front": True, **{k: front["2"][k] for k in ("arch", "index", "knas", "flops")}},
+            {"band": 1, "on_front": False, **off}]
+    with open(run / "shortlist.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["id", "band", "on_front", "arch", "index", "knas", "flops"])
+        w.writeheader()
+        w.writerows(rows)
+    rc, out, err = _pick(run, "--select", "bands", capsys=capsys)
+    assert rc == 0, err
+    assert out.splitlines()[0] == ("the run's training shortlist (shortlist.csv, 2 cell(s)), cut by train.candidates "
+                                   "bands: the best by knas in each of train.bands 2 equal-count bands of flops over "
+                                   "every scored cell (train.bands_over scored):")
+    listed = [line.split()[:2] for line in out.split("\n\n")[0].splitlines() if line.startswith("     ")]
+    assert listed == [["0", "2"], ["1", "3"]]
+    assert _chosen_id(out) == "3" and "not on the search's front" in out
+    # another count is cut here, and says it is not the run's shortlist
+    rc, out, err = _pick(run, "--select", "bands", "--bands", "3", capsys=capsys)
+    assert rc == 0, err
+    assert out.splitlines()[0].startswith("bands cut here with --bands 3, not the run's training shortlist "
+                                          "(shortlist.csv: 2 cell(s) in bands), cut by train.candidates bands: the "
+                                          "best by knas in each of train.bands 3")

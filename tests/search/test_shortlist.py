@@ -155,3 +155,23 @@ def test_shortlist_rows_by_levels_and_ranks():
     assert [r["id"] for r in rows] == [4, 0, 2]
     with pytest.raises(ConfigError, match="'flops', 'ranks'|or 'ranks'"):
         _config(rank_by="naswot")
+
+
+def test_off_front_rows_of_a_run_on_your_data_get_no_table_columns():
+    """The table measures NB201's data sets: a cell shortlisted off the front of a custom run gets none of its
+    columns, as the front's rows get none (``table_row``, the one rule)."""
+    config = config_from_mapping({"dataset": "custom", "data": {"root": "mine.npz"},
+                                  "objectives": [{"score": "naswot"}, {"score": "flops"}],
+                                  "train": {"candidates": "bands", "bands": 3, "bands_over": "scored"}})
+    front = [{**r, "naswot": r.pop("gradient_kernel")} for r in _rows()]
+    scored = [{"arch": r["arch"], "canonical": r["canonical"], "index": r["index"], "status": "ok",
+               "naswot": r["naswot"], "flops": r["flops"]} for r in front]
+    scored.append({"arch": "off", "canonical": "off", "index": 857, "status": "ok", "naswot": 7.5, "flops": 35.0})
+    rows = shortlist_rows(config, front, scored)
+    assert [(r["id"], r["on_front"]) for r in rows][-1] == (4, False)
+    assert set(rows[-1]) == {"id", "band", "on_front", "arch", "index", "canonical", "proposed", "dead_edges",
+                             "naswot", "flops"}
+    from evonas.search.shortlist import table_row
+
+    assert table_row(config, 857) == {}
+    assert table_row(_config(), 857)["cifar10_test_200ep"] > 90

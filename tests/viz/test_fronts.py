@@ -175,3 +175,25 @@ def test_load_view_reads_the_shortlist_and_trained_front(tmp_path):
     view = load_view(run, run.config())
     assert [r["id"] for r in view.members] == ["0", "1", "2", "3"]
     assert [r["id"] for r in view.trained_front()] == ["1"] and view.front[1]["band"] == "0"
+
+
+def test_an_untrained_run_on_your_data_draws_a_note_not_an_empty_accuracy_panel(table):
+    """On a user's data set the middle panel is the front at its trained accuracy: before training it has no point,
+    so the view says so (and how to train), and no label speaks of "? epochs"."""
+    from evonas.config.load import config_from_mapping
+    from evonas.viz.view import trained_label
+
+    mine = config_from_mapping({"name": "mine", "dataset": "custom", "data": {"root": "mine.npz"},
+                                "objectives": [{"score": "gradient_kernel"}, {"score": "synflow"},
+                                               {"score": "flops", "direction": "min"}]})
+    view = _view(table, config=mine)
+    assert not view.benchmark and view.accuracy == "trained_test_acc" and view.trained_epochs == ""
+    assert view.accuracy_note == "not trained yet: python -m evonas train RUN_DIR"
+    assert trained_label(view.accuracy, view.trained_epochs) == "test accuracy, trained here (%)"
+    _, axes = _figure(view)
+    assert [t.get_text() for t in axes[1].texts] == ["not trained yet:\npython -m evonas train RUN_DIR"]
+    assert "not trained yet: python -m evonas train RUN_DIR" in render_html(view, mine.score_names)
+    assert _view(table, config=mine, trained=_trained()).accuracy_note == ""            # trained: points to draw
+    assert _view(table, config=mine, trained=[{"id": 3, "epochs": 5, "test_acc": 21.0, "status": "ok"}]
+                 ).accuracy_note == "no member of the front is trained yet"           # only the off-front cell
+    assert _view(table).accuracy_note == ""                                             # NB201: the table's accuracy
