@@ -91,6 +91,12 @@ class SearchConfig:
                               f"the first population alone scores that many")
 
     @property
+    def most_in_flight(self) -> int:
+        """The most cells the search has in flight at once: a generation (the first holds ``pop_size``), or, in
+        the asynchronous search, up to its whole budget (as many as there are actors to keep busy)."""
+        return self.budget if self.mode == "async" else max(self.pop_size, self.n_offsprings or self.pop_size)
+
+    @property
     def budget(self) -> int:
         """The cells the search scores: ``max_evals``, or what ``n_gen`` generations score
         (``pop_size + (n_gen - 1) x n_offsprings``, ``n_offsprings`` defaulting to ``pop_size``)."""
@@ -116,7 +122,8 @@ class RuntimeEnvConfig:
 class RayConfig:
     backend: Literal["ray", "serial"] = "ray"
     address: str | None = None       # None: start a local Ray; "auto" or "ray://host:port": attach
-    #: scoring actors: on the GPUs when there are any (default gpus x actors_per_gpu), else one per CPU slot
+    #: scoring actors: on the GPUs when there are any (default gpus x actors_per_gpu), else one per CPU slot;
+    #: the default is capped to the cells the search keeps in flight (a generation), so none idles
     num_actors: int | None = field(default=None, metadata=check(lambda v: v >= 1, ">= 1 or null"))
     #: scoring actors sharing each GPU (2: one actor's host-side work leaves the GPU idle, a second fills it)
     actors_per_gpu: int = field(default=2, metadata=check(lambda v: v >= 1, ">= 1"))
@@ -128,6 +135,9 @@ class RayConfig:
     connect_timeout_s: float = field(default=10.0, metadata=check(lambda v: v > 0, "> 0"))
     #: a cell with no result after this long has its worker killed and replaced, and is retried
     task_timeout_s: float = field(default=600.0, metadata=check(lambda v: v > 0, "> 0"))
+    #: ... or, once 20 cells have come back, after this many times the slowest of them (at least 10 s): a hung
+    #: node answers nothing and Ray may take minutes to declare it dead (0: task_timeout_s only)
+    stuck_factor: float = field(default=5.0, metadata=check(lambda v: v == 0 or v >= 2, "0 (off) or >= 2"))
     #: workers not started after this long are given up (none started: an error)
     start_timeout_s: float = field(default=120.0, metadata=check(lambda v: v > 0, "> 0"))
     #: Ray's runtime environment for the run's workers; the plugins' local files and folders are added to py_modules

@@ -52,7 +52,7 @@ def gpu_share(per_gpu: int) -> float:
 
 def plan_actors(device: Literal["auto", "cpu", "cuda"] | str, *, cpus: float, gpus: float, actors_per_gpu: int = 1,
                 cpu_actors: int | Literal["auto"] = 0, num_actors: int | None = None,
-                cpu_work: bool = True) -> ActorPlan:
+                cpu_work: bool = True, busy: int | None = None) -> ActorPlan:
     """Place scoring actors on a cluster with ``cpus`` CPU slots and ``gpus`` GPUs: the one capacity rule.
 
     Without GPUs (or ``device: cpu``): ``num_actors`` CPU actors, default one per CPU slot.
@@ -61,7 +61,10 @@ def plan_actors(device: Literal["auto", "cpu", "cuda"] | str, *, cpus: float, gp
     leave free, when ``cpu_work``, i.e. some score runs on CPU actors; else none).
     More actors than the cluster can place are capped to what it can, with a warning naming both
     numbers (never left waiting for slots that never come); no room for one actor is an error.
+    ``busy``: the most cells the work has in flight at once (a generation's size); the default counts
+    (``num_actors`` null, ``cpu_actors`` auto) are capped to it, so no actor is started that would idle.
     """
+    cap = (lambda n: n) if busy is None else (lambda n: max(1, min(n, busy)))
     slots = int(math.floor(cpus + 1e-9))
     if device.startswith("cuda") and gpus <= 0:
         raise ConfigError(f"device: {device!r} was requested but the Ray cluster has no GPU")
@@ -78,7 +81,7 @@ def plan_actors(device: Literal["auto", "cpu", "cuda"] | str, *, cpus: float, gp
         where = f"{cpus:g} CPU(s)"
         if slots < 1:
             raise EvonasError(f"the Ray cluster ({where}) has no room for one scoring worker (each takes 1 CPU)")
-        n = capped("ray.num_actors", num_actors or slots, slots, where)
+        n = capped("ray.num_actors", num_actors or cap(slots), slots, where)
         return ActorPlan(0, 0.0, n, tuple(warnings))
     fraction = gpu_share(actors_per_gpu)
     where = f"{cpus:g} CPU(s), {gpus:g} GPU(s) at ray.actors_per_gpu {actors_per_gpu:g}"
@@ -86,10 +89,10 @@ def plan_actors(device: Literal["auto", "cpu", "cuda"] | str, *, cpus: float, gp
     if room < 1:
         raise EvonasError(f"the Ray cluster ({where}) has no room for one scoring worker "
                           f"(each takes 1 CPU and a GPU share)")
-    n_gpu = capped("ray.num_actors", num_actors or room, room, where)
+    n_gpu = capped("ray.num_actors", num_actors or cap(room), room, where)
     free = slots - n_gpu
     if cpu_actors == "auto":
-        n_cpu = free if cpu_work else 0
+        n_cpu = cap(free) if cpu_work and free else 0
     else:
         n_cpu = capped("ray.cpu_actors", int(cpu_actors), free, f"{free} CPU slot(s) free beside {n_gpu} GPU actors")
         if n_cpu and not cpu_work:

@@ -112,11 +112,13 @@ class SerialPool:
         self.close()
 
 
-def make_pool(spec: ScorerSpec, ray_config: RayConfig = RayConfig()) -> SerialPool | RayPool:
+def make_pool(spec: ScorerSpec, ray_config: RayConfig = RayConfig(), *, busy: int | None = None
+              ) -> SerialPool | RayPool:
     """The pool ``ray_config.backend`` names (a config's ``ray`` section): ``ray`` (local or cluster,
-    ``RayPool`` under the rest of ``ray_config``) or ``serial`` (in process)."""
+    ``RayPool`` under the rest of ``ray_config``; ``busy``: the most cells the work keeps in flight, which caps
+    the default number of actors) or ``serial`` (in process)."""
     if ray_config.backend == "serial":
         return SerialPool(spec)
     if ray_config.backend == "ray":
-        return RayPool(spec, ray_config)
+        return RayPool(spec, ray_config, busy=busy)
     raise ConfigError(f"ray.backend: unknown backend {ray_config.backend!r}; choose from ['ray', 'serial']")

@@ -33,11 +33,13 @@ def runs_beside_gpu(name: str) -> bool:
     return not (get_score(name).needs & {"data", "labels", "gpu"}) and not get_score(name).exclusive
 
 
-def plan_pool(spec: ScorerSpec, ray_config: RayConfig, resources: Mapping[str, float]) -> ActorPlan:
-    """The actors to start for ``spec`` on a cluster of ``resources`` (``ray.cluster_resources()``); warns of caps."""
+def plan_pool(spec: ScorerSpec, ray_config: RayConfig, resources: Mapping[str, float], busy: int | None = None
+              ) -> ActorPlan:
+    """The actors to start for ``spec`` on a cluster of ``resources`` (``ray.cluster_resources()``), the default
+    counts capped to ``busy`` (the most cells the work has in flight at once); warns of caps."""
     plan = plan_actors(spec.device, cpus=resources.get("CPU", 0), gpus=resources.get("GPU", 0),
                        actors_per_gpu=ray_config.actors_per_gpu, cpu_actors=ray_config.cpu_actors,
-                       num_actors=ray_config.num_actors, cpu_work=any(map(runs_beside_gpu, spec.scores)))
+                       num_actors=ray_config.num_actors, cpu_work=any(map(runs_beside_gpu, spec.scores)), busy=busy)
     for warning in plan.warnings:
         log.warning(warning)
     return plan

@@ -12,8 +12,10 @@ finite batch (``drain``).
   with *their device* to themselves: the scheduler reserves one device (a GPU, or a node's CPUs),
   lets the work on it drain, times the cell there, and meanwhile every other device keeps
   scoring; a cluster of like devices times as many cells at once as it has devices.
-- Never waits without bound: a cell with no result within ``task_timeout_s`` has its actor killed
-  and replaced and is retried (up to ``max_retries`` times, then reported failed with the reason);
+- Never waits without bound: a cell with no result within ``task_timeout_s``, or, once the pool has
+  timed ``STUCK_AFTER`` cells, within ``stuck_factor`` times the slowest of them (at least
+  ``STUCK_FLOOR_S``; a hung node answers nothing, and Ray may take minutes to declare it dead), has
+  its actor killed and replaced and is retried (up to ``max_retries`` times, then reported failed with the reason);
   a dead actor's cell is retried the same way; a replacement that has not started
   ``start_timeout_s`` after it was asked for is given up; when no actor of a kind is left, its
   cells are reported failed. A lost Ray node, each retry and the pool's size are logged when they
@@ -39,6 +41,10 @@ log = logging.getLogger("evonas")
 
 #: how often (seconds) ``poll`` looks for lost Ray nodes while it waits
 NODE_CHECK_S = 5.0
+#: a call is presumed stuck after ``stuck_factor`` x the slowest call so far, but never before this many seconds
+STUCK_FLOOR_S = 10.0
+#: calls completed before the pool knows its cells' times well enough to presume one stuck
+STUCK_AFTER = 20
 
 
 def first_line(err: BaseException) -> str:
@@ -61,7 +67,9 @@ class Worker:
     busy_s: float = 0.0       # seconds spent scoring
 
     def where(self) -> str:
-        return f"{self.label}" + (f" on {self.node}" if self.node else "")
+        """e.g. "gpu1 on 10.0.0.7 (node 3551b505)"."""
+        node = " ".join(x for x in (self.node, f"(node {self.node_id[:8]})" if self.node_id else "") if x)
+        return f"{self.label}" + (f" on {node}" if node else "")
 
 
 @dataclass
@@ -83,6 +91,7 @@ class _Task:
     job: _Job | None
     deadline: float           # time.monotonic()
     started: float = 0.0      # time.time(), for the records
+    limit: float = 0.0        # the seconds it was given (``Scheduler._limit``)
 
 
 class Scheduler:
@@ -98,11 +107,15 @@ class Scheduler:
 
     def __init__(self, *, spawn: Callable[[str], Any], kill: Callable[[Any], None], scores: tuple[str, ...],
                  target_kind: str, split: bool, beside: Callable[[str], bool], max_retries: int,
-                 task_timeout_s: float, start_timeout_s: float,
+                 task_timeout_s: float, start_timeout_s: float, stuck_factor: float = 0.0,
+                 stuck_floor_s: float = STUCK_FLOOR_S,
                  place: Callable[[Mapping[str, Any]], tuple[str, str, str]] | None = None) -> None:
         self._spawn, self._kill, self._place_of = spawn, kill, place
         self.scores, self.target_kind, self.split, self.beside = tuple(scores), target_kind, split, beside
         self.max_retries, self.task_timeout_s, self.start_timeout_s = max_retries, task_timeout_s, start_timeout_s
+        self.stuck_factor, self.stuck_floor_s = stuck_factor, stuck_floor_s  # 0: only task_timeout_s
+        self.slowest = 0.0                            # the longest cell scored so far, by its worker's clock
+        self.n_timed = 0                              # calls that returned
         self.workers: dict[Any, Worker] = {}          # every live actor (started or starting)
         self._count = {"gpu": 0, "cpu": 0}            # labels handed out per kind
         self.idle: list[Any] = []                     # started actors with nothing to do
@@ -162,7 +175,8 @@ class Scheduler:
         return len(self.workers)
 
     def utilisation(self) -> float:
-        """The share of the workers' time (since each started, the gone ones included) spent scoring."""
+        """The share of the workers' time (since each started, the gone ones included) spent scoring, by the
+        workers' own clocks (a result waiting for the driver to take it is not scoring)."""
         now = time.monotonic()
         alive = self.worker_s + sum(now - w.since for w in self.workers.values())
         return self.busy_s / alive if alive > 0 else 0.0
@@ -224,10 +238,9 @@ class Scheduler:
                 ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)  # everything finished by now
                 for ref in ready:
                     self._complete(ref)
-            else:
-                self._expire()
+            self._expire()  # also while others keep finishing: a stuck call is not hidden by a busy pool
             if time.monotonic() - self._nodes_seen >= NODE_CHECK_S:
-                self._check_nodes()
+                self.check_nodes()
             if until is not None and time.monotonic() >= until:
                 break
         self._dispatch()  # the actors just freed start on the next work before the caller sees the results
@@ -247,7 +260,19 @@ class Scheduler:
                    if t.job is not None and t.actor in self.workers and self.workers[t.actor].device == device)
 
     def _dispatch(self) -> None:
-        # each waiting exclusive job reserves a device of its kind: no new work goes there until it is timed
+        if self.timing or self.reserved:
+            self._dispatch_exclusive()
+        for kind, queue in self.queues.items():
+            if not queue:
+                continue
+            for actor in [a for a in self.idle if self.workers[a].kind == kind
+                          and self.workers[a].device not in self.reserved]:
+                if not queue:
+                    break
+                self._start(actor, queue.popleft())
+
+    def _dispatch_exclusive(self) -> None:
+        """Each waiting exclusive job reserves a device of its kind: no new work goes there until it is timed."""
         starting = {t.actor for t in self.pending.values() if t.job is None}
         devices = {w.device for a, w in self.workers.items() if w.kind == self.target_kind and a not in starting}
         for key in [k for k in self.reserved if k not in devices]:  # its device is gone: the job waits for another
@@ -255,24 +280,26 @@ class Scheduler:
         free = sorted(devices - set(self.reserved), key=self._busy_on)
         while self.timing and free:
             self.reserved[free.pop(0)] = self.timing.popleft()
+        running = {id(t.job) for t in self.pending.values()}
         for key, job in self.reserved.items():
-            if job in (t.job for t in self.pending.values()) or self._busy_on(key):
+            if id(job) in running or self._busy_on(key):
                 continue
             actor = next((a for a in self.idle if self.workers[a].device == key and self.workers[a].kind == job.kind),
                          None)
             if actor is not None:
                 self._start(actor, job)
-        for kind, queue in self.queues.items():
-            for actor in [a for a in self.idle if self.workers[a].kind == kind
-                          and self.workers[a].device not in self.reserved]:
-                if not queue:
-                    break
-                self._start(actor, queue.popleft())
 
     def _start(self, actor: Any, job: _Job) -> None:
         self.idle.remove(actor)
-        ref = actor.score.remote(job.cell.arch, job.scores)
-        self.pending[ref] = _Task(actor, job, time.monotonic() + self.task_timeout_s, time.time())
+        ref, limit = actor.score.remote(job.cell.arch, job.scores), self._limit(job)
+        self.pending[ref] = _Task(actor, job, time.monotonic() + limit, time.time(), limit)
+
+    def _limit(self, job: _Job) -> float:
+        """Seconds a call may take: ``task_timeout_s``, or less once the pool knows its cells' times (never on a
+        cell's last attempt, so that a cell slower than any before is not failed for it)."""
+        if not self.stuck_factor or self.n_timed < STUCK_AFTER or job.attempt > self.max_retries:
+            return self.task_timeout_s
+        return min(self.task_timeout_s, max(self.stuck_floor_s, self.stuck_factor * self.slowest))
 
     def _release(self, job: _Job) -> None:
         """An exclusive job is over (or failed): its device takes other work again."""
@@ -296,13 +323,12 @@ class Scheduler:
 
         task = self.pending.pop(ref)
         worker = self.workers.get(task.actor)
-        if worker is not None and task.job is not None:
-            worker.busy_s += time.time() - task.started
-            self.busy_s += time.time() - task.started
         try:
             out = ray.get(ref)
         except RayActorError as err:
-            self._check_nodes()
+            if task.job is not None:
+                self._busy(worker, time.time() - task.started)
+            self.check_nodes()
             if task.job is None:  # a replacement died while starting: the pool shrinks
                 self._drop(task.actor)
                 log.warning(f"a replacement Ray worker could not start ({first_line(err)}); the pool has "
@@ -335,6 +361,9 @@ class Scheduler:
         self.idle.append(task.actor)
         self._release(task.job)
         out.attempts, out.started, out.ended = task.job.attempt, task.started, time.time()
+        self._busy(worker, out.wall_time)  # the worker's own time: not the wait for the driver to see the result
+        # the worker's own time (a first call's set-up and the driver's delays are not the cell's)
+        self.slowest, self.n_timed = max(self.slowest, out.wall_time or out.ended - out.started), self.n_timed + 1
         if worker is not None:
             out.actor, out.node = worker.label, worker.node
         self._settle(task.job, out)
@@ -349,12 +378,20 @@ class Scheduler:
                 log.warning(f"a replacement Ray worker did not start within {self.start_timeout_s:g} s of being asked "
                             f"for (ray.start_timeout_s); given up, the pool has {self.num_workers} worker(s)")
                 continue
-            if worker is not None:
-                worker.busy_s += time.time() - task.started
-                self.busy_s += time.time() - task.started
+            self._busy(worker, time.time() - task.started)
             self._replace(task.actor)
-            self._retry_or_fail(task, worker, f"no result within {self.task_timeout_s:g} s (ray.task_timeout_s); "
-                                              f"the worker was killed")
+            self.check_nodes()
+            if task.limit < self.task_timeout_s:
+                reason = (f"no result after {task.limit:.0f} s, {self.stuck_factor:g} x the slowest cell so far "
+                          f"({self.slowest:.1f} s; ray.stuck_factor): presumed stuck, the worker was killed")
+            else:
+                reason = f"no result within {self.task_timeout_s:g} s (ray.task_timeout_s); the worker was killed"
+            self._retry_or_fail(task, worker, reason)
+
+    def _busy(self, worker: Worker | None, seconds: float) -> None:
+        self.busy_s += seconds
+        if worker is not None:
+            worker.busy_s += seconds
 
     def _retry_or_fail(self, task: _Task, worker: Worker | None, reason: str) -> None:
         job = task.job
@@ -387,7 +424,7 @@ class Scheduler:
         del self.parts_left[arch]
         self.done.append(ev)
 
-    def _check_nodes(self) -> None:
+    def check_nodes(self) -> None:
         """Log the Ray nodes lost since the last look, and replace the idle workers that were on them (a busy
         one's call fails and is retried)."""
         import ray

@@ -3,8 +3,8 @@
 ``latency`` times the network built for the scorer's data set on the scorer's device
 (``evonas.nn.timing.measure_latency``) and returns the median of the timed repeats (or,
 with ``statistic: min``, their minimum) in ms per batch. It times the device, so the
-registry marks it ``exclusive``: a pool scores it in a phase of its own, one cell at a
-time, with no other work on that device.
+registry marks it ``exclusive``: a pool times it after the cell's other scores, with no
+other work on that device meanwhile (``evonas.engine.scheduler``).
 ``latency_table`` returns the latency (ms) the shipped NB201 table
 (``evonas.space.latency_table``: HELP and HW-NAS-Bench measurements) lists for the cell
 on one device setting; the default is ``2080ti_bs1`` (an RTX 2080 Ti at batch 1). The table

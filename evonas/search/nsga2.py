@@ -58,13 +58,15 @@ def run_search(config: Config, run: RunDir, *, resume: bool = False, spec: Score
     when the caller has made it already (``ScorerSpec.from_config(config)``), else it is made here."""
     t0 = time.perf_counter()
     spec = ScorerSpec.from_config(config) if spec is None else spec
+    if spec.dataset.custom:  # what the user's images were read as: classes, counts, resolution, splits
+        log.info(spec.dataset.summary())
     resumed, proposed = CandidateLog.load(run.file(CANDIDATES), spec.scores) if resume else ({}, {})
     if resumed:
         log.info(f"resuming {run.path}: {len(resumed)} cells already scored are read back, not rescored")
     candidates = CandidateLog(run.file(CANDIDATES), spec.scores)
     rc = config.ray
     try:
-        with make_pool(spec, rc) as pool:
+        with make_pool(spec, rc, busy=config.search.most_in_flight) as pool:
             placed = f" ({pool.plan.describe()})" if hasattr(pool, "plan") else ""
             log.info(f"scoring {list(spec.scores)} on {config.dataset} with {pool.num_workers} "
                      f"{rc.backend} worker(s){placed}; objectives "

@@ -1,10 +1,11 @@
-"""Steady-state NSGA-II, asked for one cell at a time and told each result as it arrives.
+"""Steady-state NSGA-II: asked for cells as workers free up, told each result as it arrives.
 
 Generational NSGA-II hands out a population and waits for its slowest cell: on a cluster most
-workers idle at the barrier. ``SteadyState`` has no barrier. ``ask`` breeds one new cell from the
+workers idle at the barrier. ``SteadyState`` has no barrier. ``ask`` breeds new cells from the
 current population (binary tournament on rank and crowding, ``EdgeCrossover``, ``EdgeMutation``:
-pymoo's operators); ``tell`` adds a scored cell and lets pymoo's rank-and-crowding survival cut the
-population back to ``pop_size`` at once, so the next ``ask`` already breeds from it. A cell is
+pymoo's operators); ``tell`` adds the cells scored since the last call and lets pymoo's
+rank-and-crowding survival cut the population back to ``pop_size`` at once, so the next ``ask``
+already breeds from them. A cell is
 never asked twice up to isomorphism: the canonical form of every cell told or still in flight is
 kept. Until ``pop_size`` cells have been asked, ``ask`` returns the initial random sample
 (``CellSampling``), as the generational search does.
@@ -44,7 +45,7 @@ _MAX_BREED_TRIES = 50
 
 
 class SteadyState:
-    """An asynchronous NSGA-II population: ``ask`` one cell, ``tell`` its objectives (minimised)."""
+    """An asynchronous NSGA-II population: ``ask`` for cells, ``tell`` their objectives (minimised) as they come."""
 
     def __init__(self, problem: Problem, *, pop_size: int, seed: int = 0, crossover_prob: float = 0.9,
                  mutation_prob: float | None = None) -> None:
@@ -62,40 +63,52 @@ class SteadyState:
         self.seen: set[str] = set()        # canonical forms asked (in flight or told)
         self.n_told = 0
 
-    def ask(self) -> Cell:
-        """A connected cell not isomorphic to any asked before: the initial sample's next, else bred."""
-        while self._queue:
-            cell = self._queue.pop(0)
-            if cell.canonical not in self.seen:
-                self.seen.add(cell.canonical)
-                return cell
+    def ask(self, n: int = 1) -> list[Cell]:
+        """``n`` connected cells, none isomorphic to any asked before: the initial sample's next, then cells bred
+        from the current population (one tournament, crossover and mutation for all of them)."""
+        out: list[Cell] = []
+        while self._queue and len(out) < n:
+            self._take(self._queue.pop(0), out)
         for _ in range(_MAX_BREED_TRIES):
-            for cell in self._breed():
-                if cell.is_connected and cell.canonical not in self.seen:
-                    self.seen.add(cell.canonical)
-                    return cell
-        return self._random_unseen()
+            if len(out) >= n:
+                break
+            for cell in self._breed(n - len(out)):
+                if len(out) < n and cell.is_connected:
+                    self._take(cell, out)
+        while len(out) < n:
+            out.append(self._random_unseen())
+        return out
 
-    def tell(self, cell: Cell, F: Sequence[float], G: float = 0.0) -> None:
-        """Add a scored cell (``F`` minimised; ``G > 0``: failed, ranked below every scored cell)."""
-        self.seen.add(cell.canonical)
-        new = Population.new("X", np.asarray([cell.ops], dtype=int), "F", np.asarray([F], dtype=float),
-                             "G", np.asarray([[G]], dtype=float))
+    def _take(self, cell: Cell, out: list[Cell]) -> None:
+        if cell.canonical not in self.seen:
+            self.seen.add(cell.canonical)
+            out.append(cell)
+
+    def tell(self, scored: Sequence[tuple[Cell, Sequence[float], float]]) -> None:
+        """Add scored cells, each ``(cell, F, G)`` (``F`` minimised; ``G > 0``: failed, ranked below every scored
+        cell), and cut the population back to ``pop_size`` by rank and crowding, once for all of them."""
+        if not scored:
+            return
+        self.seen.update(cell.canonical for cell, _, _ in scored)
+        new = Population.new("X", np.asarray([cell.ops for cell, _, _ in scored], dtype=int),
+                             "F", np.asarray([F for _, F, _ in scored], dtype=float),
+                             "G", np.asarray([[G] for _, _, G in scored], dtype=float))
         merged = Population.merge(self.pop, new)
         self.pop = self.survival.do(self.problem, merged, n_survive=min(self.pop_size, len(merged)),
                                     random_state=self.rng)
-        self.n_told += 1
+        self.n_told += len(scored)
 
     def forget(self, cell: Cell) -> None:
         """A cell asked but never scored (the run stopped): it may be asked again."""
         self.seen.discard(cell.canonical)
 
-    def _breed(self) -> list[Cell]:
-        """Two children of two parents chosen by binary tournament (random cells while fewer than 2 are told)."""
+    def _breed(self, n: int) -> list[Cell]:
+        """About ``n`` children, two per pair of parents chosen by binary tournament (random cells while fewer
+        than 2 are told)."""
         if len(self.pop) < 2:
             return [self._random_unseen()]
-        parents = self.selection.do(self.problem, self.pop, 1, 2, to_pop=False, algorithm=self._algorithm,
-                                     random_state=self.rng)
+        parents = self.selection.do(self.problem, self.pop, -(-n // 2), 2, to_pop=False,
+                                    algorithm=self._algorithm, random_state=self.rng)
         off = self.crossover.do(self.problem, self.pop, parents, random_state=self.rng)
         off = self.mutation.do(self.problem, off, random_state=self.rng)
         return [Cell(tuple(int(v) for v in x)) for x in off.get("X")]
@@ -125,33 +138,36 @@ def evolve_async(config: "Config", evaluator: "Evaluator", progress: "Progress |
     steady = SteadyState(problem, pop_size=sc.pop_size, seed=config.seed, crossover_prob=sc.crossover_prob,
                          mutation_prob=sc.mutation_prob)
     budget, every = sc.budget, sc.n_offsprings or sc.pop_size
-    for key, ev in list(evaluator.resumed.items()):  # a resumed run: the cells already scored, in their order
-        cell = Cell.from_string(evaluator.proposed.get(key) or ev.arch)
-        steady.tell(cell, *objectives_of(evaluator.submit(cell), config.objectives))
+    resumed = [(Cell.from_string(evaluator.proposed.get(key) or ev.arch), ev) for key, ev in evaluator.resumed.items()]
+    steady.tell([(cell, *objectives_of(evaluator.submit(cell), config.objectives)) for cell, _ in resumed])
     flying: dict[str, Cell] = {}  # canonical form -> the cell the search asked for
     asked = told = steady.n_told
     workers = getattr(evaluator.pool, "num_workers", 1)
 
-    def tell(cell: Cell, ev: object) -> None:
+    def tell(pairs: list[tuple[Cell, object]]) -> None:
         nonlocal told
-        steady.tell(cell, *objectives_of(ev, config.objectives))
-        told += 1
-        evaluator.generation = told // every
-        if progress is not None and (told % every == 0 or told == budget):
-            progress.report(f"evals {told:5d}/{budget}", told / budget, generation=evaluator.generation)
+        steady.tell([(cell, *objectives_of(ev, config.objectives)) for cell, ev in pairs])
+        for _ in pairs:  # a line of progress each time the count passes a multiple of ``every``
+            told += 1
+            evaluator.generation = told // every
+            if progress is not None and (told % every == 0 or told == budget):
+                progress.report(f"evals {told:5d}/{budget}", told / budget, generation=evaluator.generation)
 
     while told < budget:
-        while len(flying) < in_flight_for(workers) and asked < budget:
-            cell = steady.ask()
+        want = min(in_flight_for(workers) - len(flying), budget - asked)
+        answered = []
+        for cell in steady.ask(want) if want > 0 else []:
             asked += 1
             ev = evaluator.submit(cell)
             if ev is None:
                 flying[cell.canonical] = cell
             else:
-                tell(cell, ev)
+                answered.append((cell, ev))
+        tell(answered)
         if not flying:
+            if answered:
+                continue
             break
-        for ev in evaluator.collect():
-            tell(flying.pop(Cell.from_string(ev.arch).canonical), ev)
+        tell([(flying.pop(Cell.from_string(ev.arch).canonical), ev) for ev in evaluator.collect()])
         workers = getattr(evaluator.pool, "num_workers", workers) or workers
     return steady

@@ -109,6 +109,8 @@ def train_front(config: Config, run: RunDir, ids: Sequence[int] | None = None) -
     write models/<id>.pt and trained.csv."""
     tc: TrainConfig = config.train
     dataset = train_spec(config)  # a user's data set: read and checked here
+    if dataset.custom:
+        log.info(dataset.summary())
     root = train_root(config)
     check_available(dataset, root)
     run.check_dataset(dataset)  # a user's data set: the images the search scored, unchanged

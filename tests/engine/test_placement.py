@@ -68,3 +68,15 @@ def test_per_gpu_from_memory() -> None:
     assert per_gpu_from_memory(100 * gib, 80 * gib) == 1  # never 0
     with pytest.raises(ValueError):
         per_gpu_from_memory(0, 80 * gib)
+
+
+def test_the_default_counts_are_capped_to_the_cells_the_search_keeps_in_flight() -> None:
+    """A generation of 40 on 64 CPU slots starts 40 actors, not 64 that would idle; an explicit count stands."""
+    from evonas.config.load import config_from_mapping
+
+    assert plan_actors("auto", cpus=64, gpus=0, busy=40) == ActorPlan(0, 0.0, 40)
+    assert plan_actors("auto", cpus=64, gpus=0, busy=40, num_actors=64) == ActorPlan(0, 0.0, 64)
+    assert plan_actors("auto", cpus=64, gpus=8, actors_per_gpu=2, cpu_actors="auto", busy=10) == ActorPlan(10, 0.5, 10)
+    gen = config_from_mapping({"search": {"pop_size": 40, "n_offsprings": 20}}).search
+    asy = config_from_mapping({"search": {"mode": "async", "pop_size": 40, "max_evals": 800}}).search
+    assert gen.most_in_flight == 40 and asy.most_in_flight == 800

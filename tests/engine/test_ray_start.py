@@ -9,6 +9,7 @@ address file goes to a temp dir of theirs, not to /tmp/ray where other Rays woul
 """
 from __future__ import annotations
 
+import csv
 import json
 import os
 import select
@@ -42,7 +43,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 def _keep(args: dict[str, Any]) -> None:
     """Run a loopback cluster (``args["nodes"]``: each node's extra arguments, the head's first) until stdin
-    closes; print its address and ``ray.nodes()`` as one JSON line."""
+    closes; print its address and ``ray.nodes()`` as one JSON line; a line "remove" on stdin kills the last node."""
     os.environ["RAY_TMPDIR"] = args["tmp"]
     import ray
     from ray.cluster_utils import Cluster
@@ -56,7 +57,11 @@ def _keep(args: dict[str, Any]) -> None:
     nodes = [{"ip": n["NodeManagerAddress"], "id": n["NodeID"]} for n in ray.nodes() if n["Alive"]]
     ray.shutdown()
     print(json.dumps({"address": cluster.address, "nodes": nodes}), flush=True)
-    sys.stdin.read()
+    for line in sys.stdin:  # "remove": the last node added goes, as a machine that dies would
+        if line.strip() == "remove":
+            node = list(cluster.worker_nodes)[-1]
+            cluster.remove_node(node, allow_graceful=False)
+            print(f"removed {node.node_id}", flush=True)
     cluster.shutdown()
 
 
@@ -85,7 +90,7 @@ def _cmdline(proc: Path) -> bytes:
 @contextmanager
 def loopback_cluster(nodes: list[dict[str, Any]], **env: str) -> Iterator[dict[str, Any]]:
     """A cluster of ``nodes`` on 127.0.0.1 (every node checked by ``ray.nodes()``), under ``clean_env(**env)``;
-    yields ``{"address", "nodes": [{"ip", "id"}]}`` and stops it after."""
+    yields ``{"address", "nodes": [{"ip", "id"}], "remove_last_node"}`` and stops it after."""
     temp = tempfile.mkdtemp(prefix="evc", dir="/tmp")
     log = open(Path(temp) / "keeper.log", "w")
     proc = subprocess.Popen([sys.executable, __file__, json.dumps({"tmp": temp, "nodes": nodes})],
@@ -98,6 +103,16 @@ def loopback_cluster(nodes: list[dict[str, Any]], **env: str) -> Iterator[dict[s
         info = json.loads(line)
         assert len(info["nodes"]) == len(nodes)
         assert {n["ip"] for n in info["nodes"]} == {"127.0.0.1"}  # no node on the machine's interface address
+
+        def remove_last_node() -> str:
+            """Kill the last node added; its node id."""
+            proc.stdin.write("remove\n")
+            proc.stdin.flush()
+            said, node_id = proc.stdout.readline().split()
+            assert said == "removed"
+            return node_id
+
+        info["remove_last_node"] = remove_last_node
         yield info
     finally:
         proc.stdin.close()
@@ -211,6 +226,7 @@ import evonas
 @dataclass(frozen=True)
 class NodeSettings:
     record_dir: str = ""
+    seconds: float = 0.0
 
 
 @evonas.register_score("test_plugin_node", direction="max", settings=NodeSettings)
@@ -218,14 +234,20 @@ def node_score(ctx, s: NodeSettings) -> float:
     """The cell's index; notes this worker's node and where it imported this module from."""
     import ray
 
+    import time
+
     node = ray.get_runtime_context().get_node_id()
     (Path(s.record_dir) / node).write_text(__file__)
+    time.sleep(s.seconds)
     return float(ctx.cell.index)
 '''
 
 
 @pytest.mark.slow
-def test_a_plugin_score_from_a_local_file_reaches_every_worker_of_a_cluster(tmp_path):
+def test_an_async_cluster_run_ships_the_plugin_to_every_node_and_survives_losing_one(tmp_path):
+    """The CLI, attached to a two-node loopback cluster: a score from a local file reaches both nodes' workers;
+    the worker node dies mid-run: the run log names the lost node, its worker's cell is retried, the
+    replacement that finds no room is given up, and the asynchronous search still scores its whole budget."""
     (tmp_path / "plugin").mkdir()
     (tmp_path / "plugin" / "my_scores.py").write_text(PLUGIN)
     (tmp_path / "nodes").mkdir()
@@ -235,23 +257,40 @@ def test_a_plugin_score_from_a_local_file_reaches_every_worker_of_a_cluster(tmp_
         plugins: [plugin/my_scores.py]
         network: {{C: 8, N: 1}}
         objectives: [{{score: test_plugin_node, direction: max}}, {{score: flops}}]
-        scores: {{test_plugin_node: {{record_dir: {tmp_path / 'nodes'}}}}}
-        search: {{pop_size: 4, n_gen: 1}}
-        ray: {{num_actors: 2}}
+        scores: {{test_plugin_node: {{record_dir: {tmp_path / 'nodes'}, seconds: 0.5}}}}
+        search: {{mode: async, pop_size: 4, max_evals: 24}}
+        ray: {{num_actors: 2, start_timeout_s: 8}}
         """))
-    with loopback_cluster([{"num_cpus": 1}, {"num_cpus": 1}], RAY_AUTH_MODE="disabled") as cluster:
-        proc = run_evonas(["--config", "run.yaml", "--set", f"ray.address={cluster['address']}",
-                           "--out", "run", "--quiet"], cwd=tmp_path, RAY_AUTH_TOKEN_PATH=str(token))
-        assert proc.returncode == 0, proc.stderr[-3000:]
+    quick = {"health_check_period_ms": 500, "health_check_failure_threshold": 3}  # a dead node is declared in ~2 s
+    with loopback_cluster([{"num_cpus": 1, "_system_config": quick}, {"num_cpus": 1}],
+                          RAY_AUTH_MODE="disabled") as cluster:
+        proc = subprocess.Popen([sys.executable, "-m", "evonas", "--config", "run.yaml", "--set",
+                                 f"ray.address={cluster['address']}", "--out", "run", "--quiet"], cwd=tmp_path,
+                                env=clean_env(RAY_AUTH_TOKEN_PATH=str(token)), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True)
+        cands = tmp_path / "run" / "candidates.csv"
+        deadline = time.monotonic() + 180
+        while not (cands.exists() and len(cands.read_text().splitlines()) > 4):  # 4 cells in
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()[-3000:]
+            time.sleep(0.1)
+        noted = {p.name: p.read_text() for p in (tmp_path / "nodes").iterdir()}
+        lost = cluster["remove_last_node"]()
+        _, err = proc.communicate(timeout=180)
         in_token_mode = run_python(f"""
             from evonas.engine.cluster import start_ray
             start_ray({cluster['address']!r}, 5.0)
             """, tmp_path, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token))
-    lines = (tmp_path / "run" / "candidates.csv").read_text().splitlines()
-    assert len(lines) >= 5 and "failed" not in "".join(lines[1:])
-    noted = {p.name: p.read_text() for p in (tmp_path / "nodes").iterdir()}
+    assert proc.returncode == 0, err[-3000:]
     assert set(noted) == {n["id"] for n in cluster["nodes"]}  # every node's worker scored with the plugin
     assert all("py_modules" in path and str(tmp_path) not in path for path in noted.values())  # the shipped copy
+    with open(cands, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 24 and all(r["status"] == "ok" for r in rows)  # the whole budget, no cell lost
+    assert len({r["canonical"] for r in rows}) == 24 and {r["node"] for r in rows} == {"127.0.0.1"}
+    log = (tmp_path / "run" / "run.log").read_text()
+    assert f"Ray node 127.0.0.1 ({lost[:8]}) was lost with 1 worker(s)" in log
+    assert f"(node {lost[:8]}): worker died" in log and "retrying (attempt 2 of 3)" in log
+    assert "did not start within 8 s of being asked for (ray.start_timeout_s); given up, the pool has 1" in log
     assert in_token_mode.returncode == 1
     assert in_token_mode.stderr.strip().splitlines()[-1].startswith(
         f"evonas.errors.ClusterError: ray.address: the Ray head at {cluster['address']} runs without token "

@@ -59,11 +59,11 @@ def test_the_steady_state_population_keeps_the_best_and_breeds_from_them():
                                                      (1, 3, 2), (2, 1, 3))]
     F = [(-k, k) for k in range(6)] + [(0.0, 9.0), (-1.0, 9.0)]  # the last two are dominated
     steady._queue.clear()  # no initial sample: breed from what was told
-    for cell, f in zip(told, F):
-        steady.tell(cell, f)
+    steady.tell([(cell, f, 0.0) for cell, f in zip(told[:3], F[:3])])  # told in two batches
+    steady.tell([(cell, f, 0.0) for cell, f in zip(told[3:], F[3:])])
     kept = {Cell(tuple(int(v) for v in x)).canonical for x in steady.pop.get("X")}
     assert kept == {c.canonical for c in told[:6]}
-    children = [steady.ask() for _ in range(10)]
+    children = steady.ask(4) + steady.ask(6)
     assert all(c.ops[:3] == (1, 2, 3) for c in children)
     asked = {c.canonical for c in children}
     assert len(asked) == 10 and not asked & {c.canonical for c in told}  # none asked twice, up to isomorphism
