@@ -39,7 +39,8 @@ LAYERS = (
 #: what `evonas pick` and `evonas plot` load: none of it may import torch, fvcore or ray
 LIGHT = ("evonas.errors", "evonas.files", "evonas.strict", "evonas.space", "evonas.datasets", "evonas.config",
          "evonas.scores.registry", "evonas.scores.catalog", "evonas.scores.settings", "evonas.engine.records",
-         "evonas.engine.placement", "evonas.engine.scheduler", "evonas.engine.cluster", "evonas.run",
+         "evonas.engine.placement", "evonas.engine.scheduler", "evonas.engine.cellwork", "evonas.engine.cluster",
+         "evonas.run",
          "evonas.search.dominance", "evonas.search.shortlist", "evonas.search.steady", "evonas.analysis",
          "evonas.viz")
 HEAVY = ("torch", "fvcore", "ray")

@@ -31,8 +31,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
+from evonas.engine.cellwork import CellWork, Job
 from evonas.engine.records import Evaluation, failed
-from evonas.scores import split_exclusive
 from evonas.space.cell import Cell
 
 __all__ = ["Scheduler", "Worker", "first_line"]
@@ -73,22 +73,11 @@ class Worker:
 
 
 @dataclass
-class _Job:
-    """Part of a cell's scoring for one kind of actor; ``scores`` None: all of the spec's."""
-
-    cell: Cell
-    kind: str
-    scores: tuple[str, ...] | None
-    exclusive: bool = False
-    attempt: int = 1
-
-
-@dataclass
 class _Task:
     """A call in flight on an actor: scoring ``job``, or its start-up (job None)."""
 
     actor: Any
-    job: _Job | None
+    job: Job | None
     deadline: float           # time.monotonic()
     started: float = 0.0      # time.time(), for the records
     limit: float = 0.0        # the seconds it was given (``Scheduler._limit``)
@@ -111,7 +100,7 @@ class Scheduler:
                  stuck_floor_s: float = STUCK_FLOOR_S,
                  place: Callable[[Mapping[str, Any]], tuple[str, str, str]] | None = None) -> None:
         self._spawn, self._kill, self._place_of = spawn, kill, place
-        self.scores, self.target_kind, self.split, self.beside = tuple(scores), target_kind, split, beside
+        self.target_kind = target_kind
         self.max_retries, self.task_timeout_s, self.start_timeout_s = max_retries, task_timeout_s, start_timeout_s
         self.stuck_factor, self.stuck_floor_s = stuck_factor, stuck_floor_s  # 0: only task_timeout_s
         self.slowest = 0.0                            # the longest cell scored so far, by its worker's clock
@@ -120,13 +109,10 @@ class Scheduler:
         self._count = {"gpu": 0, "cpu": 0}            # labels handed out per kind
         self.idle: list[Any] = []                     # started actors with nothing to do
         self.pending: dict[Any, _Task] = {}           # object ref -> call in flight
-        self.queues: dict[str, deque[_Job]] = {"gpu": deque(), "cpu": deque()}
-        self.timing: deque[_Job] = deque()            # exclusive jobs not yet given a device
-        self.reserved: dict[str, _Job] = {}           # device key -> the exclusive job that has it
-        self.parts_left: dict[str, int] = {}          # arch -> parts still to come
-        self.merged: dict[str, Evaluation] = {}       # arch -> the parts that have come
-        self.then_time: dict[str, tuple[str, ...]] = {}  # arch -> exclusive scores once the rest is in
-        self.done: list[Evaluation] = []
+        self.queues: dict[str, deque[Job]] = {"gpu": deque(), "cpu": deque()}
+        self.timing: deque[Job] = deque()            # exclusive jobs not yet given a device
+        self.reserved: dict[str, Job] = {}           # device key -> the exclusive job that has it
+        self.work = CellWork(scores, target_kind, split, beside)  # each cell's parts, merged as they come
         self.nodes: set[str] | None = None            # alive Ray node ids, as last seen
         self._nodes_seen = 0.0
         self.busy_s = 0.0                             # scoring seconds of every worker, the gone ones too
@@ -186,34 +172,16 @@ class Scheduler:
     @property
     def outstanding(self) -> int:
         """Cells submitted and not yet returned by ``poll``."""
-        return len(self.parts_left) + len(self.done)
+        return self.work.outstanding
 
     def submit(self, cells: Iterable[Cell], only: Mapping[str, tuple[str, ...]] | None = None, *,
                exclusive: bool = False) -> None:
         """Queue ``cells`` (``only[arch]``: just these scores of that cell). The scores that time the device
         are timed after the others, with their device to themselves; ``exclusive``: every score is."""
-        for cell in cells:
-            arch = cell.arch
-            if arch in self.parts_left:
-                raise ValueError(f"{arch} is already being scored")
-            names = tuple((only or {}).get(arch) or self.scores)
-            shared, timed = ((), names) if exclusive else split_exclusive(names)
-            jobs = self._jobs(cell, shared) if shared else []
-            if not jobs:
-                jobs, timed = [_Job(cell, self.target_kind, timed, exclusive=True)], ()
-            self.parts_left[arch] = len(jobs)
-            if timed:
-                self.then_time[arch] = timed
-            for job in jobs:
-                self._queue(job)
+        for job in self.work.plan(cells, only, exclusive=exclusive):
+            self._queue(job)
 
-    def _jobs(self, cell: Cell, names: tuple[str, ...]) -> list[_Job]:
-        if not self.split:
-            return [_Job(cell, self.target_kind, names)]
-        parts = {"gpu": tuple(n for n in names if not self.beside(n)), "cpu": tuple(n for n in names if self.beside(n))}
-        return [_Job(cell, kind, part) for kind, part in parts.items() if part]
-
-    def _queue(self, job: _Job, *, front: bool = False) -> None:
+    def _queue(self, job: Job, *, front: bool = False) -> None:
         queue = self.timing if job.exclusive else self.queues[job.kind]
         queue.appendleft(job) if front else queue.append(job)
 
@@ -223,10 +191,10 @@ class Scheduler:
         import ray
 
         until = None if timeout is None else time.monotonic() + timeout
-        while not self.done and self.parts_left:
+        while not self.work.done and self.work.parts_left:
             self._dispatch()
             self._fail_orphans()
-            if self.done or not self.pending:
+            if self.work.done or not self.pending:
                 break
             now = time.monotonic()
             wait_s = min([t.deadline for t in self.pending.values()] + [now + NODE_CHECK_S]) - now
@@ -244,8 +212,7 @@ class Scheduler:
             if until is not None and time.monotonic() >= until:
                 break
         self._dispatch()  # the actors just freed start on the next work before the caller sees the results
-        out, self.done = self.done, []
-        return out
+        return self.work.take_done()
 
     def drain(self) -> Iterator[Evaluation]:
         """Every outstanding cell's evaluation, as each finishes."""
@@ -289,19 +256,19 @@ class Scheduler:
             if actor is not None:
                 self._start(actor, job)
 
-    def _start(self, actor: Any, job: _Job) -> None:
+    def _start(self, actor: Any, job: Job) -> None:
         self.idle.remove(actor)
         ref, limit = actor.score.remote(job.cell.arch, job.scores), self._limit(job)
         self.pending[ref] = _Task(actor, job, time.monotonic() + limit, time.time(), limit)
 
-    def _limit(self, job: _Job) -> float:
+    def _limit(self, job: Job) -> float:
         """Seconds a call may take: ``task_timeout_s``, or less once the pool knows its cells' times (never on a
         cell's last attempt, so that a cell slower than any before is not failed for it)."""
         if not self.stuck_factor or self.n_timed < STUCK_AFTER or job.attempt > self.max_retries:
             return self.task_timeout_s
         return min(self.task_timeout_s, max(self.stuck_floor_s, self.stuck_factor * self.slowest))
 
-    def _release(self, job: _Job) -> None:
+    def _release(self, job: Job) -> None:
         """An exclusive job is over (or failed): its device takes other work again."""
         for key in [k for k, held in self.reserved.items() if held is job]:
             del self.reserved[key]
@@ -406,23 +373,11 @@ class Scheduler:
             return
         self._settle(job, failed(job.cell, f"{reason} (in {job.attempt} attempt(s))", job.attempt))
 
-    def _settle(self, job: _Job, ev: Evaluation) -> None:
-        """Merge one part into its cell; the cell is done once every part is in, or one failed."""
-        arch = job.cell.arch
-        if arch not in self.parts_left:  # the cell already failed through another part
-            return
-        ev = self.merged.pop(arch).merge(ev) if arch in self.merged else ev
-        self.parts_left[arch] -= 1
-        if ev.ok and self.parts_left[arch] > 0:
-            self.merged[arch] = ev
-            return
-        timed = self.then_time.pop(arch, ())
-        if ev.ok and timed:  # the rest is in: time the device-timing scores with the device to themselves
-            self.merged[arch], self.parts_left[arch] = ev, 1
-            self._queue(_Job(job.cell, self.target_kind, timed, exclusive=True))
-            return
-        del self.parts_left[arch]
-        self.done.append(ev)
+    def _settle(self, job: Job, ev: Evaluation) -> None:
+        """One part in: the device-timing part it makes due, if any, is queued."""
+        then = self.work.settle(job, ev)
+        if then is not None:
+            self._queue(then)
 
     def check_nodes(self) -> None:
         """Log the Ray nodes lost since the last look, and replace the idle workers that were on them (a busy
