@@ -1,19 +1,22 @@
 """Command line: ``python -m evonas --config CFG`` searches; ``pick``, ``info`` inspect.
 
 Every bad input (config key, arch string, missing file, run dir) ends with one line
-``evonas: error: ...`` and exit code 2, before any expensive work starts. This module parses the
-arguments and hands each command to the layer that owns it: the search's checks to
-``search.preflight``, pick to ``analysis.picking``, score to ``engine.batch``, the summaries to
-``viz.report``.
+``evonas: error: ...`` and exit code 2, before any expensive work starts; a value a ``--set`` gave is
+blamed on that ``--set`` (``config.load.blame``). Ctrl-C and SIGTERM (a batch scheduler's stop) end every
+command the same way: what was written is kept, one line ``evonas: stopped (SIGTERM); continue with ...``,
+exit code 128 + the signal (130, 143). This module parses the arguments and hands each command to the layer
+that owns it: the search's checks to ``search.preflight``, pick to ``analysis.picking``, score to
+``engine.batch``, the summaries to ``viz.report``.
 """
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from evonas.errors import EvonasError
+from evonas.errors import EvonasError, stop_on_sigterm, stop_signal
 
 if TYPE_CHECKING:
     from evonas.config.schema import Config
@@ -36,8 +39,15 @@ def _search_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _stopped(err: KeyboardInterrupt, how: str) -> int:
+    """One line for a command stopped by Ctrl-C or SIGTERM (``how``: how to go on); its exit code, 128 + the signal."""
+    signum = stop_signal(err)
+    print(f"evonas: stopped ({signum.name}); {how}", file=sys.stderr)
+    return 128 + signum
+
+
 def cmd_search(argv: Sequence[str]) -> int:
-    from evonas.config.load import load_config
+    from evonas.config.load import blame, load_config, override_sources
     from evonas.run.rundir import RunDir, default_run_dir
     from evonas.search.nsga2 import run_search
     from evonas.search.preflight import check_search
@@ -55,21 +65,23 @@ def cmd_search(argv: Sequence[str]) -> int:
         if args.config is None:
             raise EvonasError("give --config CFG.yaml (e.g. configs/nb201_pareto.yaml) or --resume RUN_DIR")
         config = load_config(args.config, args.overrides)
-    spec = check_search(config)  # data, references, scores, NATS-Bench file, device: before any work
+    try:
+        spec = check_search(config)  # data, references, scores, NATS-Bench file, device: before any work
+    except EvonasError as err:
+        raise blame(err, override_sources(args.overrides)) or err from None
     if args.resume is None:
         run = RunDir.create(args.out or Path(config.output.dir or default_run_dir(config)), config)
     run.check_dataset(spec.dataset)  # recorded in dataset.json; a resume on changed images is refused
     setup_logging(run, quiet=args.quiet)
-    try:
+    try:  # the search, then its training stage: stopped anywhere, --resume goes on from what was written
         result = run_search(config, run, resume=args.resume is not None, spec=spec)
-    except KeyboardInterrupt:
-        print(f"\ninterrupted; continue with: python -m evonas --resume {run.path}", file=sys.stderr)
-        return 130
-    print(finish_run(config, run, result.front))
-    if config.train.after_search:
-        from evonas.train.stage import train_front
+        print(finish_run(config, run, result.front))
+        if config.train.after_search:
+            from evonas.train.stage import train_front
 
-        print(finish_training(config, run, train_front(config, run), after_search=True))
+            print(finish_training(config, run, train_front(config, run), after_search=True))
+    except KeyboardInterrupt as err:
+        return _stopped(err, f"continue with python -m evonas --resume {shlex.quote(str(run.path))}")
     return 0
 
 
@@ -179,7 +191,10 @@ def cmd_train(argv: Sequence[str]) -> int:
     except ValueError:
         raise EvonasError(f"--ids {args.ids!r}: expected comma-separated integers, e.g. --ids 1,4") from None
     setup_logging(run)
-    print(finish_training(config, run, train_front(config, run, ids), after_search=False))
+    try:
+        print(finish_training(config, run, train_front(config, run, ids), after_search=False))
+    except KeyboardInterrupt as err:  # the checkpoints are kept: the same command goes on from them
+        return _stopped(err, f"continue with python -m evonas {shlex.join(['train', *argv])}")
     return 0
 
 
@@ -187,7 +202,7 @@ def _with_train_overrides(config: "Config", overrides: Sequence[str]) -> "Config
     """``config`` with ``--set train.KEY=VALUE`` applied: its train section re-read and checked, the rest kept."""
     import dataclasses
 
-    from evonas.config.load import apply_overrides
+    from evonas.config.load import apply_overrides, blame, override_sources
     from evonas.config.schema import TrainConfig
     from evonas.strict import from_mapping, to_mapping
 
@@ -197,7 +212,10 @@ def _with_train_overrides(config: "Config", overrides: Sequence[str]) -> "Config
     if not overrides:
         return config
     tree = apply_overrides({"train": to_mapping(config.train)}, list(overrides))
-    return dataclasses.replace(config, train=from_mapping(TrainConfig, tree["train"], "train"))
+    try:
+        return dataclasses.replace(config, train=from_mapping(TrainConfig, tree["train"], "train"))
+    except EvonasError as err:
+        raise blame(err, override_sources(overrides)) or err from None
 
 
 def cmd_info(argv: Sequence[str]) -> int:
@@ -239,7 +257,11 @@ def cmd_score(argv: Sequence[str]) -> int:
                    help="give up on --address after this many seconds (default 10)")
     args = vars(p.parse_args(argv))
     out = args.pop("out")
-    names, evs = score_command(**args)
+    try:
+        names, evs = score_command(**args)
+    except KeyboardInterrupt:
+        print(file=sys.stderr)  # the progress line ends: the stop's line is one of its own
+        raise
     write_scores(out, evs, names)
     print(f"\nwrote {len(evs)} rows ({sum(not ev.ok for ev in evs)} failed) to {out}", file=sys.stderr)
     return 0
@@ -252,11 +274,14 @@ COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {"pick": cmd_pick, "plot":
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = COMMANDS.get(argv[0]) if argv else None
-    try:
-        return command(argv[1:]) if command else cmd_search(argv)
-    except EvonasError as err:
-        print(f"evonas: error: {err}", file=sys.stderr)
-        return 2
+    with stop_on_sigterm():  # SIGTERM stops a command as Ctrl-C does
+        try:
+            return command(argv[1:]) if command else cmd_search(argv)
+        except EvonasError as err:
+            print(f"evonas: error: {err}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt as err:  # before a search's run directory exists, or a command without one
+            return _stopped(err, f"start it again with python -m evonas {shlex.join(argv)}")
 
 
 if __name__ == "__main__":

@@ -90,7 +90,7 @@ def test_info_by_index_and_string():
 
 
 @pytest.mark.parametrize("args,needle", [
-    (("--config", SMOKE, "--set", "search.pop_sise=4"), "search.pop_sise: unknown key (did you mean 'pop_size'?)"),
+    (("--config", SMOKE, "--set", "search.pop_sise=4"), "--set search.pop_sise=4: unknown key (did you mean 'pop_size'?)"),
     (("--config", SMOKE, "--set", "data.root=/nonexistent/cifar"), "data.root '/nonexistent/cifar' is not a directory"),
     (("--config", "configs/nope.yaml"), "does not exist"),
     (("info", "|nor_conv_3x3~0|+|bad|"), "malformed arch string"),

@@ -3,6 +3,7 @@
     python -m evonas.builders.reference [--dataset cifar10] [--n 200] [--seed 20260] [--workers 2]
     python -m evonas.builders.reference --dataset cifar10 --add az_expressivity,vkdnw   # more members, same cells
     python -m evonas.builders.reference --config CFG.yaml --out ref.npz   # your own data (dataset: custom)
+    python -m evonas.builders.reference --dataset custom --data-root my_data.npz --members ... --out ref.npz
 
 Scores ``--n`` random connected cells (sample seed ``--seed``, distinct from the benchmark
 seeds 0 and 1) with every ``--members`` score at its current default settings, on the
@@ -14,7 +15,10 @@ scores more members on the cells of an existing reference (same seeds and shape)
 it back with them, the members it held unchanged. ``--config`` scores the cells on the config's own
 data (``dataset: custom``: its training images, at the config's network shape and seed) and records the
 data's fingerprint as the reference's data set (``custom:<fingerprint>``), so the aggregate refuses it
-for any other images; set ``scores.<aggregate>.reference`` to the file written.
+for any other images; set ``scores.<aggregate>.reference`` to the file written. ``--dataset custom`` with
+``--data-root`` (``--resolution``, ``--val-split``) does the same for the images the ``score`` command reads with
+those flags (network C=16, N=5, scoring seed 0); give it to ``score`` as ``--settings "{<aggregate>: {reference:
+ref.npz}}"``. A bad flag or file is one line, exit code 2.
 """
 from __future__ import annotations
 
@@ -33,7 +37,7 @@ from evonas.engine.records import ScorerSpec
 from evonas.strict import to_mapping
 from evonas.scores import SCORES, make_settings
 from evonas.scores.reference import (AZ_NAS_GK_MEMBERS, AZ_NAS_MEMBERS, DEFAULT_MEMBERS, VKDNW_AGG_MEMBERS,
-                                     reference_path)
+                                     read_reference, reference_path)
 from evonas.space.cell import Cell
 from evonas.datasets import DatasetSpec, dataset_spec
 from evonas.space.table import sample_connected
@@ -87,10 +91,8 @@ def build(dataset: str | DatasetSpec, n: int, seed: int, members: tuple[str, ...
 
 def extend(path: Path, members: tuple[str, ...], workers: int, out: Path | None = None) -> Path:
     """Score ``members`` (default settings) on the cells of the reference at ``path``; write it with them added."""
-    with np.load(path, allow_pickle=False) as f:
-        meta = json.loads(str(f["meta"]))
-        arches = [str(a) for a in f["arches"]]
-        values = {k.removeprefix("values_"): np.asarray(f[k]) for k in f.files if k.startswith("values_")}
+    meta, cells, values = read_reference(path)
+    arches = list(cells)
     held = sorted(set(members) & set(values))
     if held:
         raise EvonasError(f"reference {path} already holds {held}; build a new one to change a member's values")
@@ -116,7 +118,7 @@ def _build_for_config(args: argparse.Namespace) -> Path:
     """``--config``: a reference on the config's own images, network shape and seed."""
     import yaml
 
-    from evonas.config.load import config_from_mapping
+    from evonas.config.load import config_from_mapping, yaml_problem
 
     if not args.out:
         raise EvonasError("--config needs --out PATH (the packaged references are NB201's)")
@@ -124,8 +126,10 @@ def _build_for_config(args: argparse.Namespace) -> Path:
         raise EvonasError("--config builds a new reference; --add extends one (give --reference instead)")
     try:
         raw = yaml.safe_load(Path(args.config).read_text())
-    except (OSError, yaml.YAMLError) as err:
+    except OSError as err:
         raise EvonasError(f"{args.config}: cannot be read ({err})") from None
+    except yaml.YAMLError as err:
+        raise EvonasError(f"{args.config}: not valid YAML: {yaml_problem(err)}") from None
     if not isinstance(raw, dict):
         raise EvonasError(f"{args.config}: expected a YAML mapping")
     # only the data, the network and the seed: the config may name the aggregate whose reference this builds
@@ -133,6 +137,34 @@ def _build_for_config(args: argparse.Namespace) -> Path:
     members = tuple(args.members.split(",")) if args.members else _members_of(raw)
     return build(config.dataset_spec, args.n, args.seed, members, args.workers,
                  Path(args.out), C=config.network.C, N=config.network.N, scoring_seed=config.seed)
+
+
+def _build_for_data(args: argparse.Namespace) -> Path:
+    """``--dataset custom --data-root ROOT``: a reference on the user's images, read as ``evonas score`` reads them."""
+    from evonas.engine.batch import user_data
+
+    if not args.out:
+        raise EvonasError("--dataset custom needs --out PATH (the packaged references are NB201's)")
+    if args.add:
+        raise EvonasError("--dataset custom builds a new reference; --add extends one (give --reference instead)")
+    spec = user_data(args.data_root, args.resolution, args.val_split)  # read and checked; a bad flag named
+    members = tuple(args.members.split(",")) if args.members else MEMBERS
+    return build(spec, args.n, args.seed, members, args.workers, Path(args.out))
+
+
+def _run(args: argparse.Namespace) -> Path:
+    if args.config:
+        return _build_for_config(args)
+    if args.dataset == "custom":
+        return _build_for_data(args)
+    if args.data_root or args.resolution is not None or args.val_split is not None:
+        raise EvonasError("--data-root, --resolution and --val-split are for --dataset custom (your own images)")
+    out = Path(args.out) if args.out else reference_path(args.dataset)
+    if args.add:
+        source = Path(args.reference) if args.reference else reference_path(args.dataset)
+        return extend(source, tuple(args.add.split(",")), args.workers, Path(args.out) if args.out else source)
+    members = tuple(args.members.split(",")) if args.members else MEMBERS
+    return build(args.dataset, args.n, args.seed, members, args.workers, out)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -149,22 +181,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default=None, help="default: the packaged evonas/data/rank_reference_<dataset>.npz")
     parser.add_argument("--config", default=None, help="score the cells on this config's data (dataset: custom), "
                                                        "network shape and seed; needs --out")
+    parser.add_argument("--data-root", default=None, help="with --dataset custom: your image folder or .npz, read "
+                                                          "as evonas score reads it; needs --out")
+    parser.add_argument("--resolution", type=int, default=None,
+                        help="with --dataset custom: the network's input size (an image folder needs it)")
+    parser.add_argument("--val-split", type=float, default=None,
+                        help="with --dataset custom: the share of each class folder held out (a folder without val/)")
     args = parser.parse_args(argv)
-    if args.config:
-        try:
-            path = _build_for_config(args)
-        except EvonasError as err:
-            sys.exit(f"evonas.builders.reference: error: {err}")
-        print(f"wrote {path}; use it with scores.<aggregate>.reference: {path}")
-        return
-    out = Path(args.out) if args.out else reference_path(args.dataset)
-    if args.add:
-        source = Path(args.reference) if args.reference else reference_path(args.dataset)
-        path = extend(source, tuple(args.add.split(",")), args.workers, Path(args.out) if args.out else source)
-    else:
-        members = tuple(args.members.split(",")) if args.members else MEMBERS
-        path = build(args.dataset, args.n, args.seed, members, args.workers, out)
-    print(f"wrote {path}")
+    try:
+        path = _run(args)
+    except EvonasError as err:
+        print(f"evonas.builders.reference: error: {err}", file=sys.stderr)
+        sys.exit(2)
+    print(f"wrote {path}" + (f"; use it with scores.<aggregate>.reference: {path}" if args.config else
+                             f"; use it with --settings \"{{<aggregate>: {{reference: {path}}}}}\""
+                             if args.dataset == "custom" else ""))
 
 
 if __name__ == "__main__":

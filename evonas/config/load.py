@@ -1,15 +1,18 @@
 """Read a run configuration: YAML in, ``--set`` overrides applied, a validated ``Config`` out (and back to YAML).
 
 ``--set a.b=value`` overrides apply to the YAML before validation, so they are checked the
-same way as the file's own keys. The config's ``plugins`` (the user's modules that register scores or
-data formats) are imported first, so that its objectives and settings can name what they register;
-``PLUGINS`` keeps what this process imported, for the Ray workers it starts (``evonas.engine.cluster``).
+same way as the file's own keys; an error in a value one of them gave names that ``--set``, not the file
+(``blame``, which names a command's flags that stand for config keys the same way). The config's
+``plugins`` (the user's modules that register scores or data formats) are imported first, so that its
+objectives and settings can name what they register; ``PLUGINS`` keeps what this process imported, for
+the Ray workers it starts (``evonas.engine.cluster``).
 """
 from __future__ import annotations
 
 import copy
 import importlib
 import importlib.util
+import re
 import sys
 import sysconfig
 from pathlib import Path
@@ -19,10 +22,10 @@ import yaml
 
 from evonas.config.schema import Config
 from evonas.strict import from_mapping, to_mapping
-from evonas.errors import ConfigError
+from evonas.errors import ConfigError, EvonasError
 
-__all__ = ["load_config", "config_from_mapping", "apply_overrides", "dump_config", "PLUGINS", "import_plugins",
-           "import_plugin", "import_in_worker", "plugin_entry"]
+__all__ = ["load_config", "config_from_mapping", "apply_overrides", "override_sources", "blame", "yaml_problem",
+           "dump_config", "PLUGINS", "import_plugins", "import_plugin", "import_in_worker", "plugin_entry"]
 
 
 def _set_path(tree: dict[str, Any], dotted: str, value: Any) -> None:
@@ -38,6 +41,16 @@ def _set_path(tree: dict[str, Any], dotted: str, value: Any) -> None:
     node[keys[-1]] = value
 
 
+def yaml_problem(err: yaml.YAMLError) -> str:
+    """A YAML error in one line: what is wrong and where (``expected ',' or ']' ... at line 2, column 1``)."""
+    problem, mark = getattr(err, "problem", None), getattr(err, "problem_mark", None)
+    if problem is None:
+        return str(err).splitlines()[0] if str(err) else type(err).__name__
+    context = getattr(err, "context", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return (f"{context}: " if context else "") + problem + where
+
+
 def apply_overrides(data: Mapping[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Apply ``key.path=value`` strings (values parsed as YAML) to a copy of ``data``."""
     tree = copy.deepcopy(dict(data))
@@ -48,9 +61,47 @@ def apply_overrides(data: Mapping[str, Any], overrides: list[str]) -> dict[str, 
         try:
             value = yaml.safe_load(raw)
         except yaml.YAMLError as err:
-            raise ConfigError(f"--set {item!r}: the value is not valid YAML ({err})") from None
+            raise ConfigError(f"--set {item!r}: the value is not valid YAML ({yaml_problem(err)})") from None
         _set_path(tree, key.strip(), value)
     return tree
+
+
+def override_sources(overrides: Iterable[str]) -> dict[str, str]:
+    """Each key ``--set`` items set, mapped to the item as given (``--set search.pop_size=2``), for ``blame``;
+    a key set twice maps to its last item (the one that counts), and comes last."""
+    sources: dict[str, str] = {}
+    for item in overrides:
+        key, sep, _ = item.partition("=")
+        if sep and key.strip():
+            sources.pop(key.strip(), None)
+            sources[key.strip()] = f"--set {item}"
+    return sources
+
+
+#: the config key an error message names first: ``search.pop_size: ...``, ``data.root '/x' is not ...``
+_NAMED_KEY = re.compile(r"([A-Za-z_][\w-]*(?:\.[\w-]+|\[\d+\])*)(?=[:\s])")
+
+
+def blame(err: EvonasError, sources: Mapping[str, str]) -> EvonasError | None:
+    """``err`` put on the source of the config key its message names, or None when no source gave that key.
+
+    ``sources`` maps config keys to where their values came from: ``override_sources``' ``--set`` items, or a
+    command's flags (``{"data.resolution": "--resolution 5"}``). A source whose key is the key named, or lies
+    above or below it (``--set search`` for ``search.pop_size``, ``--set search.max_evals`` for ``search: ...``)
+    takes the blame: the key itself first, then one the message spells out, then the last given. The message
+    starts with the source, which stands in for the key when it is the source's own (``--set search.pop_size=2:
+    2 is out of range ...``)."""
+    message = str(err)
+    found = _NAMED_KEY.match(message)
+    if found is None:
+        return None
+    named = found.group(1)
+    related = [k for k in sources if named == k or named.startswith((f"{k}.", f"{k}[")) or k.startswith(f"{named}.")]
+    if not related:
+        return None
+    key = max(related, key=lambda k: (k == named, k in message, related.index(k)))
+    rest = message[len(named) + 2:] if key == named and message.startswith(f"{named}: ") else message
+    return type(err)(f"{sources[key]}: {rest}")
 
 
 #: keys earlier versions wrote into every run's config.yaml, with the one value they ever took: dropped on
@@ -174,19 +225,22 @@ def config_from_mapping(data: Mapping[str, Any] | None) -> Config:
 def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
     """Read, override and validate a YAML config; every problem is one ``ConfigError``."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(f"config file {str(path)!r} does not exist")
-    try:
+    try:  # any readable path, read once: a file, or a pipe such as the shell's <(...)
         data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"config file {str(path)!r} cannot be read ({type(err).__name__}: {err})") from None
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+        raise ConfigError(f"{path}: not valid YAML: {yaml_problem(err)}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of keys, got {type(data).__name__}")
     data.setdefault("name", path.stem)
+    tree = apply_overrides(data, overrides or [])  # its own errors name the --set item
     try:
-        return config_from_mapping(apply_overrides(data, overrides or []))
-    except ConfigError as err:
-        raise ConfigError(f"{path}: {err}") from None
+        return config_from_mapping(tree)
+    except ConfigError as err:  # on the --set that gave the value, else on the file
+        raise blame(err, override_sources(overrides or [])) or ConfigError(f"{path}: {err}") from None
 
 
 def dump_config(config: Config) -> str:

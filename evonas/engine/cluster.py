@@ -10,16 +10,18 @@ it without a token, and Ray cancels every actor), is one line before ``ray.init`
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
+import signal
 import socket
 import threading
 import time
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from evonas.config.schema import RuntimeEnvConfig
-from evonas.errors import ClusterError, ConfigError
+from evonas.errors import ClusterError, ConfigError, Stopped, renew_stop_on_sigterm
 
 __all__ = ["check_ray_address", "start_ray", "job_runtime_env"]
 
@@ -251,9 +253,26 @@ def start_ray(address: str | None = None, connect_timeout_s: float = 10.0, *,
         return False
     kwargs = dict(include_dashboard=False, logging_level="ERROR", log_to_driver=True, configure_logging=True,
                   runtime_env=job_runtime_env(runtime_env))
-    if address is None:
-        ray.init(**kwargs)
-        return True
-    _check_token_mode(address, asks_token, name)
-    _init_within(connect_timeout_s, address, name, **kwargs)
+    if address is not None:
+        _check_token_mode(address, asks_token, name)
+    with _sigterm_stops():
+        if address is None:
+            ray.init(**kwargs)
+        else:
+            _init_within(connect_timeout_s, address, name, **kwargs)
     return True
+
+
+@contextlib.contextmanager
+def _sigterm_stops() -> Iterator[None]:
+    """Around ``ray.init``: SIGTERM still stops a command as Ctrl-C does (``evonas.errors.stop_on_sigterm``).
+    ``ray.init`` in the main thread puts Ray's handler in place (``sys.exit(15)``); a SIGTERM while it runs
+    becomes ``Stopped``, and the command's handler is back when it returns."""
+    try:
+        yield
+    except SystemExit as exit:
+        if exit.code != signal.SIGTERM or not renew_stop_on_sigterm():
+            raise
+        raise Stopped(signal.SIGTERM) from None
+    finally:
+        renew_stop_on_sigterm()

@@ -51,7 +51,7 @@ import numpy as np
 
 from evonas.data import DATA_DIR
 from evonas.errors import ConfigError
-from evonas.scores.reference import Reference, load_reference, parse_member, reference_path
+from evonas.scores.reference import Reference, build_command, load_reference, parse_member, reference_path
 from evonas.scores.registry import SCORES
 from evonas.scores.settings import (AzNasAggregateSettings, AzNasGkAggregateSettings, RankAggregateSettings,
                                     VkdnwAggregateSettings)
@@ -93,9 +93,10 @@ def _reference_for(ctx: ScoreContext, s: RankAggregateSettings, score: str) -> R
     path = s.reference or str(reference_path(ctx.dataset.name))
     if not s.reference and not Path(path).is_file():
         have = sorted(p.stem.removeprefix("rank_reference_") for p in DATA_DIR.glob("rank_reference_*.npz"))
+        build = (build_command(ctx.dataset, s.members) if ctx.dataset.custom else
+                 f"python -m evonas.builders.reference --dataset {ctx.dataset.name}")
         raise ConfigError(f"{score} has no packaged reference for data set {ctx.dataset.name!r} "
-                          f"(packaged: {have}); build one with python -m evonas.builders.reference "
-                          f"--dataset {ctx.dataset.name} and pass it as scores.{score}.reference")
+                          f"(packaged: {have}); build one with {build} and pass it as scores.{score}.reference")
     ref = load_reference(path)
     # a user's data set is named by its images' fingerprint: a reference built on other images never serves
     name = f"{ctx.dataset.name}:{ctx.dataset.fingerprint}" if ctx.dataset.custom else ctx.dataset.name

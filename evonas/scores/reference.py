@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import functools
 import json
+import shlex
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 from evonas.data import DATA_DIR
+from evonas.datasets import DatasetSpec
 from evonas.errors import ConfigError, DataError
 from evonas.scores.registry import get_score, make_settings, minimise_sign
 
 __all__ = ["DEFAULT_MEMBERS", "AZ_NAS_MEMBERS", "VKDNW_AGG_MEMBERS", "AZ_NAS_GK_MEMBERS", "parse_member", "Reference",
-           "reference_path", "load_reference"]
+           "reference_path", "read_reference", "load_reference", "build_command"]
 
 DEFAULT_MEMBERS = ("gradient_kernel", "naswot", "synflow", "flops:max")
 #: AZ-NAS (Lee and Ham, CVPR 2024): expressivity, progressivity, trainability and complexity (more FLOPs rank higher)
@@ -67,13 +70,65 @@ def reference_path(dataset: str) -> Path:
     return DATA_DIR / f"rank_reference_{dataset}.npz"
 
 
+#: how to make a reference file (the builder without --out would rewrite a packaged one)
+BUILD = "build one with python -m evonas.builders.reference --out PATH (see its --help)"
+
+
+def read_reference(path: str | Path) -> tuple[dict[str, Any], tuple[str, ...], dict[str, np.ndarray]]:
+    """(``meta``, ``arches``, member values by name) of the reference file at ``path``, checked: a file that
+    is not one (a text file, a data set's .npz, a reference missing a part) is a ``DataError`` naming it and
+    what is wrong. The one reader of reference files (``load_reference``, the builder's ``--add``)."""
+    def bad(why: str) -> DataError:
+        return DataError(f"{path} is not a rank reference: {why}; {BUILD}")
+
+    if not Path(path).is_file():
+        raise DataError(f"no rank reference at {path}; {BUILD}")
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        raise bad("not a NumPy .npz archive") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise bad("a single NumPy array, not an .npz archive")
+    with archive as f:
+        missing = [k for k in ("meta", "arches") if k not in f.files]
+        if missing or not any(k.startswith("values_") for k in f.files):
+            raise bad(f"it holds {sorted(f.files)[:6]}, not meta, arches and values_<member>")
+        try:
+            text = str(f["meta"])
+            arches = tuple(str(a) for a in f["arches"])
+            values = {k.removeprefix("values_"): np.asarray(f[k], dtype=float) for k in f.files
+                      if k.startswith("values_")}
+        except (ValueError, TypeError, OSError, zipfile.BadZipFile) as err:
+            raise bad(f"its arrays cannot be read ({type(err).__name__}: {err})") from None
+    try:
+        meta = json.loads(text)
+    except ValueError:
+        raise bad("its meta is not JSON") from None
+    lacking = [k for k in ("dataset", "C", "N", "settings") if k not in meta] if isinstance(meta, dict) else ["all"]
+    if lacking:
+        raise bad(f"its meta lacks {lacking}")
+    uneven = sorted(m for m, v in values.items() if v.shape != (len(arches),))
+    unset = sorted(set(values) - set(meta["settings"]))
+    if uneven or unset:
+        raise bad(f"members {uneven} do not hold one value per cell" if uneven else f"members {unset} have no settings")
+    return meta, arches, values
+
+
 @functools.lru_cache(maxsize=8)
 def load_reference(path: str) -> Reference:
-    """The reference sample stored at ``path`` (see ``evonas.builders.reference``)."""
-    if not Path(path).is_file():
-        raise DataError(f"no rank reference at {path}; build one with python -m evonas.builders.reference")
-    with np.load(path, allow_pickle=False) as f:
-        meta = json.loads(str(f["meta"]))
-        values = {k.removeprefix("values_"): np.asarray(f[k], dtype=float) for k in f.files if k.startswith("values_")}
-        arches = tuple(str(a) for a in f["arches"])
+    """The reference sample stored at ``path`` (see ``evonas.builders.reference``), checked (``read_reference``)."""
+    meta, arches, values = read_reference(path)
     return Reference(path, meta["dataset"], int(meta["C"]), int(meta["N"]), arches, values, meta["settings"])
+
+
+def build_command(dataset: DatasetSpec, members: Sequence[str], out: str = "ref.npz") -> str:
+    """The builder's command line that makes a reference of ``members`` on a user's images (``dataset.source``),
+    as the ``score`` command reads them (its ``--data-root``, ``--resolution``, ``--val-split``)."""
+    src = dataset.source
+    if src is None:
+        raise ValueError(f"{dataset.name} is not a user's data set")
+    flags = ["--dataset", "custom", "--data-root", src.root]
+    flags += ["--resolution", str(src.resolution)] if src.resolution is not None else []
+    flags += ["--val-split", f"{src.val_split:g}"] if src.val_split is not None else []
+    names = ",".join(dict.fromkeys(m.partition(":")[0] for m in members))
+    return shlex.join(["python", "-m", "evonas.builders.reference", *flags, "--members", names, "--out", out])

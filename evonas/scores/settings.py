@@ -8,11 +8,10 @@ is validated without the ML stack.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
 from evonas.strict import check, suggest
-from evonas.errors import ConfigError
+from evonas.errors import ConfigError, DataError
 from evonas.scores.reference import (AZ_NAS_GK_MEMBERS, AZ_NAS_MEMBERS, DEFAULT_MEMBERS, VKDNW_AGG_MEMBERS,
                                      load_reference, parse_member, reference_path)
 from evonas.scores.registry import get_score
@@ -211,9 +210,11 @@ class RankAggregateSettings:
                               f"(aggregates: {list(AGGREGATES)})")
         if len(set(names)) != len(names):
             raise ConfigError(f"members {list(self.members)} name a score twice")
-        if self.reference and not Path(self.reference).is_file():
-            raise ConfigError(f"reference: no file {self.reference!r} (build one with "
-                              f"python -m evonas.builders.reference --out PATH)")
+        if self.reference:  # a file that is not a reference fails here, one line naming it
+            try:
+                load_reference(self.reference)
+            except DataError as err:
+                raise ConfigError(f"reference: {err}") from None
 
     @property
     def n_images(self) -> int:

@@ -1,6 +1,7 @@
 """Loading configs: every shipped file loads; bad input is one clear error naming the key."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -45,7 +46,7 @@ def test_overrides_apply_and_are_validated():
     path = REPO / "configs" / "smoke.yaml"
     config = load_config(path, ["search.pop_size=20", "search.n_gen=5", "ray.backend=serial"])
     assert (config.search.pop_size, config.search.n_gen, config.ray.backend) == (20, 5, "serial")
-    with pytest.raises(ConfigError, match=r"search.pop_size: expected an integer, got 'many'"):
+    with pytest.raises(ConfigError, match=r"^--set search.pop_size=many: expected an integer, got 'many'$"):
         load_config(path, ["search.pop_size=many"])
     with pytest.raises(ConfigError, match="expected KEY.PATH=VALUE"):
         apply_overrides({}, ["search.pop_size"])
@@ -78,7 +79,8 @@ def test_missing_and_malformed_files(tmp_path):
         load_config(tmp_path / "nope.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("search: [1, 2\n")
-    with pytest.raises(ConfigError, match="not valid YAML"):
+    with pytest.raises(ConfigError, match=r"not valid YAML: while parsing a flow sequence: expected ',' or ']', "
+                                          r"but got '<stream end>' at line 2, column 1$"):  # one line
         load_config(bad)
     top = tmp_path / "list.yaml"
     top.write_text("- 1\n- 2\n")
@@ -103,3 +105,31 @@ def test_an_older_runs_retired_key_is_dropped_and_any_other_value_refused():
     assert config_from_mapping({"search": {"algorithm": "nsga2", "pop_size": 12}}).search.pop_size == 12
     with pytest.raises(ConfigError, match="search.algorithm"):
         config_from_mapping({"search": {"algorithm": "moead"}})
+
+
+def test_an_error_in_a_value_a_set_gave_names_that_set_not_the_file(tmp_path):
+    path = REPO / "configs" / "smoke.yaml"
+    with pytest.raises(ConfigError, match=r"^--set search.pop_size=2: 2 is out of range; allowed: >= 4$"):
+        load_config(path, ["search.pop_size=2"])
+    with pytest.raises(ConfigError, match=r"^--set search.pop_size=1: 1 is out of range"):  # the last one counts
+        load_config(path, ["search.pop_size=20", "search.n_gen=2", "search.pop_size=1"])
+    with pytest.raises(ConfigError, match=r"^--set scores.knas=\{n_batches: 3\}: scores.knas.n_batches: 3 is out"):
+        load_config(path, ["scores.knas={n_batches: 3}"])  # a key below the one set
+    with pytest.raises(ConfigError, match=r"^--set search.max_evals=3: search: search.max_evals: 3"):
+        load_config(path, ["search.n_gen=2", "search.max_evals=3"])  # a key above: the --set the message names
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("search: {pop_size: 2}\n")
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(bad))}: search.pop_size: 2 is out of range"):
+        load_config(bad, ["search.n_gen=3"])  # the file's own value: the file's
+
+
+def test_blame_puts_an_error_on_the_flag_that_gave_the_value():
+    from evonas.config.load import blame
+    from evonas.errors import DataError
+
+    flags = {"data.root": "--data-root /x", "data.resolution": "--resolution 5"}
+    err = blame(DataError("data.root '/x' is not a directory"), flags)
+    assert isinstance(err, DataError) and str(err) == "--data-root /x: data.root '/x' is not a directory"
+    assert str(blame(ConfigError("data.resolution: 5 does not suit"), flags)) == "--resolution 5: 5 does not suit"
+    assert blame(ConfigError("search.pop_size: 2 is out of range"), flags) is None
+    assert blame(ConfigError("unknown dataset 'x'"), flags) is None
