@@ -16,8 +16,8 @@ DOMINATED = [(100, 2.5, 12.0), (200, 0.5, 9.0)]
 #: trained.csv rows: id 2 trained, id 1 failed
 TRAINED = [{"id": 2, "epochs": 5, "test_acc": 60.0, "status": "ok"}, {"id": 1, "status": "failed", "test_acc": ""}]
 #: the columns the training stage writes
-TRAINED_COLUMNS = ["id", "arch", "index", "dataset", "epochs", "train_acc", "test_acc", "wall_time_s", "device",
-                   "status", "error"]
+TRAINED_COLUMNS = ["id", "arch", "index", "dataset", "epochs", "train_acc", "test_acc", "test_n", "wall_time_s",
+                   "device", "status", "error"]
 
 
 def _write(path: Path, rows: list[dict], columns: list[str]) -> None:

@@ -144,8 +144,8 @@ def pick_trained(rows: Sequence[Mapping[str, Any]], *, id: int | None = None,
 
 
 def describe_pick(config: Config, row: dict[str, Any], run_path: str | Path = "RUN_DIR",
-                  why: str = "") -> str:
-    """The chosen architecture, its objectives and benchmark numbers, and the export command."""
+                  why: str = "", notes: Sequence[str] = ()) -> str:
+    """The chosen architecture, its objectives and benchmark numbers, ``notes`` (lines), and the export command."""
     on_front = row.get("id") not in (None, "")
     lines = [f"id          {row['id'] if on_front else '- (not on the front)'}", f"arch        {row['arch']}",
              f"index       {row['index']}"]
@@ -163,8 +163,12 @@ def describe_pick(config: Config, row: dict[str, Any], run_path: str | Path = "R
     if extra:
         lines += ["NATS-Bench:"] + [f"  {c:<24} {float(row[c]):.4g}" for c in extra]
     if row.get("trained_test_acc") not in (None, ""):
-        lines += [f"trained     test acc {float(row['trained_test_acc']):.2f}% after {row.get('trained_epochs')} "
-                  f"epoch(s) (trained.csv)"]
+        low, high = row.get("trained_test_acc_low"), row.get("trained_test_acc_high")
+        interval = (f" (95 % interval {low:.1f}-{high:.1f}% on {row.get('trained_test_n') or '?'} test images)"
+                    if low is not None and high is not None else "")
+        lines += [f"trained     test acc {float(row['trained_test_acc']):.2f}%{interval} after "
+                  f"{row.get('trained_epochs')} epoch(s) (trained.csv)"]
+    lines += list(notes)
     target = f"--id {row['id']}" if on_front else f"--arch '{row['arch']}'"
     if str(row.get("on_front", "True")).lower() in ("false", "0"):
         lines.insert(1, "            (shortlisted for training from the scored cells; not on the search's front)")

@@ -20,7 +20,8 @@ from evonas.analysis.benchmark import select_by_benchmark, with_table_columns
 from evonas.config.schema import Config
 from evonas.errors import EvonasError
 from evonas.run.rundir import SHORTLIST, RunDir
-from evonas.search.shortlist import describe_shortlist, shortlist_rows, trained_front_rows
+from evonas.search.shortlist import describe_shortlist, shortlist_rows
+from evonas.search.trained_front import cheaper_within_noise, trained_cost, trained_front_rows
 from evonas.space.table import load_table
 
 __all__ = ["PickRequest", "pick_from_run"]
@@ -191,4 +192,19 @@ def _pick_trained(request: PickRequest, run: RunDir, config: Config, trained: Se
     if any(c.column == "latency_ms" for c in constraints):
         rows, _ = pick_columns(rows, config.dataset, latency_device=_latency_device(config))
     row, why = pick_trained(rows, id=request.id, constraints=constraints)
-    return describe_pick(config, row, run.path, why)
+    return describe_pick(config, row, run.path, why, notes=_within_noise(row, rows, trained_cost(config)))
+
+
+def _within_noise(row: dict[str, Any], rows: Sequence[dict[str, Any]], cost: str | None) -> list[str]:
+    """One line when a cheaper member of the front after training is within noise of the choice
+    (``cheaper_within_noise``): the training cannot tell them apart, and the cheaper one costs less."""
+    other = cheaper_within_noise(row, rows, cost)
+    if other is None:
+        return []
+
+    def acc(r: dict[str, Any]) -> str:
+        return f"{r['trained_test_acc']:.2f}% in {r['trained_test_acc_low']:.1f}-{r['trained_test_acc_high']:.1f}%"
+
+    return [f"noise       id {other['id']} is cheaper ({cost} {float(other[cost]):.4g} vs {float(row[cost]):.4g}) and "
+            f"within noise of this one: their 95 % intervals on {row.get('trained_test_n') or '?'} test images overlap "
+            f"({acc(other)} vs {acc(row)}); the training cannot tell them apart"]

@@ -270,7 +270,7 @@ class Config:
         (every objective is maximised).
 
         Everything that speaks of "the cost" reads it here: the bands shortlist cuts it
-        (``train_band_by``), the front after training is judged on it (``search.shortlist.trained_cost``),
+        (``train_band_by``), the front after training is judged on it (``search.trained_front.trained_cost``),
         the plots put it on their x axis (``viz.report.default_axes``) and ``pick --select bands`` lists it.
         """
         name = self.train.band_by

@@ -7,8 +7,10 @@
     RUN_DIR/pareto.html      the same, interactive (offline): hover for details, click for the pick command
     RUN_DIR/shortlist.csv    the training stage's candidates (front rows, and with ``train.bands_over: scored``
                              cells off the front, whose ids continue after the front's)
-    RUN_DIR/trained.csv      metrics of trained candidates (models/<id>.pt, checkpoints/); ``trained_front``
-                             marks the front on (trained test accuracy, cost): the run's answer
+    RUN_DIR/trained.csv      metrics of trained candidates (models/<id>.pt, checkpoints/); ``test_n`` test images
+                             and the 95 % interval ``test_acc_low``/``test_acc_high``; ``trained_front`` marks
+                             the front on (trained test accuracy beyond noise, cost): the run's answer, and
+                             ``within_noise_of`` the ids each is indistinguishable from (``search.trained_front``)
     RUN_DIR/dataset.json     a user's data set (dataset: custom): classes, resolution, mean/std, fingerprint
     RUN_DIR/state.json       progress (generation, evaluations, finished or not)
     RUN_DIR/run.log          the log

@@ -8,6 +8,7 @@ With ``cut: levels`` every distinct cost value is a band of its own (NB201's FLO
 dozen values), taken round robin: the best cell of every level, then the second best, ..., the
 levels holding more scored cells first, until ``k`` are chosen. The score may be ``ranks``: the
 sum of the log percentile ranks of every objective but the cost, over the cells the bands cut.
+The front after training that the stage judges its candidates by is ``search.trained_front``'s.
 
 Everything here is minimised: a caller flips the sign of a maximised score first (``minimise_sign``).
 No torch, no scipy.
@@ -20,12 +21,10 @@ import numpy as np
 
 from evonas.config.schema import Config
 from evonas.errors import DataError, EvonasError
-from evonas.search.dominance import non_dominated
 from evonas.space.table import load_table
 
-__all__ = ["average_ranks", "cost_bands", "band_shortlist", "level_shortlist", "rank_sum", "accuracy_front",
-           "mark_trained_front", "shortlist_rows", "table_row", "trained_cost", "describe_shortlist",
-           "trained_front_rows", "SHORTLIST_PREFIX"]
+__all__ = ["average_ranks", "cost_bands", "band_shortlist", "level_shortlist", "rank_sum", "shortlist_rows",
+           "table_row", "describe_shortlist", "SHORTLIST_PREFIX"]
 
 #: columns shortlist.csv puts before the front's own
 SHORTLIST_PREFIX = ("id", "band", "on_front")
@@ -137,15 +136,6 @@ def rank_sum(columns: Sequence[np.ndarray]) -> np.ndarray:
     return out
 
 
-def accuracy_front(accuracy: np.ndarray, cost: np.ndarray) -> np.ndarray:
-    """Rows non-dominated on (``accuracy`` maximised, ``cost`` minimised), ascending; non-finite rows never.
-
-    The front after training: which trained candidates no other one beats on both.
-    """
-    G = np.stack([-np.asarray(accuracy, dtype=float), np.asarray(cost, dtype=float)], axis=1)
-    return non_dominated(G, np.isfinite(G).all(axis=1))
-
-
 def _number(value: Any) -> float:
     try:
         return float(value)
@@ -240,50 +230,3 @@ def describe_shortlist(config: Config) -> str:
                 f"{cost} over {over}")
     return (f"train.candidates bands, bands_cut levels: train.bands {tc.bands} cells round robin over the levels "
             f"(distinct values) of {cost}, each level's best by {by} first, over {over}")
-
-
-def trained_cost(config: Config) -> str | None:
-    """The cost the front after training is judged on: the run's cost (``Config.cost_objective``), or None."""
-    cost = config.cost_objective
-    return cost.score if cost is not None else None
-
-
-def mark_trained_front(rows: Sequence[Mapping[str, Any]], members: Sequence[Mapping[str, Any]],
-                       cost: str | None) -> list[dict[str, Any]]:
-    """trained.csv rows with ``cost`` (the member's value) and ``trained_front``: non-dominated on
-    (trained test accuracy, cost) among the finished trainings; with no cost, the most accurate."""
-    by_id = {str(m["id"]): m for m in members}
-    out = [dict(r) for r in rows]
-    acc, costs = [], []
-    for r in out:
-        member = by_id.get(str(r["id"]), {})
-        if cost is not None:
-            r[cost] = member.get(cost, r.get(cost, ""))
-        ok = r.get("status") == "ok"
-        acc.append(float(r["test_acc"]) if ok else float("nan"))
-        costs.append(float(r[cost]) if ok and cost is not None and r.get(cost) not in (None, "") else
-                     (0.0 if cost is None else float("nan")))
-    front = set(accuracy_front(np.array(acc), np.array(costs)).tolist()) if out else set()
-    for i, r in enumerate(out):
-        r["trained_front"] = int(i in front)
-    return out
-
-
-def trained_front_rows(config: Config, members: Sequence[Mapping[str, Any]],
-                       trained: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The members (front and shortlist rows) on the front after training, most accurate first.
-
-    trained.csv's ``trained_front`` column when it has one; else (a trained.csv of an older
-    evonas) the front computed here on (trained test accuracy, ``trained_cost``). Each row gets
-    ``trained_test_acc`` and ``trained_epochs``.
-    """
-    ok = [t for t in trained if t.get("status") == "ok" and t.get("test_acc") not in (None, "")]
-    by_id = {str(m["id"]): m for m in members}
-    ok = [t for t in ok if str(t["id"]) in by_id]
-    if ok and "trained_front" in ok[0]:
-        keep = [t for t in ok if str(t["trained_front"]).strip().lower() in ("1", "true")]
-    else:
-        keep = [t for t in mark_trained_front(ok, members, trained_cost(config)) if t["trained_front"]]
-    rows = [{**by_id[str(t["id"])], "trained_test_acc": _number(t["test_acc"]), "trained_epochs": t.get("epochs", "")}
-            for t in keep]
-    return sorted(rows, key=lambda r: -r["trained_test_acc"])

@@ -52,7 +52,8 @@ class TrainJob:
 
 @dataclass(frozen=True)
 class Trained:
-    """A finished training: its metrics (``TrainResult.to_dict``), its CPU weights, the node it ran on."""
+    """A finished training: its metrics (``TrainResult.to_dict``, and ``test_n``: the test images its accuracy
+    counts), its CPU weights, the node it ran on."""
 
     metrics: dict[str, Any]
     state_dict: dict[str, torch.Tensor]
@@ -98,7 +99,8 @@ def run_training(job: TrainJob, settings: TrainSettings, resume: bytes | None = 
     test = load_images(job.dataset, root=job.data_root, split="test")
     result = yield from train_epochs(Cell.from_string(job.arch), train=train, test=test, settings=settings, C=job.C,
                                      N=job.N, device=job.device, resume=resume, resume_name=resume_name)
-    yield Trained(result.to_dict(), {k: v.detach().cpu() for k, v in result.model.state_dict().items()}, node)
+    metrics = {**result.to_dict(), "test_n": len(test)}  # the test accuracy's sample size: its noise
+    yield Trained(metrics, {k: v.detach().cpu() for k, v in result.model.state_dict().items()}, node)
 
 
 def _on_worker(job: TrainJob, settings: TrainSettings, resume: bytes | None,

@@ -29,9 +29,11 @@ from evonas.errors import EvonasError
 from evonas.nn.network import network_for
 from evonas.run.rundir import TRAINED, RunDir
 from evonas.run.csvfiles import write_csv
-from evonas.search.shortlist import SHORTLIST_PREFIX, mark_trained_front, shortlist_rows, trained_cost
+from evonas.search.shortlist import SHORTLIST_PREFIX, shortlist_rows
+from evonas.search.trained_front import (mark_trained_front, marked_columns, noise_note, short_training_note,
+                                         trained_cost)
 from evonas.space.cell import Cell
-from evonas.datasets import DatasetSpec, check_available, dataset_spec, train_root, train_spec
+from evonas.datasets import DatasetSpec, check_available, dataset_spec, read_split, train_root, train_spec
 from evonas.train.dispatch import RunFiles, Trained, TrainJob, train_here, train_on_ray
 from evonas.train.loop import peak_train_memory
 from evonas.train.models import load_model_file, save_model
@@ -40,7 +42,7 @@ __all__ = ["select_candidates", "train_front", "TrainJob", "load_model", "TRAINE
            "train_task_gpus", "mark_trained_front", "trained_cost"]
 
 log = logging.getLogger("evonas")
-TRAINED_COLUMNS = ["id", "arch", "index", "dataset", "epochs", "train_acc", "test_acc",
+TRAINED_COLUMNS = ["id", "arch", "index", "dataset", "epochs", "train_acc", "test_acc", "test_n",
                    "wall_time_s", "device", "status", "error"]
 
 
@@ -129,16 +131,37 @@ def train_front(config: Config, run: RunDir, ids: Sequence[int] | None = None) -
             files.checkpoint(job.id).unlink(missing_ok=True)
     log.info(f"training {len(jobs)} candidate(s) on {dataset} for {tc.recipe.epochs} epoch(s) "
              f"({len(rows) - len(jobs)} already trained)")
+    if jobs:
+        _say_if_a_check(config, run, len(jobs), dataset, root)
     outcomes = train_here(jobs, tc.recipe, files) if config.ray.backend == "serial" else _on_ray(config, jobs, files)
     with contextlib.closing(outcomes):  # Ray is left as found, and unfinished trainings stopped, even on Ctrl-C
         _collect(outcomes, run, done, members, cost)
     out = _write_trained(run, done, members, cost)
     answer = [r for r in out if r["trained_front"]]
     if answer:
-        log.info(f"front after training ({len(answer)} of {len(out)} trained, test accuracy vs {cost or 'nothing'}): "
-                 f"ids {', '.join(str(r['id']) for r in answer)} (trained.csv: trained_front; pick with "
-                 f"`python -m evonas pick {run.path} --trained`)")
+        log.info(f"front after training ({len(answer)} of {len(out)} trained, test accuracy beyond noise vs "
+                 f"{cost or 'nothing'}): ids {', '.join(str(r['id']) for r in answer)} (trained.csv: trained_front; "
+                 f"pick with `python -m evonas pick {run.path} --trained`)")
+    note = noise_note(out)  # what the short training cannot tell apart
+    if note:
+        log.info(note)
     return out
+
+
+def _on_cpu(config: Config) -> bool:
+    """The trainings run on the CPU: asked to, or ``auto`` on a machine (and its local Ray) without a GPU."""
+    local = config.ray.backend == "serial" or config.ray.address in (None, "local")
+    return config.device == "cpu" or (config.device == "auto" and local and not torch.cuda.is_available())
+
+
+def _say_if_a_check(config: Config, run: RunDir, n: int, dataset: str | DatasetSpec, root: str | None) -> None:
+    """Log what the training is when it is a check that the stage runs, not a measurement (``short_training_note``):
+    short, on the CPU or on the packaged sample (an NB201 data set without a data root, whose test split is small)."""
+    packaged = root is None and dataset_spec(dataset).source is None
+    test_n = len(read_split(dataset, None, "test").y) if packaged else None
+    note = short_training_note(config, n, run.path, on_cpu=_on_cpu(config), packaged=packaged, test_n=test_n)
+    if note:
+        log.info(note)
 
 
 def _on_ray(config: Config, jobs: Sequence[TrainJob], files: RunFiles) -> Iterator[tuple[TrainJob, Trained | Exception]]:
@@ -203,8 +226,8 @@ def _collect(outcomes: Iterable[tuple[TrainJob, Trained | Exception]], run: RunD
                    metrics={k: v for k, v in m.items() if k != "history"})
         done[job.id] = {"id": job.id, "arch": job.arch, "index": Cell.from_string(job.arch).index,
                         "dataset": str(job.dataset), "epochs": m["epochs"], "train_acc": m["train_acc"],
-                        "test_acc": m["test_acc"], "wall_time_s": round(m["wall_time_s"], 2), "device": m["device"],
-                        "status": "ok", "error": ""}
+                        "test_acc": m["test_acc"], "test_n": m.get("test_n", ""),
+                        "wall_time_s": round(m["wall_time_s"], 2), "device": m["device"], "status": "ok", "error": ""}
         where = "" if outcome.node == "local" else f", node {outcome.node}"
         log.info(f"train id {job.id}: done, test acc {m['test_acc']:.2f}% after {m['epochs']} epochs "
                  f"({m['wall_time_s']:.0f} s on {m['device']}{where})")
@@ -235,9 +258,9 @@ def _candidates(config: Config, run: RunDir, ids: Sequence[int] | None) -> list[
 
 def _write_trained(run: RunDir, done: dict[int, dict[str, Any]], members: Sequence[dict[str, Any]],
                    cost: str | None) -> list[dict[str, Any]]:
-    """trained.csv with each row's cost and the trained front marked; the rows written."""
+    """trained.csv with each row's cost, 95 % interval and the front after training marked; the rows written."""
     rows = mark_trained_front([done[k] for k in sorted(done)], members, cost)
-    write_csv(run.file(TRAINED), rows, [*TRAINED_COLUMNS, *([cost] if cost else []), "trained_front"])
+    write_csv(run.file(TRAINED), rows, [*TRAINED_COLUMNS, *marked_columns(cost)])
     return rows
 
 

@@ -76,6 +76,8 @@ def _record(row: Mapping[str, Any], objectives: Sequence[str], gap: float | None
                            "acc": {k: number(row.get(k)) for k in _ACCURACIES if number(row.get(k)) is not None}}
     if number(row.get("trained_test_acc")) is not None:
         rec["trained"] = [number(row["trained_test_acc"]), str(row.get("trained_epochs", ""))]
+        if row.get("trained_test_acc_low") is not None:  # its 95 % interval, and the test images it counts
+            rec["tci"] = [row["trained_test_acc_low"], row["trained_test_acc_high"], str(row.get("trained_test_n", ""))]
         rec["tfront"] = bool(row.get("trained_front"))
     if row.get("band") not in (None, ""):
         rec["band"] = str(row["band"])
@@ -88,17 +90,18 @@ def _record(row: Mapping[str, Any], objectives: Sequence[str], gap: float | None
 
 def _panel(ox: float, title: str, x: str, y: str, layers: list[tuple[str, list[tuple[float, float, int]]]],
            step: tuple[np.ndarray, np.ndarray, str, str] | None, note: str, labels: Mapping[int, str], *,
-           y_label: str | None = None, fills: Mapping[int, str] | None = None, kind: str = "") -> str:
+           y_label: str | None = None, fills: Mapping[int, str] | None = None, kind: str = "",
+           bars: Sequence[tuple[float, float, float]] = ()) -> str:
     """One panel's SVG: axes, ticks, a step line and point layers (class, [(x, y, record)]).
 
     ``step``: (x, y, class, title) of a front drawn as a step line to the panel's right edge.
     ``labels``: record -> the id drawn next to its point in the layers "front", "trained" and "tfront".
     ``fills``: record -> a colour for its point in the layer "front". ``kind``: the points' ``data-k``
-    (the click command depends on it).
+    (the click command depends on it). ``bars``: (x, low, high) of vertical error bars.
     """
     xs = [p[0] for _, pts in layers for p in pts] + ([] if step is None else list(step[0]))
     sx = _Scale.fit(xs, ox + M_LEFT, ox + W - M_RIGHT)
-    sy = _Scale.fit([p[1] for _, pts in layers for p in pts], H - M_BOTTOM, M_TOP,
+    sy = _Scale.fit([p[1] for _, pts in layers for p in pts] + [v for b in bars for v in b[1:]], H - M_BOTTOM, M_TOP,
                     log=False if step is not None else None)
     out = [f'<g class="panel"><text x="{ox + W / 2}" y="16" class="title">{html.escape(title)}</text>',
            f'<rect x="{ox + M_LEFT}" y="{M_TOP}" width="{W - M_LEFT - M_RIGHT}" height="{H - M_TOP - M_BOTTOM}" '
@@ -128,6 +131,8 @@ def _panel(ox: float, title: str, x: str, y: str, layers: list[tuple[str, list[t
         pts.append(f"{ox + W - M_RIGHT:.1f},{sy(prev):.1f}")
         out.append(f'<polyline points="{" ".join(pts)}" class="{step[2]}"><title>{html.escape(step[3])}</title>'
                    f'</polyline>')
+    for bx, low, high in bars:
+        out.append(f'<line x1="{sx(bx):.1f}" x2="{sx(bx):.1f}" y1="{sy(low):.1f}" y2="{sy(high):.1f}" class="bar"/>')
     k = f' data-k="{kind}"' if kind else ""  # "t": the trained panel
     for cls, points in layers:
         for px, py, r in points:
@@ -211,6 +216,9 @@ def render_html(view: FrontView, objectives: Sequence[str]) -> str:
                     labels, y_label=None if view.benchmark else trained_label(view.accuracy, view.trained_epochs))
     trained, tfront = view.trained(), view.trained_front()
     tpoints = _points(tfront, view.trained_cost, "trained_test_acc", rec)
+    intervals = view.trained_intervals()
+    bars = [(number(r.get(view.trained_cost)), *intervals[int(r["id"])]) for r in trained
+            if int(r["id"]) in intervals and number(r.get(view.trained_cost)) is not None]
     right = _panel(2 * W, f"after training ({len(trained)} trained)" if trained else "after training",
                    view.trained_cost, "trained_test_acc",
                    [("trained", _points([r for r in trained if not r.get("trained_front")], view.trained_cost,
@@ -219,7 +227,7 @@ def render_html(view: FrontView, objectives: Sequence[str]) -> str:
                    (np.array([p[0] for p in tpoints]), np.array([p[1] for p in tpoints]), "tline",
                     "front after training") if trained else None,
                    "" if trained else "not trained yet", labels,
-                   y_label=trained_label(view.accuracy, view.trained_epochs), kind="t")
+                   y_label=trained_label(view.accuracy, view.trained_epochs), kind="t", bars=bars)
     columns = list(dict.fromkeys([*objectives, *([view.accuracy] if view.benchmark else [])]))
     shortlist = any("band" in r or "on_front" in r for r in view.members)
     extra = ["band", "on front"] if shortlist else []
@@ -241,7 +249,8 @@ def render_html(view: FrontView, objectives: Sequence[str]) -> str:
     data = data.replace("</", "<\\/")
     legend = ('<span class="key cand"></span> scored candidate <span class="key front"></span> front member '
               '(id) ' + ('<span class="key truth"></span> true NB201 front (table) ' if view.benchmark else '')
-              + '<span class="key trained"></span> trained here <span class="key tfront"></span> front after training')
+              + '<span class="key trained"></span> trained here <span class="key tfront"></span> front after training'
+              + (f' (bars: 95 % intervals on {view.trained_test_n} test images)' if bars else ''))
     return PAGE.format(title=html.escape(view.title), width=3 * W, height=H, svg=left + middle + right,
                         legend=legend, head=head, rows=rows_html, data=data, script=SCRIPT)
 

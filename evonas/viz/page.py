@@ -29,6 +29,7 @@ circle.tfront {{ fill: #1f77b4; stroke: #000; stroke-width: .8; }}
 circle.hl {{ stroke: #ff0; stroke-width: 3; }}
 .truth {{ fill: none; stroke: #000; stroke-width: 1.4; }}
 .tline {{ fill: none; stroke: #1f77b4; stroke-width: 2.5; }}
+.bar {{ stroke: #777; stroke-width: 1; }}
 .key {{ display: inline-block; width: 10px; height: 10px; border-radius: 5px; margin: 0 4px 0 12px; }}
 .key.cand {{ background: #aaa; }} .key.front {{ background: #d62728; }} .key.trained {{ background: #b0c4de; }}
 .key.tfront {{ background: #1f77b4; }}
@@ -67,6 +68,7 @@ SCRIPT = r"""
     if (r.on_front !== undefined) h += 'on_front: ' + (r.on_front ? 'yes' : 'no') + '<br>';
     if (r.trained) h += 'trained here: test acc ' + f(r.trained[0]) + ' % after ' + esc(r.trained[1]) + ' epoch(s)'
       + (r.tfront ? ', <b>on the front after training</b>' : '') + '<br>';
+    if (r.tci) h += '95 % interval ' + f(r.tci[0]) + ' .. ' + f(r.tci[1]) + ' % on ' + esc(r.tci[2]) + ' test images<br>';
     if (r.gap !== undefined) h += 'gap to the true front: ' + f(r.gap) + ' points<br>';
     if (r.front || (kind === 't' && r.tfront)) h += '<i>click: ' + esc(command(r, kind)) + '</i>';
     return h;

@@ -8,8 +8,8 @@ vs the table's cost, with the table's true (accuracy, cost) front as a reference
 the distance to optimal is visible; on a user's data set, which no table measures, the found
 front at its trained accuracy (before training, ``FrontView.accuracy_note`` instead). Right,
 "after training": every trained candidate (``trained.csv``) at its trained test accuracy vs the
-same cost, with its id, and the front after training as a step line; "not trained yet" before
-the training stage.
+same cost, with its id and its 95 % interval as an error bar, and the front after training as a
+step line; "not trained yet" before the training stage.
 """
 from __future__ import annotations
 
@@ -149,12 +149,28 @@ def _trained_panel(ax: Any, view: FrontView) -> None:
     ax.scatter(fx, fy, s=40, c="tab:blue", edgecolors="k", linewidths=0.6, zorder=4,
                label=f"front after training ({len(fx)}, {how})")
     _label_ids(ax, fx, fy, front, color="tab:blue")
+    ends = _error_bars(ax, view, tx, ty, rows)
     ax.set_title(f"after training: {len(tx)} trained, {view.trained_epochs} epochs", fontsize=10)
     _finish_axis(ax, view.trained_cost, "trained_test_acc", tx, ty)
     ax.set_yscale("linear")
     ax.set_ylabel(trained_label(view.accuracy, view.trained_epochs))
-    pad = max(1.0, 0.08 * (max(ty) - min(ty)))
-    ax.set_ylim(min(ty) - pad, max(ty) + pad)
+    low, high = min(ty + ends), max(ty + ends)
+    pad = max(1.0, 0.08 * (high - low))
+    ax.set_ylim(low - pad, high + pad)
+
+
+def _error_bars(ax: Any, view: FrontView, xs: Sequence[float], ys: Sequence[float],
+                rows: Sequence[Mapping[str, Any]]) -> list[float]:
+    """Each trained accuracy's 95 % interval as an error bar (``FrontView.trained_intervals``): members whose bars
+    overlap are within noise of each other, and the front after training keeps them together. The ends drawn."""
+    bars = view.trained_intervals()
+    drawn = [(x, y, *bars[int(r["id"])]) for x, y, r in zip(xs, ys, rows) if int(r["id"]) in bars]
+    if not drawn:
+        return []
+    bx, by, low, high = (np.array(c, dtype=float) for c in zip(*drawn))
+    ax.errorbar(bx, by, yerr=[by - low, high - by], fmt="none", ecolor="0.45", elinewidth=0.9, capsize=2.5, zorder=1,
+                label=f"95 % interval ({view.trained_test_n} test images)")
+    return [*low.tolist(), *high.tolist()]
 
 
 def draw_front(view: FrontView) -> Figure:

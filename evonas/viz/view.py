@@ -7,8 +7,9 @@ objectives, the table's 200-epoch accuracy against a cost, and the front after t
 on, so the drawn front is the one ``pick --trained`` reads). Axis labels, the log-scale rule, the
 200-epoch panel's cost column (the first of x, y, the run's cost and the other minimised objectives
 that the table measures, with its true front), whether the search front is joined by a line (two objectives
-only) or coloured by an objective off the axes (three or more), and which trained candidates
-form the front after training are decided here, so both drawings agree. No matplotlib, no file
+only) or coloured by an objective off the axes (three or more), which trained candidates
+form the front after training and their accuracies' 95 % intervals (the error bars) are decided here, so both
+drawings agree. No matplotlib, no file
 access.
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 from evonas.analysis.benchmark import (TrueFront, front_gap, reference_cost, table_columns, true_front_of_table,
                                    with_table_columns)
 from evonas.errors import EvonasError
-from evonas.search.shortlist import trained_cost, trained_front_rows
+from evonas.search.trained_front import interval_of, trained_cost, trained_front_rows
 from evonas.space.latency_table import latency_columns
 from evonas.space.table import BenchmarkTable
 
@@ -165,11 +166,22 @@ class FrontView:
         return [r for r in self.members if number(r.get("trained_test_acc")) is not None]
 
     def trained_front(self) -> list[dict[str, Any]]:
-        """The front after training, cheapest first (non-dominated on trained accuracy max, cost min)."""
+        """The front after training, cheapest first (``search.trained_front``: non-dominated beyond noise)."""
         rows = [r for r in self.trained() if r.get("trained_front")]
         cost = self.trained_cost or self.cost
         return sorted(rows, key=lambda r: (number(r.get(cost)) if number(r.get(cost)) is not None else np.inf,
                                            r["trained_test_acc"]))
+
+    def trained_intervals(self) -> dict[int, tuple[float, float]]:
+        """Trained member id -> its test accuracy's 95 % interval (%): the error bars of the panel after training."""
+        return {int(r["id"]): (r["trained_test_acc_low"], r["trained_test_acc_high"]) for r in self.trained()
+                if r.get("trained_test_acc_low") is not None}
+
+    @property
+    def trained_test_n(self) -> str:
+        """The test images the trained accuracies count, e.g. "256" or "256/10000"; "" when unknown."""
+        counts = {str(r.get("trained_test_n", "")) for r in self.trained()} - {""}
+        return "/".join(sorted(counts, key=lambda n: (len(n), n)))
 
     @property
     def trained_epochs(self) -> str:
@@ -219,7 +231,8 @@ def _members(front: list[dict[str, Any]], members: Sequence[Mapping[str, Any]], 
 
 
 def _join_trained(config: Any, members: list[dict[str, Any]], trained: Sequence[Mapping[str, Any]]) -> str:
-    """Add trained.csv's test accuracy, epochs and the front-after-training mark to the members.
+    """Add trained.csv's test accuracy, epochs, 95 % interval (``interval_of``: none for a training of an older
+    evonas) and the front-after-training mark to the members.
 
     The mark is ``trained_front_rows``'s, as ``pick --trained`` reads it: trained.csv's
     ``trained_front`` column when it has one, else the front on (trained test accuracy,
@@ -231,6 +244,8 @@ def _join_trained(config: Any, members: list[dict[str, Any]], trained: Sequence[
     for r in rows:
         t = by_id[int(r["id"])]
         r["trained_test_acc"], r["trained_epochs"] = float(t["test_acc"]), t.get("epochs", "")
+        r["trained_test_acc_low"], r["trained_test_acc_high"] = interval_of(t) or (None, None)
+        r["trained_test_n"] = t.get("test_n", "")
     if not rows:
         return ""
     on = {int(r["id"]) for r in trained_front_rows(config, members, [{"status": "ok", **t} for t in by_id.values()])}

@@ -136,6 +136,31 @@ def test_pick_trained_chooses_from_the_front_after_training(tmp_path, capsys, ma
     assert "after training" in out
 
 
+def test_pick_trained_says_when_its_choice_is_within_noise_of_a_cheaper_member(tmp_path, capsys):
+    """trained.csv as the stage writes it: 256 test images. The most accurate (id 0, 31.25 %, flops 10) is within
+    noise of id 1 (26.95 %, flops 5), not of id 2 (20.31 %, flops 2, whose interval lies below id 0's)."""
+    from evonas.run.csvfiles import write_csv
+    from evonas.run.rundir import RunDir
+    from evonas.search.trained_front import mark_trained_front, marked_columns
+    from fixtures_run import TRAINED_COLUMNS
+
+    rows = [{"id": i, "epochs": 5, "test_acc": 100.0 * k / 256, "test_n": 256, "status": "ok"}
+            for i, k in enumerate([80, 69, 52])]
+    run = make_run(tmp_path, trained=rows)
+    write_csv(run / "trained.csv", mark_trained_front(rows, RunDir.open(run).members(), "flops"),
+              [*TRAINED_COLUMNS, *marked_columns("flops")])
+    rc, out, err = _pick(run, "--trained", capsys=capsys)
+    assert rc == 0, err
+    assert _chosen_id(out) == "0"
+    assert "test acc 31.25% (95 % interval 25.9-37.2% on 256 test images) after 5 epoch(s)" in out
+    noise = [line for line in out.splitlines() if line.startswith("noise")]
+    assert noise == ["noise       id 1 is cheaper (flops 5 vs 10) and within noise of this one: their 95 % intervals "
+                     "on 256 test images overlap (26.95% in 21.9-32.7% vs 31.25% in 25.9-37.2%); the training cannot "
+                     "tell them apart"]
+    rc, out, err = _pick(run, "--trained", "--id", "2", capsys=capsys)       # the cheapest: nothing to name
+    assert rc == 0 and not [line for line in out.splitlines() if line.startswith("noise")]
+
+
 def test_pick_trained_refuses_a_member_off_the_trained_front_and_an_untrained_run(tmp_path, capsys):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()

@@ -10,7 +10,7 @@ from evonas.cli import main
 from evonas.config.load import config_from_mapping, dump_config
 from evonas.errors import ConfigError
 from evonas.run.rundir import RunDir
-from evonas.search.shortlist import trained_cost
+from evonas.search.trained_front import trained_cost
 from evonas.space.table import load_table
 from evonas.viz.report import default_axes, load_view
 
@@ -90,7 +90,7 @@ def test_the_plots_x_axis_the_shortlists_cost_and_pick_agree(tmp_path, capsys, o
     assert "(knas vs flops;" in capsys.readouterr().out
     assert main(["pick", str(run), "--select", "bands", "--bands", "2"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("2 band(s) of flops over the front")                # flops 2, 5 | 10
+    assert "2 equal-count bands of flops over the front" in out.splitlines()[0]  # flops 2, 5 | 10
     assert [line.split()[:2] for line in out.splitlines() if line.startswith("     ")] == [["0", "1"], ["1", "0"]]
     assert main(["pick", str(run), "--trained", "--id", "0"]) == 2            # off the front after training on flops
     assert "its ids are 1, 2" in capsys.readouterr().err

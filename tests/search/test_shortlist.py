@@ -7,7 +7,8 @@ import pytest
 from evonas.analysis.quality import shortlist, trained_front
 from evonas.config.load import config_from_mapping
 from evonas.errors import ConfigError, DataError
-from evonas.search.shortlist import accuracy_front, average_ranks, band_shortlist, cost_bands, shortlist_rows
+from evonas.search.shortlist import average_ranks, band_shortlist, cost_bands, shortlist_rows
+from evonas.search.trained_front import noise_front
 
 NAN = float("nan")
 
@@ -70,8 +71,8 @@ def test_trained_front_follows_the_training_not_the_search():
     F = np.array([[-3.0, 5.0], [-2.0, 4.0], [-1.0, 1.0]])
     acc, cost = np.array([50.0, 70.0, 60.0]), np.array([5.0, 4.0, 1.0])
     assert trained_front(F, acc, cost, 3).tolist() == [1, 2]
-    assert accuracy_front(acc, cost).tolist() == [1, 2]
-    assert accuracy_front(np.array([NAN, 10.0]), np.array([1.0, 2.0])).tolist() == [1]
+    assert noise_front(acc, acc, acc, cost).tolist() == [1, 2]        # points: the plain front
+    assert noise_front(*[np.array([NAN, 10.0])] * 3, np.array([1.0, 2.0])).tolist() == [1]
 
 
 def _rows():

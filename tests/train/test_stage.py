@@ -67,6 +67,37 @@ def test_the_trained_front_is_judged_on_trained_accuracy_and_cost():
     assert [r["trained_front"] for r in mark_trained_front(rows, members, None)] == [0, 1, 0, 0]
 
 
+def test_a_short_training_on_the_cpu_says_it_is_a_check_and_what_its_noise_cannot_rank(tmp_path, caplog):
+    """The main job's kind of training (a few epochs on the packaged sample, on the CPU): the stage says it is a check
+    that it runs, with its noise and the command for the real thing, and at the end what it cannot rank."""
+    import logging
+
+    from evonas.search.trained_front import noise_note, wilson_interval
+    from fixtures_run import make_run
+
+    run = RunDir.open(make_run(tmp_path))
+    data = to_mapping(run.config())
+    data["device"], data["ray"]["backend"] = "cpu", "serial"
+    data["train"].update(n_train=128, recipe={"epochs": 1, "batch_size": 64})
+    with caplog.at_level(logging.INFO, logger="evonas"):
+        rows = train_front(config_from_mapping(data), run, ids=[0, 1, 2])
+    lines = [r.getMessage() for r in caplog.records]
+    assert (f"this training is a check that the stage runs, not a measurement: 3 candidate(s) for 1 epoch(s) on the "
+            f"CPU, tested on the packaged sample; on 256 test images a test accuracy's 95 % interval is up to ±6.1 "
+            f"points (trained.csv: test_acc_low, test_acc_high, within_noise_of), so its front after training is a "
+            f"sketch. For a real front train on the full data for 200 epochs on a GPU: python -m evonas train "
+            f"{run.path} --set train.data_root=DIR --set train.recipe.epochs=200") in lines
+    assert all(r["test_n"] == 256 and (r["test_acc_low"], r["test_acc_high"]) == wilson_interval(r["test_acc"], 256)
+               for r in rows)
+    # one epoch on 128 images: near chance, every accuracy within the others' intervals
+    assert [set(r["within_noise_of"].split()) for r in rows] == [{"1", "2"}, {"0", "2"}, {"0", "1"}]
+    assert all(r["trained_front"] for r in rows)
+    note = noise_note(rows)
+    assert note.startswith("the 3 candidates' test accuracies lie within each other's 95 % intervals on 256 test "
+                           "images: this short training cannot rank them")
+    assert lines[-1] == note and "front after training (3 of 3 trained" in lines[-2]
+
+
 def test_train_one_member_writes_model_and_metrics(searched, ray_local):
     config = _config(searched, recipe={"epochs": 1, "batch_size": 128})
     rows = train_front(config, searched, ids=[0])
@@ -74,9 +105,13 @@ def test_train_one_member_writes_model_and_metrics(searched, ray_local):
     with open(searched.file("trained.csv"), newline="") as f:
         trained = list(csv.DictReader(f))
     assert trained[0]["id"] == "0" and trained[0]["epochs"] == "1"
-    # no validation column (the stage trains without a validation set); the cost and the trained front
-    assert list(trained[0]) == [*TRAINED_COLUMNS, "flops", "trained_front"]
+    # no validation column (the stage trains without a validation set); the test accuracy's 95 % interval on the
+    # packaged sample's 256 test images, the cost, the front after training and who is within noise of whom
+    assert list(trained[0]) == [*TRAINED_COLUMNS, "test_acc_low", "test_acc_high", "flops", "trained_front",
+                                "within_noise_of"]
     assert trained[0]["trained_front"] == "1" and trained[0]["flops"] == searched.pareto()[0]["flops"]
+    assert trained[0]["test_n"] == "256" and trained[0]["within_noise_of"] == ""
+    assert float(trained[0]["test_acc_low"]) < float(trained[0]["test_acc"]) < float(trained[0]["test_acc_high"])
     assert [r["id"] for r in searched.shortlist()] == ["0"]
     assert 0.0 <= float(trained[0]["test_acc"]) <= 100.0
     model = evonas.load_model(searched.path, 0)

@@ -158,6 +158,36 @@ def test_html_hover_shows_every_objective_and_the_trained_pick_command(table):
     assert "' --trained --id ' + r.id" in page and "front after training" in page
 
 
+def test_the_trained_panel_draws_each_accuracys_95_percent_interval(table):
+    """With trained.csv's test_n every trained member has its Wilson interval: the view holds it, the PNG draws it as
+    error bars, the page as bars and on hover. 17-21 % on 256 images are within each other's intervals, so the front
+    after training computed here keeps all four; without test_n (an older trained.csv) nothing is drawn."""
+    from matplotlib.container import ErrorbarContainer
+
+    from evonas.search.trained_front import wilson_interval
+
+    view = _view(table, trained=[{**t, "test_n": 256} for t in _trained()])
+    intervals = view.trained_intervals()
+    assert view.trained_test_n == "256" and set(intervals) == {0, 1, 2, 3}
+    assert intervals[3] == pytest.approx(wilson_interval(21.0, 256))
+    assert [r["id"] for r in view.trained_front()] == [2, 1, 3, 0]            # none better beyond noise
+    _, axes = _figure(view)
+    (bars,) = [c for c in axes[2].containers if isinstance(c, ErrorbarContainer)]
+    assert bars.get_label() == "95 % interval (256 test images)"
+    drawn = sorted((float(s[0][0]), float(s[0][1]), float(s[1][1])) for s in bars.lines[2][0].get_segments())
+    cost = {int(r["id"]): float(r["flops"]) for r in view.trained()}
+    assert drawn == pytest.approx(sorted((cost[i], *intervals[i]) for i in intervals))
+    assert axes[2].get_ylim()[0] < min(lo for lo, _ in intervals.values())
+    assert axes[2].get_ylim()[1] > max(hi for _, hi in intervals.values())
+    page = render_html(view, view.objectives)
+    assert page.count('class="bar"') == 4 and "bars: 95 % intervals on 256 test images" in page
+    tci = {r["id"]: r["tci"] for r in _records(page) if "tci" in r}
+    assert tci[3][:2] == pytest.approx(list(intervals[3])) and tci[3][2] == "256" and set(tci) == {0, 1, 2, 3}
+    older = _view(table, trained=_trained())
+    assert older.trained_intervals() == {} and 'class="bar"' not in render_html(older, older.objectives)
+    assert not [c for c in _figure(older)[1][2].containers if isinstance(c, ErrorbarContainer)]
+
+
 def test_load_view_reads_the_shortlist_and_trained_front(tmp_path):
     root = make_run(tmp_path)
     run = RunDir.open(root)
