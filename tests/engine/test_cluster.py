@@ -6,7 +6,6 @@ from __future__ import annotations
 import http.server
 import os
 import shutil
-import signal
 import socket
 import socketserver
 import subprocess
@@ -20,6 +19,7 @@ from typing import Callable, Iterator
 import pytest
 
 from conftest import REPO
+from fixtures_cluster import stop_everything_under
 from evonas.engine.cluster import check_ray_address
 from evonas.errors import ClusterError
 
@@ -28,18 +28,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _pids_mentioning(text: str) -> list[int]:
-    pids = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                if text.encode() in (proc / "cmdline").read_bytes():
-                    pids.append(int(proc.name))
-            except OSError:
-                continue
-    return pids
 
 
 def _head_env(temp: str, **extra: str) -> dict[str, str]:
@@ -66,16 +54,7 @@ def ray_head():
         assert "Local node IP: 127.0.0.1" in proc.stdout + proc.stderr
         yield f"127.0.0.1:{port}", _head_env(temp)
     finally:
-        for _ in range(3):  # stop exactly this head: every process started under its temp dir
-            pids = [p for p in _pids_mentioning(temp) if p != os.getpid()]
-            if not pids:
-                break
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.5)
+        stop_everything_under(temp)  # exactly this head: every process started under its temp dir
         shutil.rmtree(temp, ignore_errors=True)
 
 

@@ -14,7 +14,6 @@ import json
 import os
 import select
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -65,28 +64,6 @@ def _keep(args: dict[str, Any]) -> None:
     cluster.shutdown()
 
 
-def _stop_everything_under(temp: str) -> None:
-    """Kill what is left of a cluster: every process whose command line names its temp dir."""
-    for _ in range(3):
-        pids = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and int(p.name) != os.getpid()
-                and _cmdline(p).find(temp.encode()) >= 0]
-        if not pids:
-            return
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.5)
-
-
-def _cmdline(proc: Path) -> bytes:
-    try:
-        return (proc / "cmdline").read_bytes()
-    except OSError:
-        return b""
-
-
 @contextmanager
 def loopback_cluster(nodes: list[dict[str, Any]], **env: str) -> Iterator[dict[str, Any]]:
     """A cluster of ``nodes`` on 127.0.0.1 (every node checked by ``ray.nodes()``), under ``clean_env(**env)``;
@@ -121,7 +98,9 @@ def loopback_cluster(nodes: list[dict[str, Any]], **env: str) -> Iterator[dict[s
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
-        _stop_everything_under(temp)
+        from fixtures_cluster import stop_everything_under  # here: this file also runs as the cluster's keeper
+
+        stop_everything_under(temp)
         shutil.rmtree(temp, ignore_errors=True)
 
 
