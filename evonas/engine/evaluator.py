@@ -79,11 +79,10 @@ class Evaluator:
                 self.proposed.setdefault(key, cell.arch)
                 if key not in self.resumed:
                     new.append(cell.reduced)
-        cached = {cell.arch: self._cached(cell.arch) for cell in new}
-        self.n_cache_values += sum(map(len, cached.values()))
-        todo = {cell.arch: tuple(s for s in self.scores if s not in cached[cell.arch]) for cell in new}
-        from_cache = [Evaluation(c.arch, c.index, cached[c.arch], device="cache") for c in new if not todo[c.arch]]
-        self.n_cached += len(from_cache)
+        looked = {cell.arch: self._look_up(cell) for cell in new}
+        cached = {arch: values for arch, (values, _) in looked.items()}
+        todo = {arch: missing for arch, (_, missing) in looked.items()}
+        from_cache = [self._from_cache(c, cached[c.arch]) for c in new if not todo[c.arch]]
         for ev in itertools.chain(from_cache, self.pool.map_unordered([c for c in new if todo[c.arch]], todo)):
             if ev.device != "cache":
                 self._store(ev, cached[ev.arch])
@@ -124,12 +123,9 @@ class Evaluator:
             self.n_reused += 1
             return self.memo[key]
         reduced = cell.reduced
-        cached = self._cached(reduced.arch)
-        self.n_cache_values += len(cached)
-        todo = tuple(s for s in self.scores if s not in cached)
+        cached, todo = self._look_up(reduced)
         if not todo:
-            ev = Evaluation(reduced.arch, reduced.index, cached, device="cache")
-            self.n_cached += 1
+            ev = self._from_cache(reduced, cached)
             self._record(ev)
             return ev
         self._in_pool[reduced.arch] = cached
@@ -150,6 +146,17 @@ class Evaluator:
         """Append what was read back but never asked for again (a resumed run told to stop earlier)."""
         self.memo.update(self.resumed)
         self.resumed.clear()
+
+    def _look_up(self, cell: Cell) -> tuple[dict[str, float], tuple[str, ...]]:
+        """A reduced cell's values in the score cache, and the scores still to compute."""
+        cached = self._cached(cell.arch)
+        self.n_cache_values += len(cached)
+        return cached, tuple(s for s in self.scores if s not in cached)
+
+    def _from_cache(self, cell: Cell, cached: dict[str, float]) -> Evaluation:
+        """The evaluation of a cell whose every score the cache holds."""
+        self.n_cached += 1
+        return Evaluation(cell.arch, cell.index, cached, device="cache")
 
     def _cached(self, arch: str) -> dict[str, float]:
         """The cached values of ``arch``; one that is not finite or outside its score's valid range is

@@ -64,7 +64,6 @@ class Worker:
     node: str = ""            # that node's address, for the records and the log
     device: str = "all"       # key of the device it shares; "all": unknown, so exclusive work has the pool
     since: float = field(default_factory=time.monotonic)  # when it started (or was asked for)
-    busy_s: float = 0.0       # seconds spent scoring
 
     def where(self) -> str:
         """e.g. "gpu1 on 10.0.0.7 (node 3551b505)"."""
@@ -294,7 +293,7 @@ class Scheduler:
             out = ray.get(ref)
         except RayActorError as err:
             if task.job is not None:
-                self._busy(worker, time.time() - task.started)
+                self.busy_s += time.time() - task.started
             self.check_nodes()
             if task.job is None:  # a replacement died while starting: the pool shrinks
                 self._drop(task.actor)
@@ -328,7 +327,7 @@ class Scheduler:
         self.idle.append(task.actor)
         self._release(task.job)
         out.attempts, out.started, out.ended = task.job.attempt, task.started, time.time()
-        self._busy(worker, out.wall_time)  # the worker's own time: not the wait for the driver to see the result
+        self.busy_s += out.wall_time  # the worker's own time: not the wait for the driver to see the result
         # the worker's own time (a first call's set-up and the driver's delays are not the cell's)
         self.slowest, self.n_timed = max(self.slowest, out.wall_time or out.ended - out.started), self.n_timed + 1
         if worker is not None:
@@ -345,7 +344,7 @@ class Scheduler:
                 log.warning(f"a replacement Ray worker did not start within {self.start_timeout_s:g} s of being asked "
                             f"for (ray.start_timeout_s); given up, the pool has {self.num_workers} worker(s)")
                 continue
-            self._busy(worker, time.time() - task.started)
+            self.busy_s += time.time() - task.started
             self._replace(task.actor)
             self.check_nodes()
             if task.limit < self.task_timeout_s:
@@ -354,11 +353,6 @@ class Scheduler:
             else:
                 reason = f"no result within {self.task_timeout_s:g} s (ray.task_timeout_s); the worker was killed"
             self._retry_or_fail(task, worker, reason)
-
-    def _busy(self, worker: Worker | None, seconds: float) -> None:
-        self.busy_s += seconds
-        if worker is not None:
-            worker.busy_s += seconds
 
     def _retry_or_fail(self, task: _Task, worker: Worker | None, reason: str) -> None:
         job = task.job

@@ -64,7 +64,7 @@ class Progress(Callback):
 
     def utilisation(self) -> float | None:
         """The share of the pool's workers' time spent scoring so far (None: no pool that says)."""
-        return self.pool.utilisation() if hasattr(self.pool, "utilisation") else None
+        return self.pool.utilisation() if self.pool is not None else None
 
 
 def setup_logging(run: RunDir, quiet: bool = False) -> None:
