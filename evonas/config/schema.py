@@ -211,6 +211,10 @@ class Config:
                               f"after training is judged on, the plots' x axis) is a minimised objective")
         if tc.candidates == "bands":
             self.train_band_by  # noqa: B018  (no minimised objective: an error now, not after the search)
+        levels = [i for i, r in enumerate(tc.schedule) if r.keep == "levels"]
+        if levels and cost is None:
+            raise ConfigError(f"train.schedule[{levels[0]}]: keep: levels keeps the most accurate at each cost level, "
+                              f"and no objective is a cost (a minimised one, or train.band_by)")
 
     def _check_names(self) -> None:
         """``dataset`` and ``train.dataset`` name known data sets, ``data.format`` a known format."""

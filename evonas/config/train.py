@@ -1,13 +1,17 @@
 """The training stage's section of the run configuration (``train:``) and NB201's training recipe."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Literal
 
 from evonas.errors import ConfigError
 from evonas.strict import check
 
-__all__ = ["TrainConfig", "TrainSettings"]
+__all__ = ["TrainConfig", "TrainSettings", "Rung", "KEEP_RULES"]
+
+#: which of a rung's trainings go on to the next rung (``Rung.keep``)
+KEEP_RULES = ("all", "front", "levels", "top")
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,26 @@ class TrainSettings:
 
 
 @dataclass(frozen=True)
+class Rung:
+    """One rung of ``train.schedule``: train for ``epochs``; ``keep`` says which of the previous rung's trainings
+    come to this one (the first rung trains every candidate).
+
+    ``all``: every one; ``front``: the front after training at the previous rung (dominated only beyond noise,
+    ``evonas.search.trained_front``); ``levels``: the most accurate at each distinct cost; ``top``: the ``top``
+    most accurate.
+    """
+
+    epochs: int = field(metadata=check(lambda v: v >= 1, ">= 1"))
+    keep: Literal["all", "front", "levels", "top"] = "all"
+    top: int | None = field(default=None, metadata=check(lambda v: v >= 1, ">= 1 or null"))
+
+    def __post_init__(self) -> None:
+        if (self.keep == "top") != (self.top is not None):
+            raise ConfigError(f"keep: top needs top: K (the K most accurate go on), and top: K needs keep: top; "
+                              f"got keep: {self.keep}, top: {self.top}")
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """The second stage: train front members for real after the training-free search."""
 
@@ -65,7 +89,46 @@ class TrainConfig:
     data_root: str | None = None     # None: the search's data.root (dataset custom: always)
     n_train: int | None = field(default=None, metadata=check(lambda v: v >= 1, ">= 1 or null"))
     recipe: TrainSettings = field(default_factory=TrainSettings)  # NB201's recipe: 200 epochs
+    #: successive halving: rungs of increasing epochs, each training only those its ``keep`` rule lets through
+    #: from the rung before, e.g. [{epochs: 12}, {epochs: 200, keep: front}]; empty: one rung of recipe.epochs.
+    #: The rungs' epochs replace recipe.epochs.
+    schedule: tuple[Rung, ...] = ()
+    #: how a kept candidate trains at the next rung. scratch: afresh, the recipe at the rung's own length
+    #: (its cosine reaches 0 at the rung's last epoch; NB201's 12-epoch trainings are such); checkpoint: every
+    #: rung is the first epochs of the last rung's recipe (the cosine over the last rung's epochs), so a kept
+    #: candidate goes on from its checkpoint and pays only the extra epochs, but early rungs are judged
+    #: mid-schedule, at a high learning rate
+    schedule_from: Literal["scratch", "checkpoint"] = "scratch"
     #: trainings sharing one GPU (each task asks Ray for 1/jobs_per_gpu of it); auto: as many as fit
     #: in 80% of the GPU's memory by the measured peak of the largest candidate (at most 8)
     jobs_per_gpu: int | Literal["auto"] = field(default="auto", metadata=check(lambda v: v == "auto" or v >= 1,
                                                                                ">= 1 or auto"))
+
+    def __post_init__(self) -> None:
+        rungs = self.schedule
+        if not rungs:
+            return
+        if rungs[0].keep != "all":
+            raise ConfigError(f"train.schedule[0]: the first rung trains every candidate; drop its keep: "
+                              f"{rungs[0].keep} (keep rules belong to the later rungs)")
+        for i in range(1, len(rungs)):
+            if rungs[i].epochs <= rungs[i - 1].epochs:
+                raise ConfigError(f"train.schedule[{i}]: epochs must grow from rung to rung, got "
+                                  f"{rungs[i - 1].epochs} then {rungs[i].epochs}")
+        if self.recipe.warmup_epochs >= rungs[0].epochs:
+            raise ConfigError(f"train.recipe.warmup_epochs ({self.recipe.warmup_epochs}) must be below the first "
+                              f"rung's epochs ({rungs[0].epochs})")
+
+    def rungs(self) -> tuple[Rung, ...]:
+        """The schedule's rungs; without a schedule one rung of ``recipe.epochs``."""
+        return self.schedule or (Rung(self.recipe.epochs),)
+
+    def rung_recipe(self, rung: int) -> tuple[TrainSettings, int]:
+        """(the recipe a training at rung ``rung`` runs, the epoch it stops after).
+
+        scratch: the recipe at the rung's length, run to its end; checkpoint: the recipe at the last
+        rung's length, stopped after the rung's epochs.
+        """
+        rungs = self.rungs()
+        length = rungs[rung].epochs if self.schedule_from == "scratch" else rungs[-1].epochs
+        return dataclasses.replace(self.recipe, epochs=length), rungs[rung].epochs

@@ -30,6 +30,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from evonas.config.schema import Config
+from evonas.search.rungs import last_rung
 
 __all__ = ["Z95", "wilson_interval", "accuracy_interval", "interval_of", "noise_front", "within_noise",
            "trained_cost", "mark_trained_front", "marked_columns", "trained_front_rows", "noise_note",
@@ -159,14 +160,15 @@ def mark_trained_front(rows: Sequence[Mapping[str, Any]], members: Sequence[Mapp
 
 def trained_front_rows(config: Config, members: Sequence[Mapping[str, Any]],
                        trained: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The members (front and shortlist rows) on the front after training, most accurate first.
+    """The members (front and shortlist rows) on the front after training, most accurate first: the last rung's
+    (``evonas.search.rungs.last_rung``) when ``trained`` has several.
 
     trained.csv's ``trained_front`` column when it has one; else (a trained.csv of an older
     evonas) the front computed here on (trained test accuracy, ``trained_cost``). Each row gets
     ``trained_test_acc``, ``trained_epochs``, ``trained_test_n`` and its interval
     ``trained_test_acc_low``/``trained_test_acc_high`` (None without one, ``interval_of``).
     """
-    ok = [t for t in trained if t.get("status") == "ok" and t.get("test_acc") not in (None, "")]
+    ok = [t for t in last_rung(trained) if t.get("status") == "ok" and t.get("test_acc") not in (None, "")]
     by_id = {str(m["id"]): m for m in members}
     ok = [t for t in ok if str(t["id"]) in by_id]
     if ok and "trained_front" in ok[0]:
@@ -233,7 +235,7 @@ def short_training_note(config: Config, candidates: int, run_path: Any, *, on_cp
     """What the training stage says it is when it is a check, not a measurement ("" otherwise): a short training
     (under ``REAL_EPOCHS`` epochs) on the CPU or on the packaged sample images; its noise (the widest 95 %
     interval on ``test_n`` test images, at 50 %), and the command for the real thing."""
-    epochs = config.train.recipe.epochs
+    epochs = config.train.rungs()[-1].epochs  # a schedule's answer is its last rung's
     if epochs >= REAL_EPOCHS or not (on_cpu or packaged):
         return ""
     where = " on the CPU" if on_cpu else ""

@@ -48,6 +48,19 @@ class TrainJob:
     C: int
     N: int
     device: str
+    rung: int = 0                 # the rung of ``train.schedule`` this training is
+    stop_at: int | None = None    # stop after this epoch of the recipe (None: at its end)
+    files: str = ""               # the name of its checkpoint files (empty: the id)
+
+    @property
+    def stem(self) -> str:
+        """The name of this training's files under ``checkpoints/``: ``<stem>.pt``, ``<stem>.progress.json``."""
+        return self.files or str(self.id)
+
+    @property
+    def label(self) -> str:
+        """How the log names this training: ``id 7``, or ``id 7 (rung 2)`` past the first rung."""
+        return f"id {self.id}" + (f" (rung {self.rung + 1})" if self.rung else "")
 
 
 @dataclass(frozen=True)
@@ -68,22 +81,22 @@ class RunFiles:
         self.root = Path(root).expanduser().resolve()
         self.root.mkdir(parents=True, exist_ok=True)
 
-    def checkpoint(self, id: int) -> Path:
-        return self.root / f"{id}.pt"
+    def checkpoint(self, stem: int | str) -> Path:
+        return self.root / f"{stem}.pt"
 
-    def progress(self, id: int) -> Path:
-        return self.root / f"{id}.progress.json"
+    def progress(self, stem: int | str) -> Path:
+        return self.root / f"{stem}.progress.json"
 
-    def last_checkpoint(self, id: int) -> bytes | None:
-        """The bytes of the checkpoint kept for ``id`` (None: none yet, the training starts afresh)."""
-        path = self.checkpoint(id)
+    def last_checkpoint(self, stem: int | str) -> bytes | None:
+        """The bytes of the checkpoint kept under ``stem`` (None: none yet, the training starts afresh)."""
+        path = self.checkpoint(stem)
         return path.read_bytes() if path.is_file() else None
 
-    def keep(self, id: int, epoch: Epoch) -> None:
+    def keep(self, stem: int | str, epoch: Epoch) -> None:
         """Write the checkpoint after ``epoch`` (when it came as bytes) and its progress, each atomically."""
         if epoch.checkpoint is not None:
-            atomic_write(self.checkpoint(id), lambda tmp: tmp.write_bytes(epoch.checkpoint))
-        atomic_write_text(self.progress(id), json.dumps(
+            atomic_write(self.checkpoint(stem), lambda tmp: tmp.write_bytes(epoch.checkpoint))
+        atomic_write_text(self.progress(stem), json.dumps(
             {"epoch": epoch.epoch, "epochs": epoch.epochs, "loss": epoch.train_loss, "train_acc": epoch.train_acc,
              "test_acc": epoch.test_acc, "eta_s": epoch.eta_s}))
 
@@ -98,7 +111,8 @@ def run_training(job: TrainJob, settings: TrainSettings, resume: bytes | None = 
     train = load_images(job.dataset, root=job.data_root, split="train", n=job.n_train, seed=settings.seed)
     test = load_images(job.dataset, root=job.data_root, split="test")
     result = yield from train_epochs(Cell.from_string(job.arch), train=train, test=test, settings=settings, C=job.C,
-                                     N=job.N, device=job.device, resume=resume, resume_name=resume_name)
+                                     N=job.N, device=job.device, resume=resume, resume_name=resume_name,
+                                     stop_at=job.stop_at)
     metrics = {**result.to_dict(), "test_n": len(test)}  # the test accuracy's sample size: its noise
     yield Trained(metrics, {k: v.detach().cpu() for k, v in result.model.state_dict().items()}, node)
 
@@ -114,7 +128,7 @@ def _on_worker(job: TrainJob, settings: TrainSettings, resume: bytes | None,
 
 def _log_epoch(job: TrainJob, e: Epoch) -> None:
     test = "-" if e.test_acc is None else f"{e.test_acc:.1f}%"
-    log.info(f"train id {job.id}: epoch {e.epoch}/{e.epochs} | loss {e.train_loss:.3f} | train acc "
+    log.info(f"train {job.label}: epoch {e.epoch}/{e.epochs} | loss {e.train_loss:.3f} | train acc "
              f"{e.train_acc:.1f}% | test acc {test} | ETA {e.eta_s:.0f}s")
 
 
@@ -123,12 +137,12 @@ def train_here(jobs: Sequence[TrainJob], settings: TrainSettings,
     """Train ``jobs`` one after another in this process (``ray.backend: serial``): each job with its
     ``Trained`` or the error that stopped it, as each finishes."""
     for job in jobs:
-        outcome: Trained | Exception = RuntimeError(f"the training of id {job.id} ended without its weights")
-        messages = run_training(job, settings, files.last_checkpoint(job.id), str(files.checkpoint(job.id)))
+        outcome: Trained | Exception = RuntimeError(f"the training of {job.label} ended without its weights")
+        messages = run_training(job, settings, files.last_checkpoint(job.stem), str(files.checkpoint(job.stem)))
         try:
             for message in messages:
                 if isinstance(message, Epoch):
-                    files.keep(job.id, message)
+                    files.keep(job.stem, message)
                     _log_epoch(job, message)
                 else:
                     outcome = message
@@ -150,7 +164,7 @@ def train_on_ray(jobs: Sequence[TrainJob], settings: TrainSettings, files: RunFi
     task = ray.remote(num_cpus=1, num_gpus=gpu_share, max_retries=0, scheduling_strategy="SPREAD")(_on_worker)
 
     def submit(job: TrainJob) -> Any:
-        return task.remote(job, settings, files.last_checkpoint(job.id), str(files.checkpoint(job.id)))
+        return task.remote(job, settings, files.last_checkpoint(job.stem), str(files.checkpoint(job.stem)))
 
     pending = {submit(job): (job, 0) for job in jobs}
     try:
@@ -162,7 +176,7 @@ def train_on_ray(jobs: Sequence[TrainJob], settings: TrainSettings, files: RunFi
                     message = ray.get(next(stream))
                 except StopIteration:
                     del pending[stream]
-                    yield job, RuntimeError(f"the training of id {job.id} ended without its weights")
+                    yield job, RuntimeError(f"the training of {job.label} ended without its weights")
                     continue
                 except RayTaskError as err:  # raised by the training itself: retrying would raise it again
                     del pending[stream]
@@ -173,13 +187,13 @@ def train_on_ray(jobs: Sequence[TrainJob], settings: TrainSettings, files: RunFi
                     if attempt >= retries:
                         yield job, err
                         continue
-                    kept = files.checkpoint(job.id)
-                    log.info(f"train id {job.id}: {type(err).__name__} ({first_line(err)}); retry {attempt + 1} of "
+                    kept = files.checkpoint(job.stem)
+                    log.info(f"train {job.label}: {type(err).__name__} ({first_line(err)}); retry {attempt + 1} of "
                              f"{retries} " + (f"from {kept}" if kept.is_file() else "from the start"))
                     pending[submit(job)] = (job, attempt + 1)
                     continue
                 if isinstance(message, Epoch):
-                    files.keep(job.id, message)
+                    files.keep(job.stem, message)
                     _log_epoch(job, message)
                 else:
                     del pending[stream]

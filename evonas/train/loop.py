@@ -192,8 +192,12 @@ def train_cell(cell: Cell, *, train: ImageSet, test: ImageSet, valid: ImageSet |
 def train_epochs(cell: Cell, *, train: ImageSet, test: ImageSet, valid: ImageSet | None = None,
                  settings: TrainSettings = TrainSettings(), C: int = 16, N: int = 5,
                  device: torch.device | str = "auto", checkpoint_path: Path | str | None = None,
-                 resume: bytes | None = None, resume_name: str | None = None) -> Generator[Epoch, None, TrainResult]:
+                 resume: bytes | None = None, resume_name: str | None = None,
+                 stop_at: int | None = None) -> Generator[Epoch, None, TrainResult]:
     """``train_cell`` as a generator: it yields each finished ``Epoch`` and returns the ``TrainResult``.
+
+    ``stop_at``: stop after this epoch of the recipe's ``settings.epochs`` (the learning rate where the full
+    recipe has it then; a later call resumes the same training from its checkpoint); None: the whole recipe.
 
     With ``checkpoint_path`` the checkpoint is that file, as for ``train_cell``. Without it nothing
     is written: each ``Epoch`` carries the checkpoint after it as bytes, and the training goes on
@@ -207,14 +211,14 @@ def train_epochs(cell: Cell, *, train: ImageSet, test: ImageSet, valid: ImageSet
     path = Path(checkpoint_path) if checkpoint_path is not None else None
     with training_numerics(device):
         return (yield from _epochs(cell, train, test, valid, settings, C, N, device, resume=path or resume,
-                                   save_to=path, resume_name=resume_name))
+                                   save_to=path, resume_name=resume_name, stop_at=stop_at))
 
 
 def _epochs(cell: Cell, train: ImageSet, test: ImageSet, valid: ImageSet | None, s: TrainSettings, C: int, N: int,
             device: torch.device, *, resume: Path | bytes | None, save_to: Path | None,
-            resume_name: str | None) -> Generator[Epoch, None, TrainResult]:
-    """The training, from the checkpoint ``resume``: each epoch's state saved to ``save_to``, or with no
-    ``save_to`` yielded as the checkpoint's bytes."""
+            resume_name: str | None, stop_at: int | None = None) -> Generator[Epoch, None, TrainResult]:
+    """The training, from the checkpoint ``resume`` to the end of epoch ``stop_at`` (None: ``s.epochs``): each
+    epoch's state saved to ``save_to``, or with no ``save_to`` yielded as the checkpoint's bytes."""
     resolution = train.images.shape[-1]
     padding = s.crop_padding if s.crop_padding is not None else resolution // 8
     fill = padding_fill(train.dataset).to(device)
@@ -233,6 +237,9 @@ def _epochs(cell: Cell, train: ImageSet, test: ImageSet, valid: ImageSet | None,
     expected = fingerprint(cell, s, train.dataset, C, N, len(train), device)
     parts = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "scaler": scaler}
     start_epoch, history, elapsed = resume_checkpoint(resume, expected, parts, name=resume_name)
+    stop = s.epochs if stop_at is None else min(stop_at, s.epochs)
+    if start_epoch > stop:
+        raise ValueError(f"the checkpoint is at epoch {start_epoch}, past the epoch {stop} this training stops at")
 
     if s.num_workers == 0:
         train_x, train_y = train.images.to(device), train.labels.to(device)
@@ -240,7 +247,7 @@ def _epochs(cell: Cell, train: ImageSet, test: ImageSet, valid: ImageSet | None,
         loader_set = TensorDataset(train.images.cpu(), train.labels.cpu())
 
     model.train()
-    for epoch in range(start_epoch, s.epochs):
+    for epoch in range(start_epoch, stop):
         tic = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
         plan = epoch_plan(len(train), s.batch_size, padding, s.flip, epoch_generator(s.seed, epoch), device)
@@ -252,7 +259,7 @@ def _epochs(cell: Cell, train: ImageSet, test: ImageSet, valid: ImageSet | None,
         train_loss, train_acc = _train_epoch(model, stream, optimizer, scheduler, scaler, device=device, amp=amp,
                                              label_smoothing=s.label_smoothing, memory_format=fmt,
                                              augmentation=lambda k, x: apply_draws(x, padding, fill, *plan.draws[k]))
-        last = epoch + 1 == s.epochs
+        last = epoch + 1 == stop
         evaluated = last or (epoch + 1) % s.eval_every == 0
         test_acc = (evaluate(model, test, batch_size=s.batch_size, amp=amp, channels_last=channels_last)[1]
                     if evaluated else None)
@@ -270,12 +277,11 @@ def _epochs(cell: Cell, train: ImageSet, test: ImageSet, valid: ImageSet | None,
         blob = checkpoint_bytes(expected, parts, **state) if save_to is None else None
         done = epoch + 1 - start_epoch
         per_epoch = (sum(h["seconds"] for h in history[start_epoch:])) / done
-        yield Epoch(epoch + 1, s.epochs, train_loss, train_acc, test_acc, per_epoch, per_epoch * (s.epochs - epoch - 1),
-                    blob)
+        yield Epoch(epoch + 1, stop, train_loss, train_acc, test_acc, per_epoch, per_epoch * (stop - epoch - 1), blob)
 
     model.eval()
     final = history[-1]
-    return TrainResult(arch=cell.arch, dataset=str(train.dataset), epochs=s.epochs, train_acc=final["train_acc"],
+    return TrainResult(arch=cell.arch, dataset=str(train.dataset), epochs=stop, train_acc=final["train_acc"],
                        train_loss=final["train_loss"], valid_acc=final["valid_acc"], test_acc=final["test_acc"],
                        wall_time_s=elapsed, device=device_name(device), history=tuple(history), model=model)
 

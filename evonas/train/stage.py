@@ -29,6 +29,7 @@ from evonas.errors import EvonasError
 from evonas.nn.network import network_for
 from evonas.run.rundir import TRAINED, RunDir
 from evonas.run.csvfiles import write_csv
+from evonas.search.rungs import by_rung, describe_keep, keep_ids, last_rung, rung_of
 from evonas.search.shortlist import SHORTLIST_PREFIX, shortlist_rows
 from evonas.search.trained_front import (mark_trained_front, marked_columns, noise_note, short_training_note,
                                          trained_cost)
@@ -42,7 +43,7 @@ __all__ = ["select_candidates", "train_front", "TrainJob", "load_model", "TRAINE
            "train_task_gpus", "mark_trained_front", "trained_cost"]
 
 log = logging.getLogger("evonas")
-TRAINED_COLUMNS = ["id", "arch", "index", "dataset", "epochs", "train_acc", "test_acc", "test_n",
+TRAINED_COLUMNS = ["id", "arch", "index", "dataset", "rung", "epochs", "train_acc", "test_acc", "test_n",
                    "wall_time_s", "device", "status", "error"]
 
 
@@ -107,8 +108,8 @@ def _absolute(dataset: str | DatasetSpec, root: str | None) -> tuple[str | Datas
 
 
 def train_front(config: Config, run: RunDir, ids: Sequence[int] | None = None) -> list[dict[str, Any]]:
-    """Train the selected front members (Ray tasks, or in this process with ``ray.backend: serial``),
-    write models/<id>.pt and trained.csv."""
+    """Train the selected front members (Ray tasks, or in this process with ``ray.backend: serial``) rung by rung
+    of ``train.schedule`` (``evonas.search.rungs``), write models/<id>.pt and trained.csv; the last rung's rows."""
     tc: TrainConfig = config.train
     dataset = train_spec(config)  # a user's data set: read and checked here
     if dataset.custom:
@@ -119,33 +120,57 @@ def train_front(config: Config, run: RunDir, ids: Sequence[int] | None = None) -
     rows = _candidates(config, run, ids)
     members = run.members()  # the front and the shortlist just written: every id a training can have
     cost = trained_cost(config)
-    done = {int(r["id"]): r for r in run.trained()}
+    done = {(int(r["id"]), rung_of(r)): r for r in run.trained()}
     files = RunFiles(run.path / "checkpoints")
     (run.path / "models").mkdir(exist_ok=True)
     dataset, root = _absolute(dataset, root)
-    jobs = [TrainJob(int(r["id"]), r["arch"], dataset, root, tc.n_train, config.network.C, config.network.N,
-                     config.device)
-            for r in rows if _needs_training(done.get(int(r["id"])), tc.recipe.epochs)]
-    for job in jobs:  # a finished training with other settings is superseded; a failed one resumes
-        if done.get(job.id, {}).get("status") == "ok":
-            files.checkpoint(job.id).unlink(missing_ok=True)
-    log.info(f"training {len(jobs)} candidate(s) on {dataset} for {tc.recipe.epochs} epoch(s) "
-             f"({len(rows) - len(jobs)} already trained)")
-    if jobs:
-        _say_if_a_check(config, run, len(jobs), dataset, root)
-    outcomes = train_here(jobs, tc.recipe, files) if config.ray.backend == "serial" else _on_ray(config, jobs, files)
-    with contextlib.closing(outcomes):  # Ray is left as found, and unfinished trainings stopped, even on Ctrl-C
-        _collect(outcomes, run, done, members, cost)
-    out = _write_trained(run, done, members, cost)
+    rungs = tc.rungs()
+    going = [int(r["id"]) for r in rows]
+    arch = {int(r["id"]): r["arch"] for r in rows}
+    with _trainings(config) as train:
+        for k, rung in enumerate(rungs, start=1):
+            if k > 1:
+                before = [r for r in _write_trained(run, done, members, cost) if rung_of(r) == k - 1
+                          and int(r["id"]) in going]
+                going = keep_ids(before, rung, cost)
+                log.info(f"rung {k} of {len(rungs)}: {len(going)} of {len(before)} candidate(s) go on "
+                         f"({describe_keep(rung, cost)}): ids {', '.join(map(str, going)) or 'none'}")
+            settings, stop = tc.rung_recipe(k - 1)
+            jobs = [_job(config, i, arch[i], dataset, root, k, stop, settings.epochs) for i in going
+                    if _needs_training(done.get((i, k)), stop)]
+            for job in jobs:  # a finished training with other settings is superseded; a failed one resumes
+                if done.get((job.id, k), {}).get("status") == "ok":
+                    files.checkpoint(job.stem).unlink(missing_ok=True)
+            of = "" if len(rungs) == 1 else f"rung {k} of {len(rungs)}: "
+            part = "" if stop == settings.epochs else f" (the first {stop} of a {settings.epochs}-epoch recipe)"
+            log.info(f"{of}training {len(jobs)} candidate(s) on {dataset} for {stop} epoch(s){part} "
+                     f"({len(going) - len(jobs)} already trained)")
+            if jobs and k == 1:
+                _say_if_a_check(config, run, len(jobs), dataset, root)
+            outcomes = train(jobs, settings, files)
+            with contextlib.closing(outcomes):  # unfinished trainings stopped, even on Ctrl-C
+                _collect(outcomes, run, done, members, cost)
+    out = last_rung(_write_trained(run, done, members, cost))
     answer = [r for r in out if r["trained_front"]]
     if answer:
-        log.info(f"front after training ({len(answer)} of {len(out)} trained, test accuracy beyond noise vs "
+        at = f" at rung {rung_of(out[0])}" if len(rungs) > 1 else ""
+        log.info(f"front after training{at} ({len(answer)} of {len(out)} trained, test accuracy beyond noise vs "
                  f"{cost or 'nothing'}): ids {', '.join(str(r['id']) for r in answer)} (trained.csv: trained_front; "
                  f"pick with `python -m evonas pick {run.path} --trained`)")
     note = noise_note(out)  # what the short training cannot tell apart
     if note:
         log.info(note)
     return out
+
+
+def _job(config: Config, id: int, arch: str, dataset: str | DatasetSpec, root: str | None, rung: int, stop: int,
+         length: int) -> TrainJob:
+    """The training of ``id`` at ``rung`` (from 1): stopped after ``stop`` epochs of a ``length``-epoch recipe.
+    Its checkpoint is ``<id>.pt``, shared by the rungs of a ``schedule_from: checkpoint`` schedule (each goes on
+    from the last), and ``<id>.rung<k>.pt`` for the later rungs of a ``scratch`` one (each starts afresh)."""
+    own = rung > 1 and config.train.schedule_from == "scratch"
+    return TrainJob(id, arch, dataset, root, config.train.n_train, config.network.C, config.network.N, config.device,
+                    rung=rung - 1, stop_at=None if stop == length else stop, files=f"{id}.rung{rung}" if own else "")
 
 
 def _on_cpu(config: Config) -> bool:
@@ -164,38 +189,51 @@ def _say_if_a_check(config: Config, run: RunDir, n: int, dataset: str | DatasetS
         log.info(note)
 
 
-def _on_ray(config: Config, jobs: Sequence[TrainJob], files: RunFiles) -> Iterator[tuple[TrainJob, Trained | Exception]]:
-    """Attach to Ray as the scoring pool does, place the trainings, and give their outcomes as they come;
-    at the end shut down only a Ray started here (never a cluster attached to by ``ray.address``)."""
+@contextlib.contextmanager
+def _trainings(config: Config) -> Iterator[Callable[..., Iterator[tuple[TrainJob, Trained | Exception]]]]:
+    """``train(jobs, settings, files)`` for the whole stage: in this process with ``ray.backend: serial``, else
+    Ray tasks; Ray is attached to as the scoring pool does on the first trainings (none: not at all), the GPU
+    share placed once, and at the end only a Ray started here is shut down (never a cluster attached to by
+    ``ray.address``)."""
+    if config.ray.backend == "serial":
+        yield train_here
+        return
     import ray
 
     tc = config.train
-    started = (start_ray(config.ray.address, config.ray.connect_timeout_s, runtime_env=config.ray.runtime_env)
-               and config.ray.address in (None, "local"))
+    state: dict[str, Any] = {}
+
+    def measure(jobs: Sequence[TrainJob]) -> tuple[int, int] | None:
+        job = _largest(jobs)
+        ref = ray.remote(num_gpus=1, num_cpus=1)(_peak_task).remote(job.arch, job.dataset, job.C, job.N, tc.recipe)
+        try:  # bounded: a GPU that never frees up means one training per GPU, not a hang
+            return ray.get(ref, timeout=config.ray.task_timeout_s)
+        except Exception as err:
+            ray.cancel(ref, force=True)
+            log.warning(f"train.jobs_per_gpu auto: could not measure the training memory of id {job.id} "
+                        f"({type(err).__name__}); one training per GPU")
+            return None
+
+    def train(jobs: Sequence[TrainJob], settings: Any, files: RunFiles) -> Iterator[tuple[TrainJob, Trained | Exception]]:
+        if not jobs:
+            return train_here(jobs, settings, files)  # nothing to train: no Ray to start
+        if "share" not in state:
+            state["started"] = (start_ray(config.ray.address, config.ray.connect_timeout_s,
+                                          runtime_env=config.ray.runtime_env) and config.ray.address in (None, "local"))
+            gpus = ray.cluster_resources().get("GPU", 0) if config.device != "cpu" else 0
+            state["share"], per_gpu = train_task_gpus(tc.jobs_per_gpu, gpus=gpus, measure=lambda: measure(jobs))
+            nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
+            if per_gpu:
+                log.info(f"training {per_gpu} candidate(s) per GPU on {gpus:g} GPU(s) over {nodes} node(s) "
+                         f"(train.jobs_per_gpu {tc.jobs_per_gpu})")
+            else:
+                log.info(f"training on {ray.cluster_resources().get('CPU', 0):g} CPU slot(s) over {nodes} node(s)")
+        return train_on_ray(jobs, settings, files, gpu_share=state["share"], retries=config.ray.max_retries)
+
     try:
-        gpus = ray.cluster_resources().get("GPU", 0) if config.device != "cpu" else 0
-
-        def measure() -> tuple[int, int] | None:
-            job = _largest(jobs)
-            ref = ray.remote(num_gpus=1, num_cpus=1)(_peak_task).remote(job.arch, job.dataset, job.C, job.N, tc.recipe)
-            try:  # bounded: a GPU that never frees up means one training per GPU, not a hang
-                return ray.get(ref, timeout=config.ray.task_timeout_s)
-            except Exception as err:
-                ray.cancel(ref, force=True)
-                log.warning(f"train.jobs_per_gpu auto: could not measure the training memory of id {job.id} "
-                            f"({type(err).__name__}); one training per GPU")
-                return None
-
-        share, per_gpu = train_task_gpus(tc.jobs_per_gpu, gpus=gpus, measure=measure) if jobs else (0.0, 0)
-        nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
-        if per_gpu:
-            log.info(f"training {per_gpu} candidate(s) per GPU on {gpus:g} GPU(s) over {nodes} node(s) "
-                     f"(train.jobs_per_gpu {tc.jobs_per_gpu})")
-        elif jobs:
-            log.info(f"training on {ray.cluster_resources().get('CPU', 0):g} CPU slot(s) over {nodes} node(s)")
-        yield from train_on_ray(jobs, tc.recipe, files, gpu_share=share, retries=config.ray.max_retries)
+        yield train
     finally:
-        if started:
+        if state.get("started"):
             ray.shutdown()
 
 
@@ -210,26 +248,29 @@ def _reason(err: Exception) -> str:
     return f"{type(err).__name__}: {lines[0] if lines else ''}" + (f" (on {ip})" if ip else "")
 
 
-def _collect(outcomes: Iterable[tuple[TrainJob, Trained | Exception]], run: RunDir, done: dict[int, dict[str, Any]],
+def _collect(outcomes: Iterable[tuple[TrainJob, Trained | Exception]], run: RunDir,
+             done: dict[tuple[int, int], dict[str, Any]],
              members: Sequence[dict[str, Any]], cost: str | None) -> None:
     """Write each finished training's model and trained.csv row as it comes; a failure is recorded, the others go on."""
     for job, outcome in outcomes:
+        key = (job.id, job.rung + 1)
         if isinstance(outcome, Exception):
             reason = _reason(outcome)
-            log.info(f"train id {job.id}: failed: {reason}")
-            done[job.id] = {"id": job.id, "arch": job.arch, "status": "failed", "error": reason[:300]}
+            log.info(f"train {job.label}: failed: {reason}")
+            done[key] = {"id": job.id, "arch": job.arch, "rung": job.rung + 1, "status": "failed",
+                         "error": reason[:300]}
             _write_trained(run, done, members, cost)
             continue
         m = outcome.metrics
         save_model(run.path / "models" / f"{job.id}.pt", _model_from_state(job, outcome.state_dict),
                    Cell.from_string(job.arch), dataset=job.dataset, C=job.C, N=job.N,
                    metrics={k: v for k, v in m.items() if k != "history"})
-        done[job.id] = {"id": job.id, "arch": job.arch, "index": Cell.from_string(job.arch).index,
-                        "dataset": str(job.dataset), "epochs": m["epochs"], "train_acc": m["train_acc"],
-                        "test_acc": m["test_acc"], "test_n": m.get("test_n", ""),
-                        "wall_time_s": round(m["wall_time_s"], 2), "device": m["device"], "status": "ok", "error": ""}
+        done[key] = {"id": job.id, "arch": job.arch, "index": Cell.from_string(job.arch).index,
+                     "dataset": str(job.dataset), "rung": job.rung + 1, "epochs": m["epochs"], "train_acc": m["train_acc"],
+                     "test_acc": m["test_acc"], "test_n": m.get("test_n", ""),
+                     "wall_time_s": round(m["wall_time_s"], 2), "device": m["device"], "status": "ok", "error": ""}
         where = "" if outcome.node == "local" else f", node {outcome.node}"
-        log.info(f"train id {job.id}: done, test acc {m['test_acc']:.2f}% after {m['epochs']} epochs "
+        log.info(f"train {job.label}: done, test acc {m['test_acc']:.2f}% after {m['epochs']} epochs "
                  f"({m['wall_time_s']:.0f} s on {m['device']}{where})")
         _write_trained(run, done, members, cost)
 
@@ -256,10 +297,12 @@ def _candidates(config: Config, run: RunDir, ids: Sequence[int] | None) -> list[
     return rows
 
 
-def _write_trained(run: RunDir, done: dict[int, dict[str, Any]], members: Sequence[dict[str, Any]],
+def _write_trained(run: RunDir, done: dict[tuple[int, int], dict[str, Any]], members: Sequence[dict[str, Any]],
                    cost: str | None) -> list[dict[str, Any]]:
-    """trained.csv with each row's cost, 95 % interval and the front after training marked; the rows written."""
-    rows = mark_trained_front([done[k] for k in sorted(done)], members, cost)
+    """trained.csv, one row per (id, rung), with each row's cost, 95 % interval and the front after training among
+    its rung's trainings marked; the rows written, by rung and id."""
+    rows = [r for k, rung in by_rung([{**done[key], "rung": key[1]} for key in sorted(done, key=lambda t: (t[1], t[0]))]
+                                     ).items() for r in mark_trained_front(rung, members, cost)]
     write_csv(run.file(TRAINED), rows, [*TRAINED_COLUMNS, *marked_columns(cost)])
     return rows
 

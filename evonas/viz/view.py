@@ -22,6 +22,7 @@ import numpy as np
 from evonas.analysis.benchmark import (TrueFront, front_gap, reference_cost, table_columns, true_front_of_table,
                                    with_table_columns)
 from evonas.errors import EvonasError
+from evonas.search.rungs import last_rung
 from evonas.search.trained_front import interval_of, trained_cost, trained_front_rows
 from evonas.space.latency_table import latency_columns
 from evonas.space.table import BenchmarkTable
@@ -238,7 +239,7 @@ def _join_trained(config: Any, members: list[dict[str, Any]], trained: Sequence[
     ``trained_front`` column when it has one, else the front on (trained test accuracy,
     ``trained_cost``) computed here. Returns where it came from ("trained.csv", "computed", "").
     """
-    by_id = {int(t["id"]): t for t in trained
+    by_id = {int(t["id"]): t for t in last_rung(trained)  # a schedule's answer: its last rung
              if t.get("status", "ok") == "ok" and number(t.get("test_acc")) is not None}
     rows = [r for r in members if int(r["id"]) in by_id]
     for r in rows:

@@ -139,7 +139,7 @@ def test_training_attaches_to_ray_like_the_pool_does(searched):
         port = s.getsockname()[1]
     data = to_mapping(searched.config())
     data["ray"].update(backend="ray", address=f"127.0.0.1:{port}", connect_timeout_s=1)
-    data["train"]["recipe"] = {"epochs": 1}
+    data["train"]["recipe"] = {"epochs": 2}  # id 0 trained for 1: something to train, so Ray is attached to
     t0 = time.monotonic()
     with pytest.raises(EvonasError, match=f"nothing answers at 127.0.0.1:{port}"):
         train_front(config_from_mapping(data), searched, ids=[0])
