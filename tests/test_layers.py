@@ -41,7 +41,8 @@ LIGHT = ("evonas.errors", "evonas.files", "evonas.strict", "evonas.space", "evon
          "evonas.scores.registry", "evonas.scores.catalog", "evonas.scores.settings", "evonas.engine.records",
          "evonas.engine.placement", "evonas.engine.scheduler", "evonas.engine.cellwork", "evonas.engine.cluster",
          "evonas.run",
-         "evonas.search.dominance", "evonas.search.shortlist", "evonas.search.trained_front", "evonas.search.steady",
+         "evonas.search.dominance", "evonas.search.shortlist", "evonas.search.trained_front", "evonas.search.rungs",
+         "evonas.search.steady",
          "evonas.analysis",
          "evonas.viz")
 HEAVY = ("torch", "fvcore", "ray")

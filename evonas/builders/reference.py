@@ -2,6 +2,7 @@
 
     python -m evonas.builders.reference [--dataset cifar10] [--n 200] [--seed 20260] [--workers 2]
     python -m evonas.builders.reference --dataset cifar10 --add az_expressivity,vkdnw   # more members, same cells
+    python -m evonas.builders.reference --dataset cifar10 --rescore gradient_kernel   # after a change of its values
     python -m evonas.builders.reference --config CFG.yaml --out ref.npz   # your own data (dataset: custom)
     python -m evonas.builders.reference --dataset custom --data-root my_data.npz --members ... --out ref.npz
 
@@ -12,7 +13,8 @@ packaged image sample (scoring seed 0, C=16, N=5), and writes
 (JSON: data set, C, N, seeds, image source, each member's settings). The settings are
 recorded so the aggregate computes every member exactly as the reference did. ``--add``
 scores more members on the cells of an existing reference (same seeds and shape) and writes
-it back with them, the members it held unchanged. ``--config`` scores the cells on the config's own
+it back with them, the members it held unchanged; ``--rescore`` scores members it holds again on its cells
+(after a change to their implementation, with their version bumped), the others unchanged. ``--config`` scores the cells on the config's own
 data (``dataset: custom``: its training images, at the config's network shape and seed) and records the
 data's fingerprint as the reference's data set (``custom:<fingerprint>``), so the aggregate refuses it
 for any other images; set ``scores.<aggregate>.reference`` to the file written. ``--dataset custom`` with
@@ -89,13 +91,18 @@ def build(dataset: str | DatasetSpec, n: int, seed: int, members: tuple[str, ...
     return _write(out, arches, meta, {m: [r[m] for r in rows] for m in members})
 
 
-def extend(path: Path, members: tuple[str, ...], workers: int, out: Path | None = None) -> Path:
-    """Score ``members`` (default settings) on the cells of the reference at ``path``; write it with them added."""
+def extend(path: Path, members: tuple[str, ...], workers: int, out: Path | None = None, *,
+           rescore: bool = False) -> Path:
+    """Score ``members`` (default settings) on the cells of the reference at ``path``; write it with them added
+    (``rescore``: members it holds, scored again with their settings of today)."""
     meta, cells, values = read_reference(path)
     arches = list(cells)
     held = sorted(set(members) & set(values))
-    if held:
-        raise EvonasError(f"reference {path} already holds {held}; build a new one to change a member's values")
+    if held and not rescore:
+        raise EvonasError(f"reference {path} already holds {held}; --rescore scores them again on its cells")
+    missing = sorted(set(members) - set(values))
+    if rescore and missing:
+        raise EvonasError(f"reference {path} does not hold {missing} to rescore; add them with --add")
     rows = score_cells(arches, meta["dataset"], members, workers, meta["C"], meta["N"], meta["scoring_seed"])
     for m in members:
         values[m] = np.array([r[m] for r in rows], dtype=np.float64)
@@ -160,9 +167,10 @@ def _run(args: argparse.Namespace) -> Path:
     if args.data_root or args.resolution is not None or args.val_split is not None:
         raise EvonasError("--data-root, --resolution and --val-split are for --dataset custom (your own images)")
     out = Path(args.out) if args.out else reference_path(args.dataset)
-    if args.add:
+    if args.add or args.rescore:
         source = Path(args.reference) if args.reference else reference_path(args.dataset)
-        return extend(source, tuple(args.add.split(",")), args.workers, Path(args.out) if args.out else source)
+        return extend(source, tuple((args.add or args.rescore).split(",")), args.workers,
+                      Path(args.out) if args.out else source, rescore=bool(args.rescore))
     members = tuple(args.members.split(",")) if args.members else MEMBERS
     return build(args.dataset, args.n, args.seed, members, args.workers, out)
 
@@ -177,7 +185,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--add", default=None, help="members to score on the cells of the existing reference "
                                                      "(--reference, default the packaged one) and add to it")
-    parser.add_argument("--reference", default=None, help="with --add: the reference to extend")
+    parser.add_argument("--rescore", default=None, help="members of the existing reference to score again on its "
+                                                         "cells (after a change to their values)")
+    parser.add_argument("--reference", default=None, help="with --add or --rescore: the reference to change")
     parser.add_argument("--out", default=None, help="default: the packaged evonas/data/rank_reference_<dataset>.npz")
     parser.add_argument("--config", default=None, help="score the cells on this config's data (dataset: custom), "
                                                        "network shape and seed; needs --out")

@@ -42,7 +42,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from evonas.scores._grad import resolve_seed
+from evonas.scores._grad import resolve_seed, scoring_format
 from evonas.scores.context import ScoreContext
 from evonas.scores.settings import AzNasSettings
 
@@ -118,9 +118,10 @@ def az_terms(ctx: ScoreContext, s: AzNasSettings) -> AzTerms:
 
 
 def _compute(ctx: ScoreContext, batch_size: int, seed: int) -> AzTerms:
-    net = ctx.network(seed, init="fan_in")
+    fmt = scoring_format(ctx.device)
+    net = ctx.network(seed, init="fan_in").to(memory_format=fmt)
     net.train()
-    features = [net.stem(gaussian_batch(ctx, batch_size, seed))]
+    features = [net.stem(gaussian_batch(ctx, batch_size, seed).contiguous(memory_format=fmt))]
     for block in net.cells:
         features.append(block(features[-1]))
     entropies = [feature_entropy(f) for f in features]
@@ -128,7 +129,8 @@ def _compute(ctx: ScoreContext, batch_size: int, seed: int) -> AzTerms:
     blocks = []
     for i in reversed(range(1, len(features))):  # the reference's order of drawing the +-1 gradients
         f_in, f_out = features[i - 1], features[i]
-        g_out = (torch.randint(0, 2, f_out.shape, generator=signs) * 2 - 1).to(f_out.dtype).to(f_out.device)
+        g_out = ((torch.randint(0, 2, f_out.shape, generator=signs) * 2 - 1).to(f_out.dtype).to(f_out.device)
+                 .contiguous(memory_format=fmt))
         (g_in,) = torch.autograd.grad(f_out, f_in, g_out, retain_graph=True)
         blocks.append(block_trainability(g_in, g_out))
     blocks.reverse()

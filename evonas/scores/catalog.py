@@ -73,17 +73,18 @@ _builtin("knas_fast", "knas_fast", "max",
          needs=_DATA_LABELS, settings=KnasSettings, reference=_KNAS)
 _builtin("gradient_kernel", "gradient_kernel", "max",
          "Statistic of the exact Gram matrix of per-example gradients at initialisation (configurable).",
-         needs=_DATA_LABELS, settings=GradientKernelSettings, reference=_KNAS + " (the paper's definition)")
+         needs=_DATA_LABELS, settings=GradientKernelSettings, reference=_KNAS + " (the paper's definition)",
+         version=2)
 # -- AZ-NAS and VKDNW (Gaussian-noise input: no images read) -------------------------------
 _builtin("az_expressivity", "aznas", "max",
          "AZ-NAS expressivity: summed eigenvalue entropy of each feature map's channel covariance.",
-         settings=AzNasSettings, reference=_AZ)
+         settings=AzNasSettings, reference=_AZ, version=2)
 _builtin("az_progressivity", "aznas", "max",
          "AZ-NAS progressivity: smallest increase of the feature-map entropy from one block to the next.",
-         settings=AzNasSettings, reference=_AZ)
+         settings=AzNasSettings, reference=_AZ, version=2)
 _builtin("az_trainability", "aznas", "max",
          "AZ-NAS trainability: mean over blocks of 2 - s - 1/s, s the top singular value of the gradient map.",
-         settings=AzNasSettings, reference=_AZ)
+         settings=AzNasSettings, reference=_AZ, version=2)
 _builtin("vkdnw_entropy", "vkdnw", "max",
          "VKDNW: entropy of the eigenvalue deciles of the Fisher information at initialisation.",
          settings=VkdnwSettings, reference=_VKDNW)
@@ -109,15 +110,16 @@ _builtin("valid_12ep", "table_scores", "max",
 _builtin("gradient_kernel_agg", "aggregate", "max",
          "Sum of log percentile ranks of member scores against a fixed, packaged reference sample.",
          needs=_DATA_LABELS, settings=RankAggregateSettings,
-         reference="sum of log ranks, as AZ-NAS (Lee and Ham, CVPR 2024), against a fixed reference sample")
+         reference="sum of log ranks, as AZ-NAS (Lee and Ham, CVPR 2024), against a fixed reference sample",
+         version=2)
 _builtin("az_nas", "aggregate", "max",
          "AZ-NAS: sum of log percentile ranks of its expressivity, progressivity, trainability and FLOPs.",
-         settings=AzNasAggregateSettings, reference=_AZ + "; ranks against a fixed reference sample")
+         settings=AzNasAggregateSettings, reference=_AZ + "; ranks against a fixed reference sample", version=2)
 _builtin("vkdnw_agg", "aggregate", "max",
          "VKDNW_agg: sum of log percentile ranks of vkdnw_entropy, az_expressivity, az_trainability, FLOPs, jacob_cov.",
          needs=("data",), settings=VkdnwAggregateSettings,
-         reference=_VKDNW + "; ranks against a fixed reference sample")
+         reference=_VKDNW + "; ranks against a fixed reference sample", version=2)
 _builtin("az_nas_gk", "aggregate", "max",
          "Sum of log percentile ranks of gradient_kernel and AZ-NAS's four terms against the packaged reference.",
          needs=_DATA_LABELS, settings=AzNasGkAggregateSettings,
-         reference=_AZ + " (its terms and rank aggregation); " + _KNAS + " (the gradient kernel)")
+         reference=_AZ + " (its terms and rank aggregation); " + _KNAS + " (the gradient kernel)", version=2)

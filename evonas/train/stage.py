@@ -214,7 +214,8 @@ def _trainings(config: Config) -> Iterator[Callable[..., Iterator[tuple[TrainJob
                         f"({type(err).__name__}); one training per GPU")
             return None
 
-    def train(jobs: Sequence[TrainJob], settings: Any, files: RunFiles) -> Iterator[tuple[TrainJob, Trained | Exception]]:
+    def train(jobs: Sequence[TrainJob], settings: Any,
+              files: RunFiles) -> Iterator[tuple[TrainJob, Trained | Exception]]:
         if not jobs:
             return train_here(jobs, settings, files)  # nothing to train: no Ray to start
         if "share" not in state:
@@ -266,8 +267,8 @@ def _collect(outcomes: Iterable[tuple[TrainJob, Trained | Exception]], run: RunD
                    Cell.from_string(job.arch), dataset=job.dataset, C=job.C, N=job.N,
                    metrics={k: v for k, v in m.items() if k != "history"})
         done[key] = {"id": job.id, "arch": job.arch, "index": Cell.from_string(job.arch).index,
-                     "dataset": str(job.dataset), "rung": job.rung + 1, "epochs": m["epochs"], "train_acc": m["train_acc"],
-                     "test_acc": m["test_acc"], "test_n": m.get("test_n", ""),
+                     "dataset": str(job.dataset), "rung": job.rung + 1, "epochs": m["epochs"],
+                     "train_acc": m["train_acc"], "test_acc": m["test_acc"], "test_n": m.get("test_n", ""),
                      "wall_time_s": round(m["wall_time_s"], 2), "device": m["device"], "status": "ok", "error": ""}
         where = "" if outcome.node == "local" else f", node {outcome.node}"
         log.info(f"train {job.label}: done, test acc {m['test_acc']:.2f}% after {m['epochs']} epochs "

@@ -45,6 +45,16 @@ def test_extend_adds_members_and_keeps_the_cells_and_values(small_reference, tmp
     assert ref.settings_of("vkdnw_entropy") == make_settings("vkdnw_entropy")
     with pytest.raises(EvonasError, match="already holds"):
         extend(small_reference, ("flops",), 1, tmp_path / "x.npz")
+    # rescoring a held member: its values replaced by today's, every other member kept; one it lacks is refused
+    changed = dict(np.load(small_reference))
+    changed["values_az_trainability"] = changed["values_az_trainability"] + 1.0
+    np.savez(tmp_path / "old.npz", **changed)
+    again = load_reference(str(extend(tmp_path / "old.npz", ("az_trainability",), 1, tmp_path / "new.npz",
+                                      rescore=True)))
+    assert np.array_equal(again.values["az_trainability"], ref.values["az_trainability"])
+    assert all(np.array_equal(again.values[m], ref.values[m]) for m in ref.values) and again.arches == ref.arches
+    with pytest.raises(EvonasError, match="does not hold"):
+        extend(small_reference, ("naswot",), 1, tmp_path / "y.npz", rescore=True)
 
 
 @pytest.mark.parametrize("score", ["az_nas", "vkdnw_agg"])
