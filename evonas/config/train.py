@@ -89,6 +89,10 @@ class TrainConfig:
     data_root: str | None = None     # None: the search's data.root (dataset custom: always)
     n_train: int | None = field(default=None, metadata=check(lambda v: v >= 1, ">= 1 or null"))
     recipe: TrainSettings = field(default_factory=TrainSettings)  # NB201's recipe: 200 epochs
+    #: trainings of each candidate (at each rung), seeds recipe.seed, recipe.seed + 1, ... (each its own weights and
+    #: data order, on the same training images): its accuracy is their mean, and its 95 % interval is widened by
+    #: their spread (evonas.search.trained_front.accuracy_interval)
+    seeds: int = field(default=1, metadata=check(lambda v: v >= 1, ">= 1"))
     #: successive halving: rungs of increasing epochs, each training only those its ``keep`` rule lets through
     #: from the rung before, e.g. [{epochs: 12}, {epochs: 200, keep: front}]; empty: one rung of recipe.epochs.
     #: The rungs' epochs replace recipe.epochs.

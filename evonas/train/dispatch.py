@@ -13,6 +13,7 @@ images) is named by an absolute path, which every node must have.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ class TrainJob:
     rung: int = 0                 # the rung of ``train.schedule`` this training is
     stop_at: int | None = None    # stop after this epoch of the recipe (None: at its end)
     files: str = ""               # the name of its checkpoint files (empty: the id)
+    seed: int = 0                 # added to the recipe's seed (``train.seeds``: one training per seed)
 
     @property
     def stem(self) -> str:
@@ -60,7 +62,9 @@ class TrainJob:
     @property
     def label(self) -> str:
         """How the log names this training: ``id 7``, or ``id 7 (rung 2)`` past the first rung."""
-        return f"id {self.id}" + (f" (rung {self.rung + 1})" if self.rung else "")
+        where = ", ".join([*([f"rung {self.rung + 1}"] if self.rung else []),
+                           *([f"seed +{self.seed}"] if self.seed else [])])
+        return f"id {self.id}" + (f" ({where})" if where else "")
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,8 @@ def run_training(job: TrainJob, settings: TrainSettings, resume: bytes | None = 
     """
     train = load_images(job.dataset, root=job.data_root, split="train", n=job.n_train, seed=settings.seed)
     test = load_images(job.dataset, root=job.data_root, split="test")
+    if job.seed:  # another seed of the same candidate: its own initialisation and data order, the same images
+        settings = dataclasses.replace(settings, seed=settings.seed + job.seed)
     result = yield from train_epochs(Cell.from_string(job.arch), train=train, test=test, settings=settings, C=job.C,
                                      N=job.N, device=job.device, resume=resume, resume_name=resume_name,
                                      stop_at=job.stop_at)

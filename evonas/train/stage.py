@@ -43,8 +43,8 @@ __all__ = ["select_candidates", "train_front", "TrainJob", "load_model", "TRAINE
            "train_task_gpus", "mark_trained_front", "trained_cost"]
 
 log = logging.getLogger("evonas")
-TRAINED_COLUMNS = ["id", "arch", "index", "dataset", "rung", "epochs", "train_acc", "test_acc", "test_n",
-                   "wall_time_s", "device", "status", "error"]
+TRAINED_COLUMNS = ["id", "arch", "index", "dataset", "rung", "epochs", "train_acc", "test_acc", "test_n", "seeds",
+                   "seed_test_accs", "wall_time_s", "device", "status", "error"]
 
 
 def select_candidates(front: Sequence[dict[str, Any]], config: Config, ids: Sequence[int] | None = None,
@@ -53,9 +53,18 @@ def select_candidates(front: Sequence[dict[str, Any]], config: Config, ids: Sequ
     return shortlist_rows(config, front, scored, ids)
 
 
-def _needs_training(row: dict[str, Any] | None, epochs: int) -> bool:
-    """A trained.csv row calls for training: none yet, a failed one, or one of another length."""
-    return row is None or row.get("status") != "ok" or int(row["epochs"]) != epochs
+def _needs_training(row: dict[str, Any] | None, epochs: int, seeds: int) -> bool:
+    """A trained.csv row calls for training: none yet, a failed one, one of another length or of fewer seeds."""
+    return (row is None or row.get("status") != "ok" or int(row["epochs"]) != epochs
+            or _seeds_of(row) < seeds)
+
+
+def _seeds_of(row: dict[str, Any]) -> int:
+    """The seeds a trained.csv row's accuracy is the mean of (1 for a row without the column)."""
+    try:
+        return max(int(row.get("seeds") or 1), 1)
+    except (TypeError, ValueError):
+        return 1
 
 
 def train_task_gpus(jobs_per_gpu: int | str, *, gpus: float,
@@ -136,20 +145,23 @@ def train_front(config: Config, run: RunDir, ids: Sequence[int] | None = None) -
                 log.info(f"rung {k} of {len(rungs)}: {len(going)} of {len(before)} candidate(s) go on "
                          f"({describe_keep(rung, cost)}): ids {', '.join(map(str, going)) or 'none'}")
             settings, stop = tc.rung_recipe(k - 1)
-            jobs = [_job(config, i, arch[i], dataset, root, k, stop, settings.epochs) for i in going
-                    if _needs_training(done.get((i, k)), stop)]
-            for job in jobs:  # a finished training with other settings is superseded; a failed one resumes
-                if done.get((job.id, k), {}).get("status") == "ok":
+            todo = [i for i in going if _needs_training(done.get((i, k)), stop, tc.seeds)]
+            jobs = [_job(config, i, arch[i], dataset, root, k, stop, settings.epochs, seed) for i in todo
+                    for seed in range(tc.seeds)]
+            for job in jobs:  # a finished training of another length is superseded; a failed one resumes
+                row = done.get((job.id, k), {})
+                if row.get("status") == "ok" and int(row["epochs"]) != stop:
                     files.checkpoint(job.stem).unlink(missing_ok=True)
             of = "" if len(rungs) == 1 else f"rung {k} of {len(rungs)}: "
             part = "" if stop == settings.epochs else f" (the first {stop} of a {settings.epochs}-epoch recipe)"
-            log.info(f"{of}training {len(jobs)} candidate(s) on {dataset} for {stop} epoch(s){part} "
-                     f"({len(going) - len(jobs)} already trained)")
+            seeds = "" if tc.seeds == 1 else f", {tc.seeds} seeds each"
+            log.info(f"{of}training {len(todo)} candidate(s) on {dataset} for {stop} epoch(s){part}{seeds} "
+                     f"({len(going) - len(todo)} already trained)")
             if jobs and k == 1:
-                _say_if_a_check(config, run, len(jobs), dataset, root)
+                _say_if_a_check(config, run, len(todo), dataset, root)
             outcomes = train(jobs, settings, files)
             with contextlib.closing(outcomes):  # unfinished trainings stopped, even on Ctrl-C
-                _collect(outcomes, run, done, members, cost)
+                _collect(outcomes, run, done, members, cost, tc.seeds)
     out = last_rung(_write_trained(run, done, members, cost))
     answer = [r for r in out if r["trained_front"]]
     if answer:
@@ -164,13 +176,16 @@ def train_front(config: Config, run: RunDir, ids: Sequence[int] | None = None) -
 
 
 def _job(config: Config, id: int, arch: str, dataset: str | DatasetSpec, root: str | None, rung: int, stop: int,
-         length: int) -> TrainJob:
-    """The training of ``id`` at ``rung`` (from 1): stopped after ``stop`` epochs of a ``length``-epoch recipe.
-    Its checkpoint is ``<id>.pt``, shared by the rungs of a ``schedule_from: checkpoint`` schedule (each goes on
-    from the last), and ``<id>.rung<k>.pt`` for the later rungs of a ``scratch`` one (each starts afresh)."""
+         length: int, seed: int = 0) -> TrainJob:
+    """The training of ``id`` at ``rung`` (from 1) with the recipe's seed + ``seed``: stopped after ``stop`` epochs
+    of a ``length``-epoch recipe. Its checkpoint is ``<id>.pt``, shared by the rungs of a ``schedule_from:
+    checkpoint`` schedule (each goes on from the last), ``<id>.rung<k>.pt`` for the later rungs of a ``scratch``
+    one (each starts afresh); another seed adds ``.seed<j>``."""
     own = rung > 1 and config.train.schedule_from == "scratch"
+    stem = f"{id}" + (f".rung{rung}" if own else "") + (f".seed{seed}" if seed else "")
     return TrainJob(id, arch, dataset, root, config.train.n_train, config.network.C, config.network.N, config.device,
-                    rung=rung - 1, stop_at=None if stop == length else stop, files=f"{id}.rung{rung}" if own else "")
+                    rung=rung - 1, stop_at=None if stop == length else stop,
+                    files="" if stem == str(id) else stem, seed=seed)
 
 
 def _on_cpu(config: Config) -> bool:
@@ -250,30 +265,47 @@ def _reason(err: Exception) -> str:
 
 
 def _collect(outcomes: Iterable[tuple[TrainJob, Trained | Exception]], run: RunDir,
-             done: dict[tuple[int, int], dict[str, Any]],
-             members: Sequence[dict[str, Any]], cost: str | None) -> None:
-    """Write each finished training's model and trained.csv row as it comes; a failure is recorded, the others go on."""
+             done: dict[tuple[int, int], dict[str, Any]], members: Sequence[dict[str, Any]], cost: str | None,
+             seeds: int = 1) -> None:
+    """Write each finished candidate's model and trained.csv row as it comes (with ``seeds``, once every seed of
+    it is in: their mean, ``_row``); a failure is recorded, the others go on."""
+    parts: dict[tuple[int, int], dict[int, dict[str, Any] | str]] = {}
     for job, outcome in outcomes:
         key = (job.id, job.rung + 1)
         if isinstance(outcome, Exception):
             reason = _reason(outcome)
             log.info(f"train {job.label}: failed: {reason}")
-            done[key] = {"id": job.id, "arch": job.arch, "rung": job.rung + 1, "status": "failed",
-                         "error": reason[:300]}
+            parts.setdefault(key, {})[job.seed] = reason
+        else:
+            m = outcome.metrics
+            if job.seed == 0:  # the model of a candidate is its first seed's
+                save_model(run.path / "models" / f"{job.id}.pt", _model_from_state(job, outcome.state_dict),
+                           Cell.from_string(job.arch), dataset=job.dataset, C=job.C, N=job.N,
+                           metrics={k: v for k, v in m.items() if k != "history"})
+            parts.setdefault(key, {})[job.seed] = m
+            where = "" if outcome.node == "local" else f", node {outcome.node}"
+            log.info(f"train {job.label}: done, test acc {m['test_acc']:.2f}% after {m['epochs']} epochs "
+                     f"({m['wall_time_s']:.0f} s on {m['device']}{where})")
+        if len(parts[key]) == seeds:
+            finished = parts.pop(key)
+            done[key] = _row(job, [finished[j] for j in range(seeds)])
             _write_trained(run, done, members, cost)
-            continue
-        m = outcome.metrics
-        save_model(run.path / "models" / f"{job.id}.pt", _model_from_state(job, outcome.state_dict),
-                   Cell.from_string(job.arch), dataset=job.dataset, C=job.C, N=job.N,
-                   metrics={k: v for k, v in m.items() if k != "history"})
-        done[key] = {"id": job.id, "arch": job.arch, "index": Cell.from_string(job.arch).index,
-                     "dataset": str(job.dataset), "rung": job.rung + 1, "epochs": m["epochs"],
-                     "train_acc": m["train_acc"], "test_acc": m["test_acc"], "test_n": m.get("test_n", ""),
-                     "wall_time_s": round(m["wall_time_s"], 2), "device": m["device"], "status": "ok", "error": ""}
-        where = "" if outcome.node == "local" else f", node {outcome.node}"
-        log.info(f"train {job.label}: done, test acc {m['test_acc']:.2f}% after {m['epochs']} epochs "
-                 f"({m['wall_time_s']:.0f} s on {m['device']}{where})")
-        _write_trained(run, done, members, cost)
+
+
+def _row(job: TrainJob, seeds: Sequence[dict[str, Any] | str]) -> dict[str, Any]:
+    """The trained.csv row of a candidate from each seed's metrics (or the reason it failed): the mean accuracies,
+    each seed's test accuracy (``seed_test_accs``), the summed time; failed when a seed failed."""
+    base = {"id": job.id, "arch": job.arch, "rung": job.rung + 1}
+    failed = [s for s in seeds if isinstance(s, str)]
+    if failed:
+        return {**base, "status": "failed", "error": failed[0][:300]}
+    ms = [s for s in seeds if not isinstance(s, str)]
+    accs = [float(m["test_acc"]) for m in ms]
+    return {**base, "index": Cell.from_string(job.arch).index, "dataset": str(job.dataset), "epochs": ms[0]["epochs"],
+            "train_acc": sum(float(m["train_acc"]) for m in ms) / len(ms), "test_acc": sum(accs) / len(accs),
+            "test_n": ms[0].get("test_n", ""), "seeds": len(ms), "seed_test_accs": " ".join(map(repr, accs)),
+            "wall_time_s": round(sum(m["wall_time_s"] for m in ms), 2), "device": ms[0]["device"], "status": "ok",
+            "error": ""}
 
 
 def _candidates(config: Config, run: RunDir, ids: Sequence[int] | None) -> list[dict[str, Any]]:

@@ -65,3 +65,23 @@ def test_from_a_checkpoint_the_last_rung_is_the_full_recipe(tmp_path):
     one = RunDir.open(make_run(tmp_path / "c"))
     assert train_front(_config(one, recipe={"epochs": 1, "batch_size": 64}), one, ids=[1])[0]["train_acc"] != \
         next(r for r in run.trained() if r["rung"] == "1")["train_acc"]
+
+
+def test_several_seeds_give_a_mean_and_an_interval_widened_by_their_spread(tmp_path):
+    from evonas.search.trained_front import wilson_interval
+
+    run = RunDir.open(make_run(tmp_path))
+    out = train_front(_config(run, seeds=2, n_train=None, recipe={"epochs": 1, "batch_size": 64}), run, ids=[0, 2])
+    assert (run.path / "checkpoints" / "0.seed1.pt").is_file() and (run.path / "models" / "0.pt").is_file()
+    for r in out:
+        accs = [float(a) for a in r["seed_test_accs"].split()]
+        assert r["seeds"] == 2 and len(accs) == 2 and r["test_acc"] == sum(accs) / 2
+        low, high = wilson_interval(r["test_acc"], 256)
+        assert r["test_acc_low"] <= low and r["test_acc_high"] >= high
+        assert (r["test_acc_low"] < low) == (accs[0] != accs[1])  # the spread widens it
+    # the second seed is the recipe at seed + 1 (on every training image: a subset, n_train, is the first seed's)
+    (tmp_path / "b").mkdir()
+    other = RunDir.open(make_run(tmp_path / "b"))
+    alone = train_front(_config(other, n_train=None, recipe={"epochs": 1, "batch_size": 64, "seed": 1}), other,
+                        ids=[0])
+    assert float(out[0]["seed_test_accs"].split()[1]) == alone[0]["test_acc"]
