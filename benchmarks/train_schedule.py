@@ -23,7 +23,9 @@ so ``schedule_from: checkpoint`` (k x 12 + kept x 188) is not measured here.
 
 Schedules: ``200`` (every candidate for 200 epochs, the stage without a schedule), ``12`` (every
 candidate for 12 epochs only, judged at 200), and ``12 > 200 keep RULE`` for the rules front,
-levels and top K (``--top``).
+levels, rank K and top K (``--top``). The cost is given twice against training every candidate
+for 200 epochs: in epochs, and in epochs weighted by each cell's FLOPs (a GPU's time per epoch
+grows with them, so a rule that drops costly cells saves more than its epochs say).
 """
 from __future__ import annotations
 
@@ -56,22 +58,26 @@ def schedules(tops: Sequence[int]) -> list[tuple[str, Rung | None]]:
     """(name, the second rung) of each schedule; None: a single rung (``200`` or ``12``)."""
     return [("200", None), ("12", None), ("12 > 200 keep front", Rung(200, "front")),
             ("12 > 200 keep levels", Rung(200, "levels")),
+            *((f"12 > 200 keep rank {t}", Rung(200, "rank", top=t)) for t in tops),
             *((f"12 > 200 keep top {t}", Rung(200, "top", top=t)) for t in tops)]
 
 
 def run_schedule(name: str, second: Rung | None, cand: np.ndarray, acc12: np.ndarray, flops: np.ndarray,
-                 test_n: int) -> tuple[np.ndarray, int]:
-    """(the NB201 indices trained at the schedule's last rung, the epochs it spent) for candidates ``cand``."""
+                 test_n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(the NB201 indices trained at the schedule's last rung, the epochs each candidate was trained for, summed
+    over rungs) for candidates ``cand``."""
     k = len(cand)
     if name == "200":
-        return cand, 200 * k
+        return cand, np.full(k, 200)
     rows = [{"id": j, "status": "ok", "test_acc": float(acc12[i]), "test_n": test_n} for j, i in enumerate(cand)]
     members = [{"id": str(j), "flops": float(flops[i])} for j, i in enumerate(cand)]
     marked = mark_trained_front(rows, members, "flops")
+    epochs = np.full(k, 12)
     if second is None:  # 12 epochs only: the answer is the front after training at 12 epochs
-        return cand[[int(r["id"]) for r in marked if r["trained_front"]]], 12 * k
+        return cand[[int(r["id"]) for r in marked if r["trained_front"]]], epochs
     kept = keep_ids(marked, second, "flops")
-    return cand[kept], 12 * k + 200 * len(kept)
+    epochs[kept] += 200
+    return cand[kept], epochs
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -79,7 +85,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--records", type=Path, required=True, help="a benchmarks/search_quality.py --json of the searches")
     p.add_argument("--setting", default=None, help="the setting of the records to use (default: its first)")
     p.add_argument("--k", default="20,40", help="shortlist sizes")
-    p.add_argument("--top", default="3,5,8,10", help="K of the 'keep top K' schedules")
+    p.add_argument("--top", default="5,10", help="K of the 'keep rank K' and 'keep top K' schedules")
     p.add_argument("--budget", type=int, default=None, help="cells of each search (default: the records' budget)")
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
@@ -101,7 +107,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         acc12 = table.column(TEST_12[ds])
         cost = truth[:, 1]
         for k in ks:
-            per: dict[str, dict[str, list[float]]] = {n: {"hv": [], "epochs": [], "trained": []} for n, _ in plan}
+            per: dict[str, dict[str, list[float]]] = {n: {"hv": [], "epochs": [], "flop_epochs": [], "trained": []}
+                                                      for n, _ in plan}
             for run in runs:
                 idx = np.asarray(run["indices"][:budget])
                 F = np.asarray(run["search_F"], dtype=float)[:budget]
@@ -109,21 +116,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 for name, second in plan:
                     last, epochs = run_schedule(name, second, cand, acc12, cost, TEST_N[ds])
                     per[name]["hv"].append(indicators(truth[last], front)["hv_ratio"])
-                    per[name]["epochs"].append(epochs)
+                    per[name]["epochs"].append(float(epochs.sum()) / (200 * k))
+                    per[name]["flop_epochs"].append(float(epochs @ cost[cand]) / (200 * cost[cand].sum()))
                     per[name]["trained"].append(len(last))
             full = np.asarray(per["200"]["hv"])
             for name, _ in plan:
-                hv, ep = np.asarray(per[name]["hv"]), np.asarray(per[name]["epochs"], dtype=float)
+                hv, ep, fe = (np.asarray(per[name][m], dtype=float) for m in ("hv", "epochs", "flop_epochs"))
                 diff = hv - full
                 out["results"][f"{ds}/{k}/{name}"] = {**{m: list(map(float, v)) for m, v in per[name].items()},
                                                       "hv_mean": float(hv.mean()), "diff_mean": float(diff.mean()),
-                                                      "epochs_ratio": float(ep.mean() / (200 * k))}
+                                                      "epochs_ratio": float(ep.mean()), "flops_ratio": float(fe.mean())}
                 rows.append([ds, k, name, f"{hv.mean():.3f} ± {hv.std():.3f}",
-                             f"{diff.mean():+.4f} ± {diff.std():.4f}", f"{diff.min():+.4f}",
-                             f"{ep.mean() / (200 * k):.2f}", f"{np.mean(per[name]['trained']):.1f}"])
+                             f"{diff.mean():+.4f} ± {diff.std():.4f}", f"{diff.min():+.4f}", f"{ep.mean():.2f}",
+                             f"{fe.mean():.2f}", f"{np.mean(per[name]['trained']):.1f}"])
     print(f"{setting}: {len(runs)} seeds, {budget} cells each; shortlists by the main job's rule (levels, rank sum)")
     print_table(["dataset", "k", "schedule", "HV ratio", "vs all at 200 (mean ± sd)", "worst seed",
-                 "epochs / all at 200", "answer's cells"], rows)
+                 "epochs / all at 200", "FLOPs x epochs / all at 200", "answer's cells"], rows)
     if args.json:
         write_json(args.json, out)
     return out

@@ -20,7 +20,7 @@ from pymoo.indicators.igd_plus import IGDPlus
 
 from evonas.scores.registry import minimise_sign
 from evonas.errors import DataError
-from evonas.search.dominance import non_dominated, non_dominated_layers
+from evonas.search.dominance import best_k, non_dominated
 from evonas.search.shortlist import band_shortlist, level_shortlist, rank_sum
 from evonas.space.table import BenchmarkTable, load_table
 from evonas.datasets import DATASETS, dataset_spec
@@ -158,30 +158,6 @@ def score_front_hv_ratio(score: np.ndarray, direction: str, flops: np.ndarray, e
     members = G[non_dominated(G)]
     rows = (G[:, None, :] == members[None, :, :]).all(axis=2).any(axis=1)
     return hv_ratio(np.stack([e[rows], f[rows]], axis=1), front), int(rows.sum())
-
-
-def best_k(F: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the ``k`` rows of ``F`` (minimised) that NSGA-II's survival keeps, best first.
-
-    Whole non-dominated layers in order (the front, then the front of the rest, ...); the layer
-    that does not fit is cut by crowding distance, largest first (pymoo's rank-and-crowding
-    survival). Rows with a non-finite value are never chosen; fewer than ``k`` if fewer are finite.
-    """
-    from pymoo.operators.survival.rank_and_crowding.metrics import calc_crowding_distance  # imports scipy
-
-    F = np.asarray(F, dtype=float)
-    rows = np.flatnonzero(np.isfinite(F).all(axis=1)) if len(F) else np.zeros(0, dtype=int)
-    if k <= 0 or len(rows) == 0:
-        return np.zeros(0, dtype=int)
-    chosen: list[int] = []
-    for layer in non_dominated_layers(F[rows], stop_at=k):
-        if len(chosen) + len(layer) > k:
-            crowding = calc_crowding_distance(F[rows][layer])
-            layer = layer[np.argsort(-crowding, kind="stable")[: k - len(chosen)]]
-        chosen.extend(rows[layer].tolist())
-        if len(chosen) >= k:
-            break
-    return np.asarray(chosen, dtype=int)
 
 
 def shortlist(F: np.ndarray, k: int, rule: str = "front", *, cost_col: int = -1,

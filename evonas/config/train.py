@@ -11,7 +11,7 @@ from evonas.strict import check
 __all__ = ["TrainConfig", "TrainSettings", "Rung", "KEEP_RULES"]
 
 #: which of a rung's trainings go on to the next rung (``Rung.keep``)
-KEEP_RULES = ("all", "front", "levels", "top")
+KEEP_RULES = ("all", "front", "levels", "top", "rank")
 
 
 @dataclass(frozen=True)
@@ -50,16 +50,17 @@ class Rung:
 
     ``all``: every one; ``front``: the front after training at the previous rung (dominated only beyond noise,
     ``evonas.search.trained_front``); ``levels``: the most accurate at each distinct cost; ``top``: the ``top``
-    most accurate.
+    most accurate; ``rank``: the ``top`` best by NSGA-II's rank and crowding on (accuracy, cost), a fixed
+    number that keeps the cost axis covered (multi-objective successive halving).
     """
 
     epochs: int = field(metadata=check(lambda v: v >= 1, ">= 1"))
-    keep: Literal["all", "front", "levels", "top"] = "all"
+    keep: Literal["all", "front", "levels", "top", "rank"] = "all"
     top: int | None = field(default=None, metadata=check(lambda v: v >= 1, ">= 1 or null"))
 
     def __post_init__(self) -> None:
-        if (self.keep == "top") != (self.top is not None):
-            raise ConfigError(f"keep: top needs top: K (the K most accurate go on), and top: K needs keep: top; "
+        if (self.keep in ("top", "rank")) != (self.top is not None):
+            raise ConfigError(f"keep: top and keep: rank need top: K (how many go on), and top: K needs one of them; "
                               f"got keep: {self.keep}, top: {self.top}")
 
 

@@ -9,7 +9,10 @@ the rung before, judged on that rung's trained test accuracy:
   beyond noise, so members the short training cannot tell apart go on together);
 - ``levels``: the most accurate at each distinct cost (one per cost level, the costliest level
   included: a shortlist over the cost levels keeps covering them);
-- ``top``: the ``top`` most accurate.
+- ``top``: the ``top`` most accurate (it cuts the cheap end first: for a front, ``rank`` is the rule);
+- ``rank``: the ``top`` best by NSGA-II's rank and crowding on (accuracy, cost) (``best_k``): whole
+  non-dominated layers, the last cut by crowding, so a fixed number goes on and the ends of the
+  cost axis stay.
 
 trained.csv holds one row per (id, rung), ``rung`` counting from 1 (a trained.csv of an older
 evonas has none: rung 1). The answer of the stage, what ``pick --trained`` and the plots read, is
@@ -20,7 +23,10 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Sequence
 
+import numpy as np
+
 from evonas.config.train import Rung
+from evonas.search.dominance import best_k
 
 __all__ = ["rung_of", "last_rung", "by_rung", "keep_ids", "describe_keep"]
 
@@ -71,6 +77,11 @@ def keep_ids(rows: Sequence[Mapping[str, Any]], rung: Rung, cost: str | None) ->
         chosen = [r for r in ok if str(r.get("trained_front", "")).strip().lower() in ("1", "true")]
     elif rung.keep == "top":
         chosen = best_first[:rung.top]
+    elif rung.keep == "rank":
+        F = np.array([[-_number(r["test_acc"]), _number(r.get(cost)) if cost else 0.0] for r in ok]).reshape(-1, 2)
+        F[~np.isfinite(F)] = np.inf  # a row without a cost is chosen last
+        chosen = [ok[i] for i in best_k(F, rung.top)] if ok else []
+        chosen += [r for r in best_first if r not in chosen][:max(rung.top - len(chosen), 0)]
     else:  # levels
         seen: set[float] = set()
         chosen = []
@@ -86,4 +97,5 @@ def describe_keep(rung: Rung, cost: str | None) -> str:
     """The keep rule in words, for the stage's log line."""
     return {"all": "every candidate", "front": "the front after training, beyond noise",
             "levels": f"the most accurate at each {cost or 'cost'} level",
-            "top": f"the {rung.top} most accurate"}[rung.keep]
+            "top": f"the {rung.top} most accurate",
+            "rank": f"the {rung.top} best by rank and crowding on accuracy and {cost or 'cost'}"}[rung.keep]

@@ -25,6 +25,10 @@ def test_each_keep_rule_lets_through_what_it_names():
     rows.append({"id": 6, "status": "failed", "test_acc": ""})
     assert keep_ids(rows, Rung(5, "all"), "flops") == [0, 1, 2, 3, 4, 5]      # a failed training never goes on
     assert keep_ids(rows, Rung(5, "top", top=2), "flops") == [2, 5]
+    # rank and crowding: the first non-dominated layer on (accuracy, cost) is 1, 2, 5 (4 is beaten by 2); of three
+    # kept in two, crowding keeps the ends of the cost axis: the cheapest (1) and the costliest (5)
+    assert keep_ids(rows, Rung(5, "rank", top=2), "flops") == [1, 5]
+    assert keep_ids(rows, Rung(5, "rank", top=5), "flops") == [0, 1, 2, 4, 5]  # the second layer: 0 and 4
     assert keep_ids(rows, Rung(5, "levels"), "flops") == [1, 2, 4, 5]          # the best at 10, 20, 30 and 40
     # id 1 is beaten only within noise by the as-costly-or-costlier id 2: both stay; 4 (79 %, 30) is beaten beyond
     # noise by nothing as cheap; 0 and 3 lie below a cheaper-or-equal member's interval
@@ -45,7 +49,8 @@ def test_the_answer_is_the_last_rung_with_a_finished_training():
 @pytest.mark.parametrize("schedule, message", [
     ([{"epochs": 12, "keep": "front"}, {"epochs": 200}], r"train.schedule\[0\]: the first rung trains every"),
     ([{"epochs": 12}, {"epochs": 12, "keep": "front"}], r"train.schedule\[1\]: epochs must grow"),
-    ([{"epochs": 12}, {"epochs": 200, "keep": "top"}], "keep: top needs top: K"),
+    ([{"epochs": 12}, {"epochs": 200, "keep": "top"}], "keep: top and keep: rank need top: K"),
+    ([{"epochs": 12}, {"epochs": 200, "keep": "front", "top": 3}], "top: K needs one of them"),
     ([{"epochs": 12}, {"epochs": 200, "keep": "best"}], "keep"),
 ])
 def test_a_bad_schedule_is_named(schedule, message):
