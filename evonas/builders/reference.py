@@ -3,6 +3,7 @@
     python -m evonas.builders.reference [--dataset cifar10] [--n 200] [--seed 20260] [--workers 2]
     python -m evonas.builders.reference --dataset cifar10 --add az_expressivity,vkdnw   # more members, same cells
     python -m evonas.builders.reference --dataset cifar10 --rescore gradient_kernel   # after a change of its values
+    python -m evonas.builders.reference --dataset cifar10 --aggregate az_nas_gk   # its own: members at its settings
     python -m evonas.builders.reference --config CFG.yaml --out ref.npz   # your own data (dataset: custom)
     python -m evonas.builders.reference --dataset custom --data-root my_data.npz --members ... --out ref.npz
 
@@ -55,9 +56,11 @@ def sample_cells(n: int, seed: int) -> list[str]:
 
 
 def score_cells(arches: list[str], dataset: str | DatasetSpec, members: tuple[str, ...], workers: int, C: int,
-                N: int, scoring_seed: int) -> list[dict[str, float]]:
-    """Each cell's member values, through the scorer pool the search uses (Ray with ``workers`` > 1)."""
-    spec = ScorerSpec(scores=members, dataset=dataset_spec(dataset), seed=scoring_seed, C=C, N=N, device="cpu")
+                N: int, scoring_seed: int, settings: dict[str, dict] | None = None) -> list[dict[str, float]]:
+    """Each cell's member values (``settings``: a member's, else its defaults), through the scorer pool the search
+    uses (Ray with ``workers`` > 1)."""
+    spec = ScorerSpec(scores=members, settings=settings or {}, dataset=dataset_spec(dataset), seed=scoring_seed, C=C,
+                      N=N, device="cpu")
     position = {arch: i for i, arch in enumerate(arches)}
     rows: list[dict[str, float]] = [{} for _ in arches]
     start = time.time()
@@ -77,17 +80,19 @@ def _write(out: Path, arches: list[str], meta: dict, values: dict[str, np.ndarra
 
 
 def build(dataset: str | DatasetSpec, n: int, seed: int, members: tuple[str, ...], workers: int, out: Path,
-          C: int = 16, N: int = 5, scoring_seed: int = 0) -> Path:
-    """Score ``n`` sampled reference cells with every member at its default settings; write the reference."""
+          C: int = 16, N: int = 5, scoring_seed: int = 0, settings: dict[str, dict] | None = None) -> Path:
+    """Score ``n`` sampled reference cells with every member at its default settings (``settings``: a member's own);
+    write the reference."""
+    settings = settings or {}
     arches = sample_cells(n, seed)
-    rows = score_cells(arches, dataset, members, workers, C, N, scoring_seed)
+    rows = score_cells(arches, dataset, members, workers, C, N, scoring_seed, settings)
     spec = dataset_spec(dataset)
     name, images = ((f"{spec.name}:{spec.fingerprint}", spec.source.root) if spec.source is not None
                     else (spec.name, f"{spec.name} packaged sample"))
     if not any("data" in SCORES[m].needs for m in members):
         images = "none (every member is data-free)"
     meta = {"dataset": name, "C": C, "N": N, "sample_seed": seed, "scoring_seed": scoring_seed,
-            "images": images, "settings": {m: to_mapping(make_settings(m)) for m in members}}
+            "images": images, "settings": {m: to_mapping(make_settings(m, settings.get(m))) for m in members}}
     return _write(out, arches, meta, {m: [r[m] for r in rows] for m in members})
 
 
@@ -167,6 +172,11 @@ def _run(args: argparse.Namespace) -> Path:
     if args.data_root or args.resolution is not None or args.val_split is not None:
         raise EvonasError("--data-root, --resolution and --val-split are for --dataset custom (your own images)")
     out = Path(args.out) if args.out else reference_path(args.dataset)
+    if args.aggregate:  # an aggregate's own reference: its members at its member settings, on the same cells
+        settings = make_settings(args.aggregate)
+        members = tuple(dict.fromkeys(m.partition(":")[0] for m in settings.members))
+        out = Path(args.out) if args.out else reference_path(args.dataset, args.aggregate)
+        return build(args.dataset, args.n, args.seed, members, args.workers, out, settings=settings.member_settings)
     if args.add or args.rescore:
         source = Path(args.reference) if args.reference else reference_path(args.dataset)
         return extend(source, tuple((args.add or args.rescore).split(",")), args.workers,
@@ -185,6 +195,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--add", default=None, help="members to score on the cells of the existing reference "
                                                      "(--reference, default the packaged one) and add to it")
+    parser.add_argument("--aggregate", default=None, choices=["az_nas_gk"],
+                        help="build an aggregate's own reference: its members at the aggregate's member settings "
+                             "(default out: evonas/data/rank_reference_<dataset>_<aggregate>.npz)")
     parser.add_argument("--rescore", default=None, help="members of the existing reference to score again on its "
                                                          "cells (after a change to their values)")
     parser.add_argument("--reference", default=None, help="with --add or --rescore: the reference to change")

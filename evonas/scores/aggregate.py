@@ -90,7 +90,7 @@ def aggregate_of(values: dict[str, float], members: tuple[str, ...], ref: Refere
 
 
 def _reference_for(ctx: ScoreContext, s: RankAggregateSettings, score: str) -> Reference:
-    path = s.reference or str(reference_path(ctx.dataset.name))
+    path = s.reference or str(s.packaged_reference(ctx.dataset.name))
     if not s.reference and not Path(path).is_file():
         have = sorted(p.stem.removeprefix("rank_reference_") for p in DATA_DIR.glob("rank_reference_*.npz"))
         build = (build_command(ctx.dataset, s.members) if ctx.dataset.custom else

@@ -66,8 +66,10 @@ class Reference:
         return make_settings(name, self.settings[name])
 
 
-def reference_path(dataset: str) -> Path:
-    return DATA_DIR / f"rank_reference_{dataset}.npz"
+def reference_path(dataset: str, aggregate: str = "") -> Path:
+    """The packaged reference of ``dataset``: the one the aggregates share, or ``aggregate``'s own (its members at
+    its own settings, ``RankAggregateSettings.member_settings``)."""
+    return DATA_DIR / (f"rank_reference_{dataset}_{aggregate}.npz" if aggregate else f"rank_reference_{dataset}.npz")
 
 
 #: how to make a reference file (the builder without --out would rewrite a packaged one)

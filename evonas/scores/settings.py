@@ -8,7 +8,8 @@ is validated without the ML stack.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from pathlib import Path
+from typing import Any, ClassVar, Literal
 
 from evonas.strict import check, suggest
 from evonas.errors import ConfigError, DataError
@@ -201,6 +202,17 @@ class RankAggregateSettings:
     members: tuple[str, ...] = field(default=DEFAULT_MEMBERS,
                                      metadata=check(lambda v: len(v) >= 1, "at least one member"))
     reference: str = ""  # a reference .npz; "" for the packaged one of the scorer's data set
+    #: members whose settings this aggregate changes from their defaults (its own packaged reference holds them,
+    #: ``reference_path(dataset, name)``, built by ``python -m evonas.builders.reference --aggregate NAME``)
+    member_settings: ClassVar[dict[str, dict[str, Any]]] = {}
+    #: the aggregate's name, for its own packaged references ("": it ranks against the shared ones)
+    own_reference: ClassVar[str] = ""
+
+    def packaged_reference(self, dataset: str) -> Path:
+        """The packaged reference this aggregate ranks against on ``dataset``: its own when it has one for that data
+        set, else the shared one."""
+        own = reference_path(dataset, self.own_reference) if self.own_reference else None
+        return own if own is not None and own.is_file() else reference_path(dataset)
 
     def __post_init__(self) -> None:
         names = [parse_member(m)[0] for m in self.members]
@@ -219,7 +231,7 @@ class RankAggregateSettings:
     @property
     def n_images(self) -> int:
         """Images the members read (with the packaged CIFAR-10 reference's member settings)."""
-        ref = load_reference(self.reference or str(reference_path("cifar10")))
+        ref = load_reference(self.reference or str(self.packaged_reference("cifar10")))
         return max([get_score(n).images_needed(ref.settings_of(n)) for n, _ in map(parse_member, self.members)] + [1])
 
 
@@ -241,7 +253,13 @@ class VkdnwAggregateSettings(RankAggregateSettings):
 
 @dataclass(frozen=True)
 class AzNasGkAggregateSettings(RankAggregateSettings):
-    """``az_nas_gk``: the gradient kernel with AZ-NAS's four terms."""
+    """``az_nas_gk``: the gradient kernel with AZ-NAS's four terms, each at half its default images (32 Gaussian images
+    for AZ-NAS's pass, 16 examples for the kernel: twice as fast, tau within 0.003 of the full settings,
+    docs/benchmarks_scores.md), ranked against its own packaged references."""
 
     members: tuple[str, ...] = field(default=AZ_NAS_GK_MEMBERS,
                                      metadata=check(lambda v: len(v) >= 1, "at least one member"))
+    member_settings: ClassVar[dict[str, dict[str, Any]]] = {
+        "az_expressivity": {"batch_size": 32}, "az_progressivity": {"batch_size": 32},
+        "az_trainability": {"batch_size": 32}, "gradient_kernel": {"n_examples": 16}}
+    own_reference: ClassVar[str] = "az_nas_gk"

@@ -77,11 +77,20 @@ def test_registered_aggregate_is_the_sum_of_log_percentiles(small_reference, sco
                                             ("cifar100", "az_nas"), ("cifar100", "az_nas_gk"),
                                             ("imagenet16-120", "az_nas")])
 def test_packaged_reference_holds_the_members_at_their_defaults(dataset: str, score: str) -> None:
-    ref = load_reference(str(reference_path(dataset)))
-    for member in make_settings(score).members:
+    """Each aggregate's packaged reference holds its members at their settings: the defaults (the shared reference),
+    or the aggregate's own member settings (az_nas_gk's, its own reference: half the images of the defaults)."""
+    settings = make_settings(score)
+    path = settings.packaged_reference(dataset)
+    assert (path == reference_path(dataset, "az_nas_gk")) == (score == "az_nas_gk")
+    ref = load_reference(str(path))
+    assert (ref.dataset, ref.C, ref.N) == (dataset, 16, 5)
+    for member in settings.members:
         name = parse_member(member)[0]
         assert np.isfinite(ref.values[name]).all()
-        assert ref.settings_of(name) == make_settings(name), f"{name}: rebuild the reference"
+        expected = make_settings(name, settings.member_settings.get(name))
+        assert ref.settings_of(name) == expected, f"{name}: rebuild the reference"
+    if score == "az_nas_gk":
+        assert ref.settings_of("az_trainability").batch_size == 32 and ref.settings_of("gradient_kernel").n_examples == 16
 
 
 def test_imagenet16_reference_is_data_free_and_rescores_its_cell() -> None:
