@@ -48,19 +48,12 @@ def score(seed: int, n: int, out: Path) -> dict[str, Any]:
     from evonas.scores import SCORES, aznas
     from evonas.scores.context import ScoreContext
     from evonas.scores.registry import make_settings
-    from evonas.space.table import sample_connected
+    from benchmarks.quality.runs import random_cells
 
     torch.set_num_threads(1)
     spec = dataset_spec("cifar10")
     data = load_images("cifar10", root=None, split="train", n=64, seed=0)
-    seen: set[str] = set()
-    cells = []
-    for cell in sample_connected("all", seed):
-        if cell.canonical not in seen:
-            seen.add(cell.canonical)
-            cells.append(cell)
-            if len(cells) == n:
-                break
+    cells = random_cells(n, seed)  # one per isomorphism class, in sample_connected("all", seed)'s order
     rows: list[dict[str, Any]] = []
     seconds = {f"az{b}": 0.0 for _, b, _ in SETTINGS} | {f"gk{m}": 0.0 for _, _, m in SETTINGS}
     for i, cell in enumerate(cells, start=1):

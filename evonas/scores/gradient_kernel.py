@@ -31,8 +31,9 @@ Best of 192 variants screened on 150 random connected cells (seed 0) and of the 
 / ImageNet16-120 (500 cells, seed 0), 0.617 / 0.621 / 0.633 on 200 held-out cells (seed 1);
 tau within FLOPs quintiles (CIFAR-10) 0.464 and 0.506, where FLOPs alone reach 0.583 overall
 but 0.19 within quintiles. The former default (mean squared gradient norm, ``statistic:
-diag, layers: sum``) gives 0.404. About 0.74 s per cell on one CPU thread. Tables and
-commands: docs/benchmarks_scores.md. Larger is better.
+diag, layers: sum``) gives 0.404. About 0.38 s per cell on one CPU thread (0.56 before the
+per-sample gradients came from one grouped weight-gradient convolution). Tables and commands:
+docs/benchmarks_scores.md. Larger is better.
 """
 from __future__ import annotations
 
