@@ -65,7 +65,10 @@ Fixes applied at run time to the authors' code (nothing in their checkout is cha
    imported (its ``log_utils``, which ``procedure`` uses, is the checkout's own). AZ-NAS and
    VKDNW both name their package ``ZeroShotProxy``, so each scoring file is loaded from its
    path under a module name of its own.
-4. Interface: the authors' NB201 network returns ``(pooled features, logits)`` and AZ-NAS reads
+4. Network: both sides run evonas's NB201 modules (so the weights are the same tensors), but evonas's
+   cell skips its ``none`` edges (they add exact zeros) where the authors' network (xautodl's
+   ``InferCell``) computes and sums every edge; the authors' side evaluates each cell that way.
+5. Interface: the authors' NB201 network returns ``(pooled features, logits)`` and AZ-NAS reads
    ``model.extract_cell_features(x)`` (the stem's output and every cell's, each with
    ``retain_grad``); the wrapper around evonas's NB201 TinyNetwork provides both. KNAS's
    ``procedure`` takes a scheduler for the learning rate: a stand-in whose ``update`` does
@@ -97,7 +100,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, print_table, write_json  # noqa: E402
 
 from evonas.datasets import dataset_spec  # noqa: E402
-from evonas.nn.network import build_network  # noqa: E402
+from evonas.nn.network import InferCell, build_network  # noqa: E402
 from evonas.scores import SCORES, ScoreContext, make_settings  # noqa: E402
 from evonas.space.cell import Cell  # noqa: E402
 from evonas.space.table import sample_connected  # noqa: E402
@@ -205,6 +208,15 @@ def commit_of(root: Path) -> str | None:
 # what the authors' functions are handed
 
 
+def reference_cell(cell: InferCell, x: torch.Tensor) -> torch.Tensor:
+    """A searched cell evaluated as the authors' network (xautodl's ``InferCell``) evaluates it: each node the
+    ``sum()`` of every incoming edge, ``none`` edges included (``x.mul(0.)``). evonas's own forward skips them."""
+    nodes = [x]
+    for target in range(1, 4):
+        nodes.append(sum(layer(nodes[s]) for layer, (t, s) in zip(cell.layers, cell.edges) if t == target))
+    return nodes[-1]
+
+
 class AuthorsView(nn.Module):
     """evonas's NB201 TinyNetwork with the interface of the authors' NB201 network, on the CPU.
 
@@ -217,14 +229,15 @@ class AuthorsView(nn.Module):
         self.net = net
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        features = self.net.features(x)
+        features = self.extract_cell_features(x, keep=False)[-1]
+        features = self.net.global_pooling(self.net.lastact(features)).flatten(1)
         return features, self.net.classifier(features)
 
-    def extract_cell_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def extract_cell_features(self, x: torch.Tensor, keep: bool = True) -> list[torch.Tensor]:
         out = [self.net.stem(x)]
         for block in self.net.cells:
-            out.append(block(out[-1]))
-        for f in out:
+            out.append(reference_cell(block, out[-1]) if isinstance(block, InferCell) else block(out[-1]))
+        for f in out if keep else ():
             if f.requires_grad:
                 f.retain_grad()
         return out

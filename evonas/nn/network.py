@@ -63,18 +63,41 @@ assert tuple(_CELL_OPS) == OPS
 
 
 class InferCell(nn.Module):
-    """A searched cell: node j is the sum over i<j of op_(j<-i)(node i); the output is node 3."""
+    """A searched cell: node j is the sum over i<j of op_(j<-i)(node i); the output is node 3.
+
+    A ``none`` edge adds exact zeros, so the forward skips it where that changes nothing but the cost: where
+    the node it enters has another edge, and the node it leaves reaches the output through an edge that is not
+    ``none``. The edges it keeps keep every node joined to the output as in the reference network (xautodl sums
+    every edge), so each parameter still gets a gradient (zeros on a branch that only ``none`` edges follow), and
+    the output equals the reference's to round-off in the order gradients accumulate.
+    """
 
     def __init__(self, cell: Cell, channels: int) -> None:
         super().__init__()
         self.edges = EDGES
         self.layers = nn.ModuleList(_CELL_OPS[OPS[op]](channels) for op in cell.ops)
+        self.computed = _computed_edges([OPS[op] for op in cell.ops])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         nodes = [x]
         for target in range(1, 4):
-            nodes.append(sum(layer(nodes[s]) for layer, (t, s) in zip(self.layers, self.edges) if t == target))
+            node = None
+            for layer, (t, s), computed in zip(self.layers, self.edges, self.computed):
+                if t == target and computed:
+                    y = layer(nodes[s])
+                    node = y if node is None else node + y
+            nodes.append(node)
         return nodes[-1]
+
+
+def _computed_edges(ops: list[str]) -> tuple[bool, ...]:
+    """Per edge, whether ``InferCell.forward`` computes it (see there: which ``none`` edges it can skip)."""
+    live = {3}  # the nodes joined to the output through edges that are not none
+    for node in (2, 1, 0):
+        if any(op != "none" and s == node and t in live for op, (t, s) in zip(ops, EDGES)):
+            live.add(node)
+    has_other = {t for op, (t, _) in zip(ops, EDGES) if op != "none"}
+    return tuple(op != "none" or t not in has_other or s not in live for op, (t, s) in zip(ops, EDGES))
 
 
 class ResNetBasicblock(nn.Module):

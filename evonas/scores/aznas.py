@@ -26,8 +26,8 @@ must be finite, so such a block scores ``IDENTITY_BLOCK`` (-1e12) instead: below
 block, whose score is at least about -1e6 (the 1e-6 guard in 1/sigma), so it ranks where
 AZ-NAS ranks it, last, tied with every other identity cell.
 
-Ours against the reference code: the covariance and its eigenvalues are computed in double
-precision and round-off negatives are set to 0 (the reference's float32 ones can give nan);
+Ours against the reference code: the eigenvalues are computed in double precision and round-off
+negatives are set to 0 (the reference's float32 ones can give nan);
 the noise and the +-1 gradients are drawn from generators seeded with the score's seed, so a
 cell's value is reproducible (the reference draws them from the global generator). The three
 terms share one pass: the last cell's terms are kept, so scoring the three for a cell costs
@@ -69,16 +69,22 @@ def gaussian_batch(ctx: ScoreContext, n: int, seed: int) -> torch.Tensor:
     return torch.randn((n, 3, r, r), generator=g).to(ctx.device)
 
 
+def _positions(t: torch.Tensor) -> torch.Tensor:
+    """(b, c, h, w) -> (b*h*w, c): a view when ``t`` is channels-last, as the scoring pass keeps it on the CPU."""
+    return t.permute(0, 2, 3, 1).reshape(-1, t.shape[1])
+
+
 def feature_entropy(feat: torch.Tensor) -> float:
     """Entropy (nats) of the normalised eigenvalues of the channel covariance of ``feat`` (b, c, h, w).
 
-    The covariance is taken over the b*h*w positions (centred, divided by their count); its
-    eigenvalues, round-off negatives set to 0, are normalised to sum 1; ``-sum p log(p + 1e-8)``
-    as AZ-NAS. log c for an isotropic map, 0 when one direction holds all the variance.
+    The covariance is taken over the b*h*w positions (centred, divided by their count; formed in
+    the feature map's precision, as AZ-NAS does); its eigenvalues, computed in double precision
+    with round-off negatives set to 0, are normalised to sum 1; ``-sum p log(p + 1e-8)`` as
+    AZ-NAS. log c for an isotropic map, 0 when one direction holds all the variance.
     """
-    x = feat.detach().double().permute(0, 2, 3, 1).reshape(-1, feat.shape[1])
+    x = _positions(feat.detach())
     x = x - x.mean(dim=0, keepdim=True)
-    lam = torch.linalg.eigvalsh(x.T @ x / len(x)).clamp_min(0.0)
+    lam = torch.linalg.eigvalsh((x.T @ x).double() / len(x)).clamp_min(0.0)
     total = float(lam.sum())
     if total <= 0.0:
         return 0.0
@@ -98,9 +104,8 @@ def block_trainability(g_in: torch.Tensor, g_out: torch.Tensor) -> float:
         return IDENTITY_BLOCK
     if g_in.shape[2:] != g_out.shape[2:]:
         g_in = F.pixel_unshuffle(g_in, g_in.shape[2] // g_out.shape[2])
-    a = g_in.double().permute(0, 2, 3, 1).reshape(-1, g_in.shape[1])
-    b = g_out.double().permute(0, 2, 3, 1).reshape(-1, g_out.shape[1])
-    sigma = float(torch.linalg.matrix_norm(a.T @ b / len(b), ord=2))
+    a, b = _positions(g_in), _positions(g_out)
+    sigma = float(torch.linalg.matrix_norm((a.T @ b).double() / len(b), ord=2))
     return 2.0 - sigma - 1.0 / (sigma + 1e-6)
 
 
@@ -129,9 +134,9 @@ def _compute(ctx: ScoreContext, batch_size: int, seed: int) -> AzTerms:
     blocks = []
     for i in reversed(range(1, len(features))):  # the reference's order of drawing the +-1 gradients
         f_in, f_out = features[i - 1], features[i]
-        g_out = ((torch.randint(0, 2, f_out.shape, generator=signs) * 2 - 1).to(f_out.dtype).to(f_out.device)
-                 .contiguous(memory_format=fmt))
-        (g_in,) = torch.autograd.grad(f_out, f_in, g_out, retain_graph=True)
+        g_out = torch.randint(0, 2, f_out.shape, generator=signs, dtype=f_out.dtype).mul_(2).sub_(1)
+        g_out = g_out.to(f_out.device).contiguous(memory_format=fmt)
+        (g_in,) = torch.autograd.grad(f_out, f_in, g_out, retain_graph=i > 1)
         blocks.append(block_trainability(g_in, g_out))
     blocks.reverse()
     progress = float(np.min(np.diff(entropies)))

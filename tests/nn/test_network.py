@@ -90,3 +90,29 @@ def test_network_for_takes_the_class_count_of_the_data_set():
     same = build_network(Cell.from_index(5), C=8, N=1, num_classes=120, seed=3)
     assert net.classifier.out_features == dataset_spec("imagenet16-120").num_classes == 120
     assert all(torch.equal(p, q) for p, q in zip(net.parameters(), same.parameters()))
+
+
+@pytest.mark.parametrize("arch", [
+    "|nor_conv_3x3~0|+|none~0|nor_conv_1x1~1|+|skip_connect~0|none~1|avg_pool_3x3~2|",  # none edges skipped
+    "|nor_conv_3x3~0|+|nor_conv_1x1~0|none~1|+|none~0|none~1|skip_connect~2|",  # node 1 reaches the output via none only
+    "|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|",  # the output is zeros
+])
+def test_skipped_none_edges_keep_the_reference_output_and_every_gradient(arch):
+    """The cell skips none edges, yet equals the reference sum over every edge, and a branch that only none
+    edges follow still gets zero gradients (not None: KNAS and the per-sample hooks read them)."""
+    from evonas.nn.network import Zero
+
+    torch.manual_seed(0)
+    net = build_network(Cell.parse(arch), C=4, N=1, num_classes=10)
+    x = torch.randn(2, 3, 32, 32)
+    cell = net.cells[0]
+    h = net.stem(x)
+    nodes = [h]
+    for target in range(1, 4):
+        nodes.append(sum(layer(nodes[s]) for layer, (t, s) in zip(cell.layers, cell.edges) if t == target))
+    torch.testing.assert_close(cell(h), nodes[-1])
+    assert all(cell.computed) == arch.endswith("none~2|")  # only a cell whose output is zeros computes every edge
+    net(x).sum().backward()
+    for layer in cell.layers:
+        if not isinstance(layer, Zero):
+            assert all(p.grad is not None for p in layer.parameters())
