@@ -35,7 +35,7 @@ from evonas.search.rungs import last_rung
 
 __all__ = ["Z95", "wilson_interval", "accuracy_interval", "interval_of", "noise_front", "within_noise",
            "trained_cost", "mark_trained_front", "marked_columns", "trained_front_rows", "noise_note",
-           "cheaper_within_noise", "short_training_note", "REAL_EPOCHS"]
+           "cheaper_within_noise", "short_training_note", "seeds_of", "REAL_EPOCHS"]
 
 #: the two-sided 95 % quantile of the normal distribution
 Z95 = 1.959963984540054
@@ -85,6 +85,11 @@ def _number(value: Any) -> float:
 def _count(value: Any) -> int | None:
     n = _number(value)
     return int(n) if math.isfinite(n) and n >= 1 else None
+
+
+def seeds_of(row: Mapping[str, Any]) -> int:
+    """The seeds a trained.csv row's accuracy is the mean of (1 for a row without the column)."""
+    return _count(row.get("seeds")) or 1
 
 
 def _seed_accuracies(row: Mapping[str, Any]) -> list[float]:

@@ -31,8 +31,8 @@ from evonas.run.rundir import TRAINED, RunDir
 from evonas.run.csvfiles import write_csv
 from evonas.search.rungs import by_rung, describe_keep, keep_ids, last_rung, rung_of
 from evonas.search.shortlist import SHORTLIST_PREFIX, shortlist_rows
-from evonas.search.trained_front import (mark_trained_front, marked_columns, noise_note, short_training_note,
-                                         trained_cost)
+from evonas.search.trained_front import (mark_trained_front, marked_columns, noise_note, seeds_of,
+                                         short_training_note, trained_cost)
 from evonas.space.cell import Cell
 from evonas.datasets import DatasetSpec, check_available, dataset_spec, read_split, train_root, train_spec
 from evonas.train.dispatch import RunFiles, Trained, TrainJob, train_here, train_on_ray
@@ -56,15 +56,7 @@ def select_candidates(front: Sequence[dict[str, Any]], config: Config, ids: Sequ
 def _needs_training(row: dict[str, Any] | None, epochs: int, seeds: int) -> bool:
     """A trained.csv row calls for training: none yet, a failed one, one of another length or of fewer seeds."""
     return (row is None or row.get("status") != "ok" or int(row["epochs"]) != epochs
-            or _seeds_of(row) < seeds)
-
-
-def _seeds_of(row: dict[str, Any]) -> int:
-    """The seeds a trained.csv row's accuracy is the mean of (1 for a row without the column)."""
-    try:
-        return max(int(row.get("seeds") or 1), 1)
-    except (TypeError, ValueError):
-        return 1
+            or seeds_of(row) < seeds)
 
 
 def train_task_gpus(jobs_per_gpu: int | str, *, gpus: float,
