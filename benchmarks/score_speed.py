@@ -1,7 +1,8 @@
 """Seconds per cell of every score, KNAS loop versus knas_fast, and Ray pool throughput.
 
 Each score runs in this process (one thread) on ``--n`` connected cells at C=16, N=5 on the
-packaged CIFAR-10 sample; the table gives the median seconds per cell. Then ``--pool-score``
+packaged CIFAR-10 sample; the table gives the median seconds per cell. A score may carry settings,
+``NAME:key=value[:key=value]`` (``az_nas_gk:half_images=true``), values read as YAML. Then ``--pool-score``
 is mapped over ``--pool-n`` cells by a Ray pool of 1 and of 2 actors: cells per second and
 the scaling efficiency (rate with 2 actors / (2 x rate with 1)). Ray is started here with 2 CPUs,
 not through ``evonas.engine.cluster.start_ray``: the figures are for a 2-CPU Ray whatever the machine.
@@ -26,23 +27,40 @@ from evonas.nn.images import load_images  # noqa: E402
 from evonas.config.schema import RayConfig  # noqa: E402
 from evonas.engine.pool import make_pool  # noqa: E402
 from evonas.engine.records import ScorerSpec  # noqa: E402
-from evonas.scores import SCORES, ScoreContext, make_settings  # noqa: E402
+from evonas.scores import SCORES, ScoreContext, aznas, make_settings  # noqa: E402
 from evonas.space.table import sample_connected  # noqa: E402
 
 MEASURED = {"latency"}  # timing scores measure themselves
 
 
+def parse_score(entry: str) -> tuple[str, dict]:
+    """``NAME:key=value:...`` as (name, settings mapping), the values read as YAML."""
+    import yaml
+
+    name, *pairs = entry.split(":")
+    values = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not eq:
+            raise SystemExit(f"--scores {entry!r}: settings are key=value, got {pair!r}")
+        values[key] = yaml.safe_load(value)
+    return name, values
+
+
 def per_score_seconds(names, cells, seed: int) -> dict[str, list[float]]:
+    """Seconds per cell of each entry of ``names`` (``parse_score``), each cell's context fresh for each entry."""
     data = load_images("cifar10", n=256, seed=seed)
     spec = dataset_spec("cifar10")
     seconds = {n: [] for n in names}
+    parsed = {n: parse_score(n) for n in names}
+    settings = {n: make_settings(name, values) for n, (name, values) in parsed.items()}
     for cell in cells:
-        ctx = ScoreContext(cell, torch.device("cpu"), spec, data, seed)
-        for name in names:
-            settings = make_settings(name)
+        for entry, (name, _) in parsed.items():
+            ctx = ScoreContext(cell, torch.device("cpu"), spec, data, seed)
+            aznas._LAST.clear()  # AZ-NAS's three terms share one pass per cell: each entry pays for its own
             start = time.perf_counter()
-            SCORES[name](ctx, settings)
-            seconds[name].append(time.perf_counter() - start)
+            SCORES[name](ctx, settings[entry])
+            seconds[entry].append(time.perf_counter() - start)
     return seconds
 
 
@@ -81,7 +99,7 @@ def main(argv: list[str] | None = None) -> None:
     efficiency = rates[2] / (2 * rates[1])
 
     print(f"{args.n} connected cells, C=16 N=5, CIFAR-10 sample, 1 thread, {machine()}")
-    rows = [[n, SCORES[n].direction, median[n]] for n in names]
+    rows = [[n, SCORES[parse_score(n)[0]].direction, median[n]] for n in names]
     if "knas" in median and "knas_fast" in median:
         rows.append(["knas / knas_fast (speed-up)", "", median["knas"] / median["knas_fast"]])
     rows += [[f"Ray pool, {k} actor(s), {args.pool_score}: cells/s", "", r] for k, r in rates.items()]

@@ -3,7 +3,7 @@
     python -m evonas.builders.reference [--dataset cifar10] [--n 200] [--seed 20260] [--workers 2]
     python -m evonas.builders.reference --dataset cifar10 --add az_expressivity,vkdnw   # more members, same cells
     python -m evonas.builders.reference --dataset cifar10 --rescore gradient_kernel   # after a change of its values
-    python -m evonas.builders.reference --dataset cifar10 --aggregate az_nas_gk   # its own: members at its settings
+    python -m evonas.builders.reference --dataset cifar10 --aggregate az_nas_gk   # for half_images: true
     python -m evonas.builders.reference --config CFG.yaml --out ref.npz   # your own data (dataset: custom)
     python -m evonas.builders.reference --dataset custom --data-root my_data.npz --members ... --out ref.npz
 
@@ -172,8 +172,8 @@ def _run(args: argparse.Namespace) -> Path:
     if args.data_root or args.resolution is not None or args.val_split is not None:
         raise EvonasError("--data-root, --resolution and --val-split are for --dataset custom (your own images)")
     out = Path(args.out) if args.out else reference_path(args.dataset)
-    if args.aggregate:  # an aggregate's own reference: its members at its member settings, on the same cells
-        settings = make_settings(args.aggregate)
+    if args.aggregate:  # az_nas_gk's own reference: its members at half their images, on the same cells
+        settings = make_settings(args.aggregate, {"half_images": True})
         members = tuple(dict.fromkeys(m.partition(":")[0] for m in settings.members))
         out = Path(args.out) if args.out else reference_path(args.dataset, args.aggregate)
         return build(args.dataset, args.n, args.seed, members, args.workers, out, settings=settings.member_settings)
@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--add", default=None, help="members to score on the cells of the existing reference "
                                                      "(--reference, default the packaged one) and add to it")
     parser.add_argument("--aggregate", default=None, choices=["az_nas_gk"],
-                        help="build an aggregate's own reference: its members at the aggregate's member settings "
+                        help="build az_nas_gk's own reference, for half_images: true (its members at half their images) "
                              "(default out: evonas/data/rank_reference_<dataset>_<aggregate>.npz)")
     parser.add_argument("--rescore", default=None, help="members of the existing reference to score again on its "
                                                          "cells (after a change to their values)")

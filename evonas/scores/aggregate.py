@@ -30,10 +30,10 @@ the authors' ImageNet search aggregates the entropy, and with it the aggregate r
 paper's tau on NB201 (0.753 against 0.750 on 300 cells) where ``vkdnw`` falls short (0.731).
 ``az_nas_gk`` is evonas's: ``gradient_kernel`` added to AZ-NAS's four terms, the gradient kernel
 standing in for the trainability facet AZ-NAS's own term captures weakly; it ranks above both
-(docs/benchmarks_scores.md). Its members run at half their default images (32 Gaussian images for
-AZ-NAS's pass, 16 examples for the kernel: ``AzNasGkAggregateSettings.member_settings``) and rank
-against its own packaged references (``rank_reference_<dataset>_az_nas_gk.npz``): 0.41 s per cell
-on one CPU thread against 1.27 s, Kendall tau 0.003 lower.
+(docs/benchmarks_scores.md) and is the main job's first objective. With ``half_images: true`` its
+members run at half their default images (32 Gaussian images for AZ-NAS's pass, 16 examples for the
+kernel: ``AzNasGkAggregateSettings.member_settings``) and rank against its own packaged references
+(``rank_reference_<dataset>_az_nas_gk.npz``): about half the time per cell, Kendall tau 0.003 lower.
 The papers rank against the whole population scored; here the ranks are against the fixed
 reference, so the objective of a cell never drifts (its order among cells is the papers' up
 to the reference's sampling error).

@@ -122,4 +122,4 @@ _builtin("vkdnw_agg", "aggregate", "max",
 _builtin("az_nas_gk", "aggregate", "max",
          "Sum of log percentile ranks of gradient_kernel and AZ-NAS's four terms against the packaged reference.",
          needs=_DATA_LABELS, settings=AzNasGkAggregateSettings,
-         reference=_AZ + " (its terms and rank aggregation); " + _KNAS + " (the gradient kernel)", version=3)
+         reference=_AZ + " (its terms and rank aggregation); " + _KNAS + " (the gradient kernel)", version=4)

@@ -9,6 +9,7 @@ import pytest
 from conftest import REPO
 from evonas.config.load import apply_overrides, config_from_mapping, dump_config, load_config
 from evonas.errors import ConfigError
+from evonas.scores.registry import make_settings
 
 CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
 
@@ -27,10 +28,11 @@ def test_every_config_loads_and_round_trips(path: Path):
     assert again == config
 
 
-def test_main_config_searches_the_gradient_kernel_and_the_paper_config_is_knas():
+def test_main_config_searches_az_nas_gk_at_its_defaults_and_the_paper_config_is_knas():
     config = load_config(REPO / "configs" / "nb201_pareto.yaml")
     assert [(o.score, o.direction) for o in config.objectives] == [
-        ("gradient_kernel", "max"), ("synflow", "max"), ("flops", "min")]
+        ("az_nas_gk", "max"), ("synflow", "max"), ("flops", "min")]
+    assert make_settings("az_nas_gk", config.scores.get("az_nas_gk")).half_images is False  # the 10-seed figures' settings
     tc = config.train
     assert (tc.candidates, tc.bands_cut, tc.bands_over, tc.rank_by) == ("bands", "levels", "scored", "ranks")
     assert config.train_band_by.score == "flops" and config.train_rank_by is None

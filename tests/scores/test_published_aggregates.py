@@ -73,15 +73,16 @@ def test_registered_aggregate_is_the_sum_of_log_percentiles(small_reference, sco
     assert SCORES[score](ctx, settings) == pytest.approx(by_hand)
 
 
-@pytest.mark.parametrize("dataset, score", [("cifar10", "az_nas"), ("cifar10", "vkdnw_agg"), ("cifar10", "az_nas_gk"),
-                                            ("cifar100", "az_nas"), ("cifar100", "az_nas_gk"),
-                                            ("imagenet16-120", "az_nas")])
-def test_packaged_reference_holds_the_members_at_their_defaults(dataset: str, score: str) -> None:
+@pytest.mark.parametrize("dataset, score, half", [("cifar10", "az_nas", False), ("cifar10", "vkdnw_agg", False),
+                                                  ("cifar10", "az_nas_gk", False), ("cifar10", "az_nas_gk", True),
+                                                  ("cifar100", "az_nas", False), ("cifar100", "az_nas_gk", True),
+                                                  ("imagenet16-120", "az_nas", False)])
+def test_packaged_reference_holds_the_members_at_their_defaults(dataset: str, score: str, half: bool) -> None:
     """Each aggregate's packaged reference holds its members at their settings: the defaults (the shared reference),
-    or the aggregate's own member settings (az_nas_gk's, its own reference: half the images of the defaults)."""
-    settings = make_settings(score)
+    or az_nas_gk's half_images settings (its own reference: half the images of the defaults)."""
+    settings = make_settings(score, {"half_images": True} if half else None)
     path = settings.packaged_reference(dataset)
-    assert (path == reference_path(dataset, "az_nas_gk")) == (score == "az_nas_gk")
+    assert (path == reference_path(dataset, "az_nas_gk")) == half
     ref = load_reference(str(path))
     assert (ref.dataset, ref.C, ref.N) == (dataset, 16, 5)
     for member in settings.members:
@@ -90,7 +91,8 @@ def test_packaged_reference_holds_the_members_at_their_defaults(dataset: str, sc
         expected = make_settings(name, settings.member_settings.get(name))
         assert ref.settings_of(name) == expected, f"{name}: rebuild the reference"
     if score == "az_nas_gk":
-        assert ref.settings_of("az_trainability").batch_size == 32 and ref.settings_of("gradient_kernel").n_examples == 16
+        gk, train = ref.settings_of("gradient_kernel").n_examples, ref.settings_of("az_trainability").batch_size
+        assert (gk, train) == ((16, 32) if half else (32, 64))
 
 
 def test_imagenet16_reference_is_data_free_and_rescores_its_cell() -> None:
