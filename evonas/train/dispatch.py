@@ -51,13 +51,12 @@ class TrainJob:
     device: str
     rung: int = 0                 # the rung of ``train.schedule`` this training is
     stop_at: int | None = None    # stop after this epoch of the recipe (None: at its end)
-    files: str = ""               # the name of its checkpoint files (empty: the id)
+    stem: str = ""                # its files under ``checkpoints/``: ``<stem>.pt``, ``<stem>.progress.json`` ("": the id)
     seed: int = 0                 # added to the recipe's seed (``train.seeds``: one training per seed)
 
-    @property
-    def stem(self) -> str:
-        """The name of this training's files under ``checkpoints/``: ``<stem>.pt``, ``<stem>.progress.json``."""
-        return self.files or str(self.id)
+    def __post_init__(self) -> None:
+        if not self.stem:
+            object.__setattr__(self, "stem", str(self.id))
 
     @property
     def label(self) -> str:

@@ -131,8 +131,7 @@ def train_front(config: Config, run: RunDir, ids: Sequence[int] | None = None) -
     with _trainings(config) as train:
         for k, rung in enumerate(rungs, start=1):
             if k > 1:
-                before = [r for r in _write_trained(run, done, members, cost) if rung_of(r) == k - 1
-                          and int(r["id"]) in going]
+                before = [r for r in _marked(done, members, cost) if rung_of(r) == k - 1 and int(r["id"]) in going]
                 going = keep_ids(before, rung, cost)
                 log.info(f"rung {k} of {len(rungs)}: {len(going)} of {len(before)} candidate(s) go on "
                          f"({describe_keep(rung, cost)}): ids {', '.join(map(str, going)) or 'none'}")
@@ -177,7 +176,7 @@ def _job(config: Config, id: int, arch: str, dataset: str | DatasetSpec, root: s
     stem = f"{id}" + (f".rung{rung}" if own else "") + (f".seed{seed}" if seed else "")
     return TrainJob(id, arch, dataset, root, config.train.n_train, config.network.C, config.network.N, config.device,
                     rung=rung - 1, stop_at=None if stop == length else stop,
-                    files="" if stem == str(id) else stem, seed=seed)
+                    stem=stem, seed=seed)
 
 
 def _on_cpu(config: Config) -> bool:
@@ -322,12 +321,18 @@ def _candidates(config: Config, run: RunDir, ids: Sequence[int] | None) -> list[
     return rows
 
 
+def _marked(done: dict[tuple[int, int], dict[str, Any]], members: Sequence[dict[str, Any]],
+            cost: str | None) -> list[dict[str, Any]]:
+    """The trained rows, one per (id, rung), by rung and id, with each row's cost, 95 % interval and the front
+    after training among its rung's trainings marked (what trained.csv holds)."""
+    return [r for k, rung in by_rung([{**done[key], "rung": key[1]} for key in sorted(done, key=lambda t: (t[1], t[0]))]
+                                     ).items() for r in mark_trained_front(rung, members, cost)]
+
+
 def _write_trained(run: RunDir, done: dict[tuple[int, int], dict[str, Any]], members: Sequence[dict[str, Any]],
                    cost: str | None) -> list[dict[str, Any]]:
-    """trained.csv, one row per (id, rung), with each row's cost, 95 % interval and the front after training among
-    its rung's trainings marked; the rows written, by rung and id."""
-    rows = [r for k, rung in by_rung([{**done[key], "rung": key[1]} for key in sorted(done, key=lambda t: (t[1], t[0]))]
-                                     ).items() for r in mark_trained_front(rung, members, cost)]
+    """Write trained.csv (``_marked``); the rows written."""
+    rows = _marked(done, members, cost)
     write_csv(run.file(TRAINED), rows, [*TRAINED_COLUMNS, *marked_columns(cost)])
     return rows
 
