@@ -208,15 +208,6 @@ def commit_of(root: Path) -> str | None:
 # what the authors' functions are handed
 
 
-def reference_cell(cell: InferCell, x: torch.Tensor) -> torch.Tensor:
-    """A searched cell evaluated as the authors' network (xautodl's ``InferCell``) evaluates it: each node the
-    ``sum()`` of every incoming edge, ``none`` edges included (``x.mul(0.)``). evonas's own forward skips them."""
-    nodes = [x]
-    for target in range(1, 4):
-        nodes.append(sum(layer(nodes[s]) for layer, (t, s) in zip(cell.layers, cell.edges) if t == target))
-    return nodes[-1]
-
-
 class AuthorsView(nn.Module):
     """evonas's NB201 TinyNetwork with the interface of the authors' NB201 network, on the CPU.
 
@@ -236,7 +227,7 @@ class AuthorsView(nn.Module):
     def extract_cell_features(self, x: torch.Tensor, keep: bool = True) -> list[torch.Tensor]:
         out = [self.net.stem(x)]
         for block in self.net.cells:
-            out.append(reference_cell(block, out[-1]) if isinstance(block, InferCell) else block(out[-1]))
+            out.append(block.forward_every_edge(out[-1]) if isinstance(block, InferCell) else block(out[-1]))
         for f in out if keep else ():
             if f.requires_grad:
                 f.retain_grad()

@@ -89,6 +89,15 @@ class InferCell(nn.Module):
             nodes.append(node)
         return nodes[-1]
 
+    def forward_every_edge(self, x: torch.Tensor) -> torch.Tensor:
+        """The reference network's forward (xautodl's ``InferCell``): every edge computed and summed, ``none``
+        edges included; ``forward`` equals it to round-off (benchmarks/authors_speed.py hands it to the authors'
+        code, the tests compare the two)."""
+        nodes = [x]
+        for target in range(1, 4):
+            nodes.append(sum(layer(nodes[s]) for layer, (t, s) in zip(self.layers, self.edges) if t == target))
+        return nodes[-1]
+
 
 def _computed_edges(ops: list[str]) -> tuple[bool, ...]:
     """Per edge, whether ``InferCell.forward`` computes it (see there: which ``none`` edges it can skip)."""

@@ -15,7 +15,7 @@ from evonas.strict import check, suggest
 from evonas.errors import ConfigError, DataError
 from evonas.scores.reference import (AZ_NAS_GK_MEMBERS, AZ_NAS_MEMBERS, DEFAULT_MEMBERS, VKDNW_AGG_MEMBERS,
                                      load_reference, parse_member, reference_path)
-from evonas.scores.registry import get_score
+from evonas.scores.registry import get_score, make_settings
 from evonas.space.latency_table import DEFAULT_TABLE_DEVICE, latency_columns
 
 __all__ = ["KnasSettings", "ZeroCostSettings", "SynflowSettings", "NtkSettings", "RegionSettings", "Statistic",
@@ -224,9 +224,14 @@ class RankAggregateSettings:
             raise ConfigError(f"members {list(self.members)} name a score twice")
         if self.reference:  # a file that is not a reference fails here, one line naming it
             try:
-                load_reference(self.reference)
+                ref = load_reference(self.reference)
             except DataError as err:
                 raise ConfigError(f"reference: {err}") from None
+            # the members run at the reference's settings: one that holds others than these options ask for is an error
+            for name, values in self.member_settings.items():
+                if name in ref.values and ref.settings_of(name) != make_settings(name, values):
+                    raise ConfigError(f"reference: {self.reference} holds {name} at other settings than these "
+                                      f"options run it at ({values}); drop the option or the reference")
 
     @property
     def n_images(self) -> int:

@@ -107,10 +107,7 @@ def test_skipped_none_edges_keep_the_reference_output_and_every_gradient(arch):
     x = torch.randn(2, 3, 32, 32)
     cell = net.cells[0]
     h = net.stem(x)
-    nodes = [h]
-    for target in range(1, 4):
-        nodes.append(sum(layer(nodes[s]) for layer, (t, s) in zip(cell.layers, cell.edges) if t == target))
-    torch.testing.assert_close(cell(h), nodes[-1])
+    torch.testing.assert_close(cell(h), cell.forward_every_edge(h))
     assert all(cell.computed) == arch.endswith("none~2|")  # only a cell whose output is zeros computes every edge
     net(x).sum().backward()
     for layer in cell.layers:

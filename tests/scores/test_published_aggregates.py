@@ -95,6 +95,16 @@ def test_packaged_reference_holds_the_members_at_their_defaults(dataset: str, sc
         assert (gk, train) == ((16, 32) if half else (32, 64))
 
 
+def test_half_images_against_a_reference_at_the_full_settings_is_one_config_error() -> None:
+    """half_images with a reference whose members ran at the defaults would silently score at the defaults."""
+    with pytest.raises(ConfigError, match=r"scores\.az_nas_gk: reference: .*rank_reference_cifar10\.npz holds "
+                                          r"az_expressivity at other settings .*drop the option or the reference"):
+        make_settings("az_nas_gk", {"half_images": True, "reference": str(reference_path("cifar10"))})
+    own = str(reference_path("cifar10", "az_nas_gk"))
+    assert make_settings("az_nas_gk", {"half_images": True, "reference": own}).member_settings["gradient_kernel"] == {
+        "n_examples": 16}
+
+
 def test_imagenet16_reference_is_data_free_and_rescores_its_cell() -> None:
     """az_nas on ImageNet16-120 needs no images (no sample ships): a reference cell scores as it did."""
     ref = load_reference(str(reference_path("imagenet16-120")))
